@@ -1,0 +1,50 @@
+// out[i] = f(a[ia], b[ib]) with numpy broadcasting: strides of broadcast dimensions are 0.
+// {{EXPR}} is an expression of `a` and `b`.
+// Runtime (not const-evaluated) special values: WGSL rejects inf/nan in constant expressions.
+var<private> INF_BITS: u32 = 0x7f800000u;
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+fn pos_inf() -> f32 { return bitcast<f32>(INF_BITS); }
+fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+// n, rank, shape[rank], aStride[rank], bStride[rank]
+@group(0) @binding(3) var<storage, read> params: array<u32>;
+
+// pow with PyTorch's real-valued semantics: negative bases with integral exponents are allowed.
+fn powf(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (a == 0.0) { return select(pos_inf(), 0.0, b > 0.0); }
+  let r = exp2(b * log2(abs(a)));
+  if (a > 0.0) { return r; }
+  if (fract(b) != 0.0) { return nan(); }
+  return select(r, -r, fract(b * 0.5) != 0.0);
+}
+
+fn op(a: f32, b: f32) -> f32 {
+  return {{EXPR}};
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let n = params[0];
+  if (i >= n) { return; }
+  let rank = params[1];
+  if (rank == 0u) {
+    dst[i] = op(A[i], B[i]); // same shape, contiguous
+    return;
+  }
+  var rest = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let size = params[2u + u32(d)];
+    let c = rest % size;
+    rest = rest / size;
+    ia += c * params[2u + rank + u32(d)];
+    ib += c * params[2u + 2u * rank + u32(d)];
+  }
+  dst[i] = op(A[ia], B[ib]);
+}

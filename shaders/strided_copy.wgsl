@@ -1,0 +1,24 @@
+// For every coordinate c of an iteration shape: dst[dOff + c·dStride] = src[sOff + c·sStride].
+// Covers broadcasting (stride 0), permutes, step slices, and writes into slices (concat, pad, slice vjp).
+@group(0) @binding(0) var<storage, read> src: array<{{T}}>;
+@group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
+// n, rank, sOff, dOff, shape[rank], sStride[rank], dStride[rank]
+@group(0) @binding(2) var<storage, read> params: array<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params[0]) { return; }
+  let rank = params[1];
+  var rest = i;
+  var s = params[2];
+  var d = params[3];
+  for (var k = i32(rank) - 1; k >= 0; k--) {
+    let size = params[4u + u32(k)];
+    let c = rest % size;
+    rest = rest / size;
+    s += c * params[4u + rank + u32(k)];
+    d += c * params[4u + 2u * rank + u32(k)];
+  }
+  dst[d] = src[s];
+}

@@ -1,0 +1,186 @@
+import { adapterLimits, findAdapter, OPTIONAL_FEATURES, type GpuOptions } from './adapter.js';
+import { BufferPool } from './buffer-pool.js';
+import { DeviceLostError, GpuError, GpuLimitError } from './errors.js';
+import { PipelineCache } from './pipeline-cache.js';
+
+export const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+const READBACK_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
+const MAX_DISPATCHES_PER_SUBMIT = 128;
+
+export interface AdapterSummary {
+  source: string;
+  backend: string;
+  featureLevel: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isCpu: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+/** One WebGPU device with its buffer pool, pipeline cache and a batched command encoder. */
+export class GpuContext {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly f16: boolean;
+  readonly subgroups: boolean;
+  readonly timestamps: boolean;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private lost: DeviceLostError | null = null;
+  private asyncError: GpuError | null = null;
+  submits = 0;
+
+  // `instance` is held so Dawn's instance is not garbage-collected while the device lives (that crashes Node).
+  private constructor(readonly device: GPUDevice, readonly summary: AdapterSummary, private readonly instance: GPU) {
+    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.pipelines = new PipelineCache(device);
+    this.f16 = device.features.has('shader-f16');
+    this.subgroups = device.features.has('subgroups');
+    this.timestamps = device.features.has('timestamp-query');
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed' || !this.lost) this.lost = new DeviceLostError(info.reason ?? 'unknown', info.message);
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.asyncError ??= new GpuError((ev as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  static async create(opts: GpuOptions = {}): Promise<GpuContext> {
+    const found = await findAdapter(opts);
+    const { adapter } = found;
+    const noF16 = opts.disableF16 || (globalThis as { process?: { env?: Record<string, string> } }).process?.env?.CFLENS_NO_F16 === '1';
+    const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !(noF16 && f === 'shader-f16'));
+    const requiredLimits = adapterLimits(adapter);
+    const device = await adapter.requestDevice({ requiredFeatures: requiredFeatures as GPUFeatureName[], requiredLimits });
+    const info = adapter.info ?? ({} as GPUAdapterInfo);
+    const text = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.device ?? ''} ${info.description ?? ''}`.toLowerCase();
+    const isCpu =
+      /llvmpipe|lavapipe|swiftshader|software|cpu/.test(text) ||
+      (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+      (info as unknown as { type?: string }).type === 'CPU';
+    const summary: AdapterSummary = {
+      source: found.source,
+      backend: found.backend,
+      featureLevel: found.featureLevel,
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+      isCpu,
+      features: [...device.features].sort(),
+      limits: Object.fromEntries(Object.keys(requiredLimits).map((k) => [k, (device.limits as unknown as Record<string, number>)[k]])),
+    };
+    return new GpuContext(device, summary, found.gpu);
+  }
+
+  /** Throws the device-lost or asynchronous GPU error, if any, at the next call. */
+  check(): void {
+    if (this.lost) throw this.lost;
+    if (this.asyncError) {
+      const e = this.asyncError;
+      this.asyncError = null;
+      throw e;
+    }
+  }
+
+  get isLost(): boolean { return this.lost !== null; }
+
+  /** Marks the device as lost (also used to simulate loss in tests). */
+  destroy(): void {
+    this.lost ??= new DeviceLostError('destroyed', 'the context was destroyed');
+    this.pass = null;
+    this.encoder = null;
+    this.device.destroy();
+  }
+
+  createBuffer(bytes: number): GPUBuffer {
+    this.check();
+    return this.pool.acquire(bytes, STORAGE_USAGE);
+  }
+
+  releaseBuffer(buffer: GPUBuffer): void {
+    if (!this.lost) this.pool.release(buffer);
+  }
+
+  writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.check();
+    this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private getEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  /** Records one compute dispatch; commands are batched and submitted in groups. */
+  dispatch(pipeline: GPUComputePipeline, buffers: GPUBuffer[], workgroups: [number, number?, number?]): void {
+    this.check();
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    for (const w of workgroups) if (w !== undefined && w > max) throw new GpuLimitError('a dispatch', w, 'maxComputeWorkgroupsPerDimension', max);
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    this.pass ??= this.getEncoder().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.submit();
+  }
+
+  copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.check();
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submits all recorded work; released buffers become reusable afterwards. */
+  submit(): void {
+    this.check();
+    this.endPass();
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.submits++;
+    }
+    this.dispatches = 0;
+    this.pool.onSubmit();
+  }
+
+  /** Waits until the GPU has finished everything submitted so far. */
+  async sync(): Promise<void> {
+    this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /** Copies `bytes` bytes of a buffer back to the CPU. */
+  async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    this.check();
+    const padded = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(padded, READBACK_USAGE);
+    this.copyBuffer(buffer, offset, staging, 0, padded);
+    this.submit();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, padded);
+    } catch (e) {
+      this.check();
+      throw e;
+    }
+    const out = staging.getMappedRange(0, padded).slice(0, bytes);
+    staging.unmap();
+    this.pool.release(staging);
+    this.check();
+    return out;
+  }
+}

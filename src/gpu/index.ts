@@ -1,0 +1,34 @@
+import { GpuContext } from './context.js';
+import type { GpuOptions } from './adapter.js';
+
+export { GpuContext, type AdapterSummary } from './context.js';
+export type { GpuOptions } from './adapter.js';
+export * from './errors.js';
+export { sizeClass, type PoolStats } from './buffer-pool.js';
+export { launch, shader, grid1D, f32bits } from './kernel.js';
+
+let current: GpuContext | null = null;
+let pending: Promise<GpuContext> | null = null;
+
+/** Creates (once) the default GPU context; `fresh: true` replaces it, e.g. after device loss. */
+export async function initGpu(opts: GpuOptions & { fresh?: boolean } = {}): Promise<GpuContext> {
+  if (opts.fresh) {
+    current = null;
+    pending = null;
+  }
+  if (current && !current.isLost) return current;
+  pending ??= GpuContext.create(opts).then((c) => (current = c));
+  try {
+    return await pending;
+  } finally {
+    pending = null;
+  }
+}
+
+/** The default context; initGpu() must have completed. */
+export function gpu(): GpuContext {
+  if (!current) throw new Error('cflens: no GPU context yet: `await initGpu()` before creating tensors.');
+  return current;
+}
+
+export function hasGpu(): boolean { return current !== null; }

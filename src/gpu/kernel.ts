@@ -1,0 +1,63 @@
+import type { GpuContext } from './context.js';
+import { shaderSources } from './shaders.gen.js';
+
+const filled = new Map<string, string>();
+
+/** WGSL from shaders/<name>.wgsl with `{{KEY}}` placeholders replaced. */
+export function shader(name: string, fill: Record<string, string | number> = {}): string {
+  const key = `${name}|${JSON.stringify(fill)}`;
+  let code = filled.get(key);
+  if (code) return code;
+  const src = shaderSources[name];
+  if (src === undefined) throw new Error(`cflens: no shader named ${name} in shaders/`);
+  code = src.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (!(k in fill)) throw new Error(`cflens: shader ${name} needs a value for {{${k}}}`);
+    return String(fill[k]);
+  });
+  filled.set(key, code);
+  return code;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** The bit pattern of an f32, for passing floats through a u32 meta array. */
+export function f32bits(x: number): number {
+  f32[0] = x;
+  return u32[0];
+}
+
+/**
+ * Workgroup counts for `n` threads in groups of `wg`, spread over y when x would pass the
+ * per-dimension limit. Shaders recover the linear index as gid.x + gid.y * nwg.x * wg.
+ */
+export function grid1D(n: number, wg: number, maxPerDim = 65535): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / wg));
+  if (groups <= maxPerDim) return [groups, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y];
+}
+
+/**
+ * Runs a kernel. Buffers bind at 0..k-1 in order; `meta` (u32 words) binds last as a read-only
+ * storage array. The meta buffer is released right away and recycled only after submit.
+ */
+export function launch(
+  ctx: GpuContext,
+  code: string,
+  buffers: GPUBuffer[],
+  meta: ArrayLike<number> | null,
+  workgroups: [number, number?, number?],
+  constants?: Record<string, number>,
+  entry = 'main',
+): void {
+  const pipeline = ctx.pipelines.get(code, entry, constants);
+  if (meta) {
+    const words = Uint32Array.from(meta);
+    const mbuf = ctx.createBuffer(Math.max(16, words.byteLength));
+    ctx.writeBuffer(mbuf, words);
+    ctx.dispatch(pipeline, [...buffers, mbuf], workgroups);
+    ctx.releaseBuffer(mbuf);
+  } else {
+    ctx.dispatch(pipeline, buffers, workgroups);
+  }
+}

@@ -1,0 +1,33 @@
+import { record } from '../autograd/record.js';
+import { Tensor, type DType } from '../autograd/tensor.js';
+import { grid1D, launch, shader } from './util.js';
+
+// f16 tensors are stored as packed pairs (array<u32>) so the kernels also compile without shader-f16.
+const LOAD: Record<DType, string> = {
+  f32: 'return src[i];',
+  i32: 'return f32(src[i]);',
+  f16: 'return unpack2x16float(src[i / 2u])[i % 2u];',
+};
+const SRC: Record<DType, string> = { f32: 'f32', i32: 'i32', f16: 'u32' };
+
+function storeCode(to: DType): [string, string] {
+  if (to === 'f32') return ['f32', 'if (i < meta[0]) { dst[i] = load(i); }'];
+  // Truncation toward zero, as torch's .int()/.long().
+  if (to === 'i32') return ['i32', 'if (i < meta[0]) { dst[i] = i32(load(i)); }'];
+  return ['u32', 'let j = 2u * i; if (j < meta[0]) { let hi = select(0.0, load(j + 1u), j + 1u < meta[0]); dst[i] = pack2x16float(vec2f(load(j), hi)); }'];
+}
+
+/** Converts to another dtype; gradients flow through float conversions. */
+export function cast(x: Tensor, to: DType): Tensor {
+  x.assertAlive('cast');
+  if (x.dtype === to) return x.detach();
+  const y = Tensor.empty(x.shape, to, x.ctx);
+  const [dstType, store] = storeCode(to);
+  const threads = to === 'f16' ? Math.ceil(x.size / 2) : x.size;
+  if (x.size) {
+    const code = shader('cast', { SRC: SRC[x.dtype], DST: dstType, LOAD: LOAD[x.dtype], STORE: store });
+    launch(x.ctx, code, [x.buffer, y.buffer], [x.size], grid1D(threads, 256));
+  }
+  if (to === 'i32' || x.dtype === 'i32') return y;
+  return record('cast', [x], y, (g) => [cast(g, x.dtype)]);
+}

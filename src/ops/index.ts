@@ -1,0 +1,15 @@
+import { registerAutogradHooks } from '../autograd/hooks.js';
+import { add } from './elementwise.js';
+import { onesLike, zerosLike } from './creation.js';
+import { cast } from './cast.js';
+import './methods.js';
+
+registerAutogradHooks({ add, onesLike, zerosLike, castTo: cast });
+
+export * from './creation.js';
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './shape.js';
+export { cast } from './cast.js';
+export { broadcastShapes } from './util.js';
+export type { TensorLike } from './util.js';

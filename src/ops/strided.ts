@@ -1,0 +1,15 @@
+import type { Tensor } from '../autograd/tensor.js';
+import { grid1D, launch, shader } from './util.js';
+
+export interface StridedView { offset: number; strides: readonly number[] }
+
+/**
+ * Copies `shape` elements from a strided view of `src` into a strided view of `dst` (raw kernel, no
+ * tape). Element counts and offsets are in elements of 4 bytes.
+ */
+export function stridedCopy(src: Tensor, from: StridedView, dst: Tensor, to: StridedView, shape: readonly number[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const meta = [n, shape.length, from.offset, to.offset, ...shape, ...from.strides, ...to.strides];
+  launch(src.ctx, shader('strided_copy', { T: src.dtype === 'f32' ? 'f32' : 'u32' }), [src.buffer, dst.buffer], meta, grid1D(n, 256));
+}

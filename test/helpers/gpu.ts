@@ -1,0 +1,90 @@
+import { expect } from 'vitest';
+import { uploadHost } from './upload.js';
+import { gradcheck, initGpu, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
+
+let ctx: GpuContext | null = null;
+
+/** One GPU context per test file (vitest runs each file in its own process). */
+export async function setupGpu(): Promise<GpuContext> {
+  ctx ??= await initGpu();
+  return ctx;
+}
+
+/** Seeded xorshift values in [low, high). */
+export function randomArray(shape: readonly number[], seed: number, low = -1, high = 1): HostArray {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float64Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    data[i] = low + (high - low) * (s / 2 ** 32);
+  }
+  return { shape: [...shape], data };
+}
+
+export interface Tolerance { atol?: number; rtol?: number }
+
+/** Asserts allclose(actual, expected): |a - e| <= atol + rtol·|e| everywhere, shapes equal. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, { atol = 1e-5, rtol = 1e-4 }: Tolerance = {}, label = ''): void {
+  expect(actual.length, `${label}: length`).toBe(expected.length);
+  let worst = -Infinity;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e) && Number.isNaN(a)) continue;
+    if (e === a) continue;
+    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (!(excess <= worst)) {
+      worst = Number.isNaN(excess) ? Infinity : excess;
+      at = i;
+    }
+  }
+  if (worst > 0) {
+    expect.fail(`${label}: element ${at}: got ${actual[at]}, expected ${expected[at]} (atol ${atol}, rtol ${rtol})`);
+  }
+}
+
+export async function expectTensor(t: Tensor, expected: HostArray, tol: Tolerance = {}, label = ''): Promise<void> {
+  expect(shapeStr(t.shape), `${label}: shape`).toBe(shapeStr(expected.shape));
+  assertClose(await t.toArray(), expected.data, tol, label);
+}
+
+export interface OpCheck extends Tolerance {
+  /** Check gradients by finite differences (default true). */
+  grad?: boolean;
+  wrt?: readonly number[];
+  gradAtol?: number;
+  gradRtol?: number;
+  eps?: number;
+}
+
+/** Forward against the CPU reference, then gradcheck, for one op on given inputs. */
+export async function checkOp(
+  label: string,
+  gpuFn: (...xs: Tensor[]) => Tensor,
+  refFn: (...xs: HostArray[]) => HostArray,
+  inputs: readonly HostArray[],
+  opts: OpCheck = {},
+): Promise<void> {
+  const c = await setupGpu();
+  const ts = inputs.map((a) => uploadHost(c, a));
+  const rounded = inputs.map((a) => ({ shape: a.shape, data: Float64Array.from(Float32Array.from(a.data)) }));
+  try {
+    const y = gpuFn(...ts);
+    await expectTensor(y, refFn(...rounded), opts, `${label} forward`);
+    y.dispose();
+  } finally {
+    for (const t of ts) t.dispose();
+  }
+  if (opts.grad === false) return;
+  const r = await gradcheck(c, gpuFn, refFn, inputs, {
+    atol: opts.gradAtol ?? 2e-3,
+    rtol: opts.gradRtol ?? 2e-2,
+    eps: opts.eps ?? 1e-6,
+    wrt: opts.wrt,
+  });
+  if (!r.ok) expect.fail(`${label} gradcheck: ${r.messages.join('; ')}`);
+}
