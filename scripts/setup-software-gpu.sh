@@ -5,6 +5,10 @@
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then echo "setup-software-gpu: run as root (apt-get)" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
+if dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | grep -q bpo; then
+  echo "setup-software-gpu: Mesa lavapipe from bookworm-backports already installed"
+  exit 0
+fi
 base=""
 if [ -f /etc/apt/sources.list.d/debian.sources ]; then
   base=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources | head -1)

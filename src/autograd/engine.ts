@@ -6,7 +6,7 @@ import { keep, tidy } from './scope.js';
 import { shapeStr, type Tensor } from './tensor.js';
 
 export interface BackwardOptions {
-  /** Keep the graph so backward can run through it again (default false: activations are freed). */
+  /** Keep the graph so backward can run through it again (default: createGraph; else activations are freed). */
   retainGraph?: boolean;
   /** Record the backward pass itself, for higher-order gradients. */
   createGraph?: boolean;
@@ -124,7 +124,8 @@ function run(
       }
     }),
   );
-  if (!opts.retainGraph) for (const n of visited) freeNode(n);
+  // As in PyTorch, createGraph implies retainGraph: the new graph reads the old one's tensors.
+  if (!(opts.retainGraph ?? opts.createGraph)) for (const n of visited) freeNode(n);
 
   const result = new Map<Tensor, Tensor>();
   for (const [t, g] of grads) {

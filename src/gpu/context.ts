@@ -97,8 +97,11 @@ export class GpuContext {
     this.device.destroy();
   }
 
+  get maxBinding(): number { return this.device.limits.maxStorageBufferBindingSize; }
+
   createBuffer(bytes: number): GPUBuffer {
     this.check();
+    if (bytes > this.maxBinding) throw new GpuLimitError('a tensor buffer', bytes, 'maxStorageBufferBindingSize', this.maxBinding);
     return this.pool.acquire(bytes, STORAGE_USAGE);
   }
 
@@ -122,7 +125,8 @@ export class GpuContext {
     for (const w of workgroups) if (w !== undefined && w > max) throw new GpuLimitError('a dispatch', w, 'maxComputeWorkgroupsPerDimension', max);
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      // Pool size classes may round a buffer past the binding limit; the data itself never is.
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer, size: Math.min(buffer.size, this.maxBinding) } })),
     });
     this.pass ??= this.getEncoder().beginComputePass();
     this.pass.setPipeline(pipeline);
