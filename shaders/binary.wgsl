@@ -5,6 +5,8 @@ var<private> INF_BITS: u32 = 0x7f800000u;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 fn pos_inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+// Bitwise (fast-math compilers may fold v != v away); used to propagate NaN as PyTorch does.
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;

@@ -10,9 +10,23 @@ fn pcg(v: u32) -> u32 {
   return (word >> 22u) ^ word;
 }
 
+// The seed is hashed before it meets the counter (xor-ing it in directly made seeds s and s ^ k
+// permutations of each other: seeds 1000 and 1001 gave the same values, pairwise swapped).
+fn bits(counter: u32, stream: u32) -> u32 {
+  let key = pcg(params[1] ^ pcg(params[2] ^ pcg(stream)));
+  return pcg(pcg(counter + key) ^ key);
+}
+
+// [0, 1) from 24 random bits, exact in f32 (adding 0.5 before scaling rounded the top value up to 1).
 fn uniform01(counter: u32, stream: u32) -> f32 {
-  let h = pcg(pcg(counter ^ params[1]) ^ pcg(stream + params[2] * 0x9E3779B9u));
-  return (f32(h >> 8u) + 0.5) * (1.0 / 16777216.0); // in (0, 1): safe for log()
+  return f32(bits(counter, stream) >> 8u) * (1.0 / 16777216.0);
+}
+
+// The largest f32 below v (v finite).
+fn float_below(v: f32) -> f32 {
+  let b = bitcast<u32>(v);
+  if ((b & 0x7fffffffu) == 0u) { return -bitcast<f32>(1u); }
+  return bitcast<f32>(select(b - 1u, b + 1u, (b & 0x80000000u) != 0u));
 }
 
 @compute @workgroup_size(256)
@@ -22,10 +36,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let p0 = bitcast<f32>(params[4]);
   let p1 = bitcast<f32>(params[5]);
   if (params[3] == 0u) {
-    dst[i] = p0 + (p1 - p0) * uniform01(i, 0u);
+    var v = p0 + (p1 - p0) * uniform01(i, 0u);
+    // Rounding in p0 + (p1 - p0)·u can reach p1; keep the range half-open.
+    if (v >= p1 && p1 > p0) { v = max(p0, float_below(p1)); }
+    dst[i] = v;
   } else {
-    // Box-Muller on two independent uniforms per element.
-    let u1 = uniform01(i, 1u);
+    // Box-Muller on two independent uniforms per element; u1 in (0, 1] keeps log() finite.
+    let u1 = 1.0 - uniform01(i, 1u);
     let u2 = uniform01(i, 2u);
     dst[i] = p0 + p1 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
   }

@@ -5,6 +5,8 @@ var<private> INF_BITS: u32 = 0x7f800000u;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 fn pos_inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+// Bitwise (fast-math compilers may fold v != v away); used to propagate NaN as PyTorch does.
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
 const WG: u32 = 64u;
 const MODE: u32 = {{MODE}}u;
@@ -29,6 +31,8 @@ fn offset_of(index: u32, count: u32, base: u32) -> u32 {
 }
 
 fn combine(a: f32, b: f32, mode: u32) -> f32 {
+  // max/min of WGSL may drop a NaN operand; torch.amax/amin propagate it.
+  if (mode != 0u && (is_nan(a) || is_nan(b))) { return a + b; }
   if (mode == 1u) { return max(a, b); }
   if (mode == 2u) { return min(a, b); }
   return a + b;

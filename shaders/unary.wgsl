@@ -1,4 +1,7 @@
 // out[i] = f(x[i]) for a contiguous tensor. {{EXPR}} is an expression of `x` (and `s0`, `s1`: f32 params).
+// Bitwise (fast-math compilers may fold v != v away); used to propagate NaN as PyTorch does.
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<u32>; // n, s0 bits, s1 bits

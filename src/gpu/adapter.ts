@@ -41,9 +41,9 @@ export async function findAdapter(opts: GpuOptions = {}): Promise<FoundAdapter> 
     const adapter = await nav.gpu.requestAdapter({ powerPreference, featureLevel } as GPURequestAdapterOptions);
     if (adapter) return { adapter, gpu: nav.gpu, source: 'navigator.gpu', backend: 'browser', featureLevel: featureLevel ?? 'core' };
     tried.push('navigator.gpu.requestAdapter() returned null');
-    const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
-    if (!inNode) throw new NoAdapterError(tried);
   }
+  const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (!inNode) throw new NoAdapterError([...tried, 'navigator.gpu is missing: this browser has no WebGPU (try a recent Chrome or Edge, or enable WebGPU)']);
   const requested = opts.backend ?? env('CFLENS_BACKEND');
   const attempts: Array<{ backend: string | undefined; level: 'core' | 'compatibility' }> = requested
     ? [{ backend: requested, level: featureLevel ?? (requested.startsWith('opengl') ? 'compatibility' : 'core') }]

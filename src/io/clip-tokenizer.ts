@@ -97,7 +97,7 @@ export class CLIPTokenizer {
 
   /** From the gzipped bpe_simple_vocab_16e6.txt.gz bytes (DecompressionStream: Node ≥ 18 and browsers). */
   static async fromBpeGzip(bytes: Uint8Array): Promise<CLIPTokenizer> {
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
     return CLIPTokenizer.fromBpeText(await new Response(stream).text());
   }
 

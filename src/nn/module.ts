@@ -83,6 +83,13 @@ export abstract class Module {
     return new Map([...this.namedParameters(), ...this.namedBuffers()]);
   }
 
+  /** Replaces the parameter or buffer at a dotted path (used by streaming weight loaders). */
+  setByPath(key: string, t: Tensor): void {
+    const found = this.owner(key);
+    if (!found) throw new Error(`cflens: ${this.constructor.name} has no parameter or buffer '${key}'`);
+    found[0].setTensor(found[1], t);
+  }
+
   private owner(key: string): [Module, string] | null {
     const parts = key.split('.');
     let m: Module | undefined = this;

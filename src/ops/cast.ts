@@ -11,10 +11,10 @@ const LOAD: Record<DType, string> = {
 const SRC: Record<DType, string> = { f32: 'f32', i32: 'i32', f16: 'u32' };
 
 function storeCode(to: DType): [string, string] {
-  if (to === 'f32') return ['f32', 'if (i < meta[0]) { dst[i] = load(i); }'];
+  if (to === 'f32') return ['f32', 'if (i < params[0]) { dst[i] = load(i); }'];
   // Truncation toward zero, as torch's .int()/.long().
-  if (to === 'i32') return ['i32', 'if (i < meta[0]) { dst[i] = i32(load(i)); }'];
-  return ['u32', 'let j = 2u * i; if (j < meta[0]) { let hi = select(0.0, load(j + 1u), j + 1u < meta[0]); dst[i] = pack2x16float(vec2f(load(j), hi)); }'];
+  if (to === 'i32') return ['i32', 'if (i < params[0]) { dst[i] = i32(load(i)); }'];
+  return ['u32', 'let j = 2u * i; if (j < params[0]) { let hi = select(0.0, load(j + 1u), j + 1u < params[0]); dst[i] = pack2x16float(vec2f(load(j), hi)); }'];
 }
 
 /** Converts to another dtype; gradients flow through float conversions. */

@@ -62,7 +62,7 @@ const UNARY: Record<UnaryName, UnaryRule> = {
   cos: { expr: 'cos(x)', vjp: (x, _y, g) => mul(g, neg(sin(x))) },
   tanh: { expr: 'tanh(x)', vjp: (_x, y, g) => mul(g, mapKernel(y, '1.0 - x * x')) },
   sigmoid: { expr: '1.0 / (1.0 + exp(-x))', vjp: (_x, y, g) => mul(g, mapKernel(y, 'x * (1.0 - x)')) },
-  relu: { expr: 'max(x, 0.0)', vjp: (x, _y, g) => mul(g, mapKernel(x, 'select(0.0, 1.0, x > 0.0)')) },
+  relu: { expr: 'select(max(x, 0.0), x, is_nan(x))', vjp: (x, _y, g) => mul(g, mapKernel(x, 'select(0.0, 1.0, x > 0.0)')) },
   sign: { expr: 'sign(x)', vjp: null },
   square: { expr: 'x * x', vjp: (x, _y, g) => mul(g, mul(x, 2)) },
   reciprocal: { expr: '1.0 / x', vjp: (_x, y, g) => mul(g, mapKernel(y, '-x * x')) },
@@ -98,7 +98,7 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   const hi = max ?? 3.4028234663852886e38;
   if (lo > hi) throw new Error(`cflens: clamp: min ${lo} is greater than max ${hi}`);
   return unaryOp('clamp', x, {
-    expr: 'min(max(x, s0), s1)',
+    expr: 'select(min(max(x, s0), s1), x, is_nan(x))', // NaN stays NaN, as torch.clamp
     vjp: (xx, _y, g) => mul(g, mapKernel(xx, 'select(0.0, 1.0, x >= s0 && x <= s1)', lo, hi)),
   }, lo, hi);
 }
@@ -124,15 +124,16 @@ const BINARY: Record<BinaryName, BinaryRule> = {
     expr: POW_EXPR,
     vjp: (a, b, y, g) => [mul(g, mul(b, pow(a, sub(b, 1)))), mul(g, mul(y, zipKernel('pow', a, b, 'select(0.0, log(a), a > 0.0)')))],
   },
+  // WGSL's max/min may drop a NaN operand; torch.maximum/minimum propagate it.
   maximum: {
-    expr: 'max(a, b)',
+    expr: 'select(max(a, b), a + b, is_nan(a) || is_nan(b))',
     vjp: (a, b, _y, g) => {
       const wa = zipKernel('maximum', a, b, 'select(select(0.0, 0.5, a == b), 1.0, a > b)');
       return [mul(g, wa), mul(g, sub(1, wa))];
     },
   },
   minimum: {
-    expr: 'min(a, b)',
+    expr: 'select(min(a, b), a + b, is_nan(a) || is_nan(b))',
     vjp: (a, b, _y, g) => {
       const wa = zipKernel('minimum', a, b, 'select(select(0.0, 0.5, a == b), 1.0, a < b)');
       return [mul(g, wa), mul(g, sub(1, wa))];

@@ -6,6 +6,8 @@ import * as ew from './elementwise.js';
 import * as red from './reduce.js';
 import * as sh from './shape.js';
 import type { TensorLike } from './util.js';
+import * as gat from './gather.js';
+import * as smx from './softmax.js';
 
 type Axes = number | readonly number[] | undefined;
 
@@ -100,3 +102,16 @@ P.float = function () { return cast(this, 'f32'); };
 P.half = function () { return cast(this, 'f16'); };
 P.int = function () { return cast(this, 'i32'); };
 P.backward = function (grad, opts) { backward(this, grad, opts); };
+
+declare module '../autograd/tensor.js' {
+  interface Tensor {
+    softmax(axis?: number): Tensor;
+    logSoftmax(axis?: number): Tensor;
+    gather(axis: number, index: Tensor): Tensor;
+    indexSelect(axis: number, index: gat.IndexLike): Tensor;
+  }
+}
+P.softmax = function (axis) { return smx.softmax(this, axis); };
+P.logSoftmax = function (axis) { return smx.logSoftmax(this, axis); };
+P.gather = function (axis, index) { return gat.gather(this, axis, index); };
+P.indexSelect = function (axis, index) { return gat.indexSelect(this, axis, index); };

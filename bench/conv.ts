@@ -1,0 +1,352 @@
+// Convolution benchmark: conv2d forward, input gradient (dgrad) and weight gradient (wgrad) at a
+// UNet-like shape, as GFLOP/s; the batched matmul at the equivalent GEMM size (when src/ops/matmul.ts
+// exists) and tfjs-webgpu's conv2d on the same adapter (when its packages load), for comparison.
+//   npx tsx bench/conv.ts [--quick] [--no-tfjs] [--tiles]
+import {
+  conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, setConvSplitK, setConvTile,
+  type ConvGeom, type TileConfig, type GpuContext, type Tensor,
+} from '../src/index.js';
+
+export interface ConvBenchOptions {
+  /** Small shape and few iterations (CI / software adapters). */
+  quick?: boolean;
+  ctx?: GpuContext;
+  /** Compare with tfjs-webgpu's conv2d (default true; skipped when it cannot load). */
+  tfjs?: boolean;
+  /** Timed iterations per measurement (default 20, quick 3). */
+  iters?: number;
+  /** Also time GEMM tile shapes x split-K factors (tuning aid). */
+  tiles?: boolean;
+  tileList?: Array<[TileConfig, number]>;
+  log?: (line: string) => void;
+}
+
+export interface ConvBenchRow {
+  name: string;
+  shape: string;
+  /** Median milliseconds per call: GPU time from timestamp queries where available, else wall time. */
+  ms: number;
+  /** Wall-clock ms per call with calls submitted back to back (CPU launch overhead included). */
+  wallMs: number;
+  /** How `ms` was measured. */
+  timing: 'gpu-timestamps' | 'wall';
+  gflops: number;
+  note?: string;
+}
+
+interface Case { label: string; x: [number, number, number, number]; w: [number, number, number, number]; padding: number }
+
+const DEFAULT_TILE_SWEEP: Array<[TileConfig, number]> = [
+  [{ BM: 64, BN: 128, BK: 8, TM: 8, TN: 8 }, 3],
+  [{ BM: 64, BN: 128, BK: 8, TM: 8, TN: 8 }, 6],
+  [{ BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 }, 6],
+  [{ BM: 64, BN: 128, BK: 4, TM: 4, TN: 8 }, 3],
+];
+
+const FULL: Case = { label: 'UNet 2x320x32x32, 3x3 p1', x: [2, 320, 32, 32], w: [320, 320, 3, 3], padding: 1 };
+const QUICK: Case = { label: 'small 1x64x16x16, 3x3 p1', x: [1, 64, 16, 16], w: [64, 64, 3, 3], padding: 1 };
+
+/**
+ * Median ms per call of `fn` (which enqueues GPU work and returns tensors to dispose). The GPU is
+ * first kept busy for `warmMs` so its clocks ramp up; each sample submits `batch` calls, then waits.
+ * Includes CPU launch overhead where it exceeds the GPU time.
+ */
+async function timeGpu(ctx: GpuContext, fn: () => Tensor | Tensor[], iters: number, warmMs = 300): Promise<number> {
+  const run = () => {
+    const r = fn();
+    for (const t of Array.isArray(r) ? r : [r]) t.dispose();
+  };
+  const batch = Math.max(1, Math.min(20, iters));
+  const w0 = performance.now();
+  do {
+    for (let i = 0; i < batch; i++) {
+      run();
+      ctx.submit();
+    }
+    await ctx.sync();
+  } while (performance.now() - w0 < warmMs);
+  const samples: number[] = [];
+  for (let done = 0; done < iters; done += batch) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) {
+      run();
+      ctx.submit(); // let the GPU start while the next call is encoded
+    }
+    await ctx.sync();
+    samples.push((performance.now() - t0) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+interface Captured { pipeline: GPUComputePipeline; buffers: GPUBuffer[]; workgroups: [number, number?, number?] }
+
+/**
+ * GPU time of one call of `fn`, from timestamp queries: the call's dispatches are captured (not run),
+ * then replayed `reps` times inside one timed compute pass. Excludes CPU-side launch overhead. Null
+ * when the device has no timestamp queries.
+ */
+async function gpuTime(ctx: GpuContext, fn: () => Tensor | Tensor[], reps: number, warmMs = 300): Promise<number | null> {
+  if (!ctx.timestamps) return null;
+  const device = ctx.device;
+  const captured: Captured[] = [];
+  const c = ctx as unknown as { dispatch: GpuContext['dispatch'] };
+  const original = c.dispatch;
+  c.dispatch = (pipeline, buffers, workgroups) => {
+    captured.push({ pipeline, buffers: [...buffers], workgroups });
+  };
+  let outs: Tensor[];
+  try {
+    const r = fn();
+    outs = Array.isArray(r) ? r : [r];
+  } finally {
+    c.dispatch = original;
+  }
+  const groups = captured.map((d) => device.createBindGroup({
+    layout: d.pipeline.getBindGroupLayout(0),
+    entries: d.buffers.map((buffer, binding) => ({ binding, resource: { buffer, size: Math.min(buffer.size, ctx.maxBinding) } })),
+  }));
+  const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const replay = async (n: number, timed: boolean) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass(timed ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    for (let r = 0; r < n; r++) {
+      captured.forEach((d, i) => {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, groups[i]);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
+      });
+    }
+    pass.end();
+    if (timed) {
+      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
+    }
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  try {
+    const w0 = performance.now();
+    do await replay(reps, false); while (performance.now() - w0 < warmMs);
+    const samples: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      await replay(reps, true);
+      await read.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      samples.push(Number(t[1] - t[0]) / 1e6 / reps);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[2];
+  } finally {
+    for (const t of outs) t.dispose();
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+    ctx.submit();
+  }
+}
+
+function flopsOf(g: ConvGeom): number {
+  return 2 * g.B * g.Co * g.OH * g.OW * (g.C / g.G) * g.KH * g.KW;
+}
+
+const row = (name: string, shape: string, gpuMs: number | null, wallMs: number, flops: number): ConvBenchRow => {
+  const ms = gpuMs ?? wallMs;
+  return { name, shape, ms, wallMs, timing: gpuMs === null ? 'wall' : 'gpu-timestamps', gflops: flops / ms / 1e6 };
+};
+
+async function tryMatmul(): Promise<((a: Tensor, b: Tensor) => Tensor) | null> {
+  const pick = (mod: unknown) => {
+    const f = (mod as { matmul?: unknown }).matmul;
+    return typeof f === 'function' ? (f as (a: Tensor, b: Tensor) => Tensor) : null;
+  };
+  try {
+    const fromIndex = pick(await import('../src/index.js'));
+    if (fromIndex) return fromIndex;
+    const path = '../src/ops/matmul.js';
+    return pick(await import(/* @vite-ignore */ path));
+  } catch {
+    return null;
+  }
+}
+
+// tfjs needs navigator.gpu in Node; the Dawn instance must stay referenced for the process lifetime.
+let keepTfGpu: unknown = null;
+
+async function tfjsConv(c: Case, iters: number, log: (s: string) => void): Promise<{ wallMs: number; kernelMs: number | null } | null> {
+  try {
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (!g.navigator?.gpu) {
+      const { create, globals } = (await import('webgpu')) as unknown as { create: (f: string[]) => unknown; globals: Record<string, unknown> };
+      for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      keepTfGpu = create([]);
+      Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: keepTfGpu }, configurable: true, writable: true });
+    }
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('setBackend(webgpu) failed');
+    await tf.ready();
+    const [B, C, H, W] = c.x;
+    const [Co, , KH, KW] = c.w;
+    const x = tf.randomNormal([B, H, W, C]) as import('@tensorflow/tfjs-core').Tensor4D;
+    const w = tf.randomNormal([KH, KW, C, Co]) as import('@tensorflow/tfjs-core').Tensor4D;
+    const backend = tf.backend() as unknown as { ensureCommandEncoderReady?: () => void; endComputePassEncoder?: () => void; submitQueue?: () => void; device?: GPUDevice };
+    const sync = async (y: import('@tensorflow/tfjs-core').Tensor) => {
+      if (backend.device && backend.submitQueue && backend.endComputePassEncoder && backend.ensureCommandEncoderReady) {
+        backend.ensureCommandEncoderReady();
+        backend.endComputePassEncoder();
+        backend.submitQueue();
+        await backend.device.queue.onSubmittedWorkDone();
+      } else {
+        await y.data();
+      }
+    };
+    const once = () => tf.conv2d(x, w, 1, c.padding === 1 ? 'same' : 'valid');
+    const w0 = performance.now();
+    do {
+      const y = once();
+      await sync(y);
+      y.dispose();
+    } while (performance.now() - w0 < 300);
+    const samples: number[] = [];
+    const batch = Math.max(1, Math.min(20, iters));
+    for (let done = 0; done < iters; done += batch) {
+      const t0 = performance.now();
+      for (let i = 0; i < batch; i++) {
+        const y = once();
+        if (i + 1 < batch) {
+          backend.ensureCommandEncoderReady?.();
+          backend.endComputePassEncoder?.();
+          backend.submitQueue?.();
+          y.dispose();
+        } else {
+          await sync(y);
+          y.dispose();
+        }
+      }
+      samples.push((performance.now() - t0) / batch);
+    }
+    samples.sort((a, b) => a - b);
+    // Kernel time from tfjs's own timestamp queries (tf.time), when the backend has them.
+    const kernel: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const info = await tf.time(() => {
+        once().dispose();
+      });
+      if (typeof info.kernelMs === 'number' && info.kernelMs > 0) kernel.push(info.kernelMs);
+    }
+    kernel.sort((a, b) => a - b);
+    x.dispose();
+    w.dispose();
+    return { wallMs: samples[Math.floor(samples.length / 2)], kernelMs: kernel.length ? kernel[Math.floor(kernel.length / 2)] : null };
+  } catch (e) {
+    log(`tfjs-webgpu conv2d unavailable: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+export async function runConvBench(opts: ConvBenchOptions = {}): Promise<ConvBenchRow[]> {
+  const log = opts.log ?? (() => {});
+  const ctx = opts.ctx ?? (await initGpu());
+  const c = opts.quick ? QUICK : FULL;
+  const iters = opts.iters ?? (opts.quick ? 3 : 100);
+  const rows: ConvBenchRow[] = [];
+  const g = conv2dGeom(c.x, c.w, { padding: c.padding });
+  const flops = flopsOf(g);
+  const shape = `${c.label}: x ${c.x.join('x')}, w ${c.w.join('x')}`;
+  const x = randn(c.x, { ctx, seed: 1 });
+  const w = randn(c.w, { ctx, seed: 2, std: 0.05 });
+  const dy = randn([g.B, g.Co, g.OH, g.OW], { ctx, seed: 3 });
+  const M = g.Co;
+  const N = g.B * g.OH * g.OW;
+  const K = (g.C / g.G) * g.KH * g.KW;
+  const measure = async (name: string, sh: string, fn: () => Tensor, fl: number) => {
+    const wall = await timeGpu(ctx, fn, opts.tiles ? 20 : iters, opts.tiles ? 50 : 300);
+    const gpuMs = await gpuTime(ctx, fn, opts.quick ? 3 : 50, opts.tiles ? 100 : 300);
+    rows.push(row(name, sh, gpuMs, wall, fl));
+  };
+  const fwd = () => conv2d(x, w, null, { padding: c.padding });
+  const dgrad = () => conv2dInputGrad(c.x, w, dy, { padding: c.padding });
+  const wgrad = () => conv2dWeightGrad(x, c.w, dy, { padding: c.padding });
+  try {
+    await noGrad(async () => {
+      await measure('conv2d forward', shape, fwd, flops);
+      await measure('conv2d dgrad (input grad)', shape, dgrad, flops);
+      await measure('conv2d wgrad (weight grad)', shape, wgrad, flops);
+      if (opts.tiles) {
+        const tx = randn([1, 8, 4, 4], { ctx, seed: 6 });
+        const tw = randn([8, 8, 3, 3], { ctx, seed: 7 });
+        await measure('overhead: tiny conv2d 1x8x4x4', '', () => conv2d(tx, tw, null, { padding: 1 }), 1);
+        tx.dispose();
+        tw.dispose();
+        for (const [t, split] of opts.tileList ?? DEFAULT_TILE_SWEEP) {
+          setConvTile(t);
+          setConvSplitK(split);
+          try {
+            const tag = `${t.BM}x${t.BN}x${t.BK} ${t.TM}x${t.TN} split ${split}`;
+            await measure(`conv2d forward ${tag}`, shape, fwd, flops);
+            await measure(`conv2d dgrad ${tag}`, shape, dgrad, flops);
+            await measure(`conv2d wgrad ${tag}`, shape, wgrad, flops);
+          } finally {
+            setConvTile(null);
+            setConvSplitK(null);
+          }
+        }
+        // Scaling: the same layer at batch 8, and a 1x1 conv that is a plain GEMM of the forward's size.
+        const x8 = randn([8, c.x[1], c.x[2], c.x[3]], { ctx, seed: 8 });
+        const f8 = flopsOf(conv2dGeom(x8.shape, c.w, { padding: c.padding }));
+        await measure('conv2d forward, batch 8', `x ${x8.shape.join('x')}`, () => conv2d(x8, w, null, { padding: c.padding }), f8);
+        x8.dispose();
+        const xg = randn([1, K, 1, N], { ctx, seed: 9 });
+        const wg = randn([M, K, 1, 1], { ctx, seed: 10 });
+        await measure('conv2d 1x1 as GEMM (forward size)', `x ${xg.shape.join('x')}, w ${wg.shape.join('x')}`, () => conv2d(xg, wg), 2 * M * N * K);
+        xg.dispose();
+        wg.dispose();
+      }
+      const matmul = await tryMatmul();
+      if (matmul) {
+        const a = randn([M, K], { ctx, seed: 4 });
+        const b = randn([K, N], { ctx, seed: 5 });
+        try {
+          await measure('matmul (equivalent GEMM)', `[${M}, ${K}] x [${K}, ${N}]`, () => matmul(a, b), 2 * M * N * K);
+        } finally {
+          a.dispose();
+          b.dispose();
+        }
+      } else {
+        log('src/ops/matmul.ts not available: no matmul comparison');
+      }
+    });
+  } finally {
+    x.dispose();
+    w.dispose();
+    dy.dispose();
+  }
+  if (opts.tfjs !== false) {
+    const t = await tfjsConv(c, iters, log);
+    if (t) rows.push(row('tfjs-webgpu conv2d (NHWC)', shape, t.kernelMs, t.wallMs, flops));
+  }
+  const mm = rows.find((r) => r.name.startsWith('matmul'));
+  const tf = rows.find((r) => r.name.startsWith('tfjs'));
+  for (const r of rows) {
+    if (!r.name.startsWith('conv2d')) continue;
+    const notes: string[] = [];
+    if (mm) notes.push(`${((100 * r.gflops) / mm.gflops).toFixed(0)}% of matmul`);
+    if (tf) notes.push(`${(r.gflops / tf.gflops).toFixed(2)}x tfjs`);
+    if (notes.length) r.note = notes.join(', ');
+  }
+  return rows;
+}
+
+const isMain = typeof process !== 'undefined' && /bench[\\/]conv\.ts$/.test(process.argv[1] ?? '') && import.meta.url.endsWith('bench/conv.ts');
+if (isMain) {
+  const args = process.argv.slice(2);
+  const rows = await runConvBench({ quick: args.includes('--quick'), tfjs: !args.includes('--no-tfjs'), tiles: args.includes('--tiles'), log: (s) => console.log(s) });
+  const ctx = await initGpu();
+  console.log(`adapter: ${ctx.summary.vendor} ${ctx.summary.architecture} ${ctx.summary.description}`.trim());
+  for (const r of rows) console.log(`${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(8)} ms (${r.timing === 'wall' ? 'wall' : 'gpu'}) ${r.gflops.toFixed(0).padStart(7)} GFLOP/s  wall ${r.wallMs.toFixed(3)} ms  ${r.note ?? ''}`);
+  process.exit(0);
+}

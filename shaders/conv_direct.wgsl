@@ -1,0 +1,122 @@
+// Direct 2-D convolution for shapes where a GEMM tile would be mostly empty (depthwise, few channels
+// per group). Same geometry and modes as conv_gemm.wgsl:
+//   MODE 0: one thread per y[b, co, oh, ow];   MODE 1: one thread per dx[b, c, ih, iw];
+//   MODE 2: one 64-thread workgroup per dw[co, ci, kh, kw], reducing over b, oh, ow.
+const MODE: u32 = {{MODE}}u;
+const KH: u32 = {{KH}}u;
+const KW: u32 = {{KW}}u;
+const SH: i32 = {{SH}};
+const SW: i32 = {{SW}};
+const DH: i32 = {{DH}};
+const DW: i32 = {{DW}};
+const T: u32 = KH * KW;
+const WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> A: array<f32>;    // MODE 0: x, 1: dy, 2: x
+@group(0) @binding(1) var<storage, read> Bsrc: array<f32>; // MODE 0: w, 1: w, 2: dy
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, count, hasBias
+@group(0) @binding(4) var<storage, read> params: array<u32>;
+
+var<workgroup> part: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let Bt = params[0];
+  let C = params[1];
+  let H = i32(params[2]);
+  let W = i32(params[3]);
+  let Co = params[4];
+  let OH = i32(params[5]);
+  let OW = i32(params[6]);
+  let Cg = params[8];
+  let Mg = params[9];
+  let pt = i32(params[10]);
+  let pl = i32(params[11]);
+  let count = params[12];
+  let hasBias = params[13] != 0u;
+  let HW = u32(H * W);
+  let OHW = u32(OH * OW);
+
+  if (MODE == 2u) {
+    let o = wid.x + wid.y * nwg.x;
+    let valid = o < count;
+    let co = o / (Cg * T);
+    let ci = (o / T) % Cg;
+    let t = o % T;
+    let g = co / Mg;
+    let kh = i32(t / KW) * DH - pt;
+    let kw = i32(t % KW) * DW - pl;
+    var acc = 0.0;
+    if (valid) {
+      let red = Bt * OHW;
+      for (var k = lid; k < red; k += WG) {
+        let b = k / OHW;
+        let p = k % OHW;
+        let ih = i32(p) / OW * SH + kh;
+        let iw = i32(p) % OW * SW + kw;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+          acc += Bsrc[(b * Co + co) * OHW + p] * A[(b * C + g * Cg + ci) * HW + u32(ih * W + iw)];
+        }
+      }
+    }
+    part[lid] = acc;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s / 2u) {
+      if (lid < s) { part[lid] += part[lid + s]; }
+      workgroupBarrier();
+    }
+    if (valid && lid == 0u) { dst[o] = part[0]; }
+    return;
+  }
+
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= count) { return; }
+  var acc = 0.0;
+  if (MODE == 0u) {
+    let p = i % OHW;
+    let co = (i / OHW) % Co;
+    let b = i / (OHW * Co);
+    let g = co / Mg;
+    let h0 = i32(p) / OW * SH - pt;
+    let w0 = i32(p) % OW * SW - pl;
+    let xBase = (b * C + g * Cg) * HW;
+    let wBase = co * Cg * T;
+    for (var ci = 0u; ci < Cg; ci++) {
+      for (var t = 0u; t < T; t++) {
+        let ih = h0 + i32(t / KW) * DH;
+        let iw = w0 + i32(t % KW) * DW;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+          acc += A[xBase + ci * HW + u32(ih * W + iw)] * Bsrc[wBase + ci * T + t];
+        }
+      }
+    }
+    if (hasBias) { acc += bias[co]; }
+  } else {
+    let p = i % HW;
+    let c = (i / HW) % C;
+    let b = i / (HW * C);
+    let g = c / Cg;
+    let ci = c % Cg;
+    let hp = i32(p) / W + pt;
+    let wp = i32(p) % W + pl;
+    for (var col = 0u; col < Mg; col++) {
+      let co = g * Mg + col;
+      let dyBase = (b * Co + co) * OHW;
+      let wBase = (co * Cg + ci) * T;
+      for (var t = 0u; t < T; t++) {
+        let nh = hp - i32(t / KW) * DH;
+        let nw = wp - i32(t % KW) * DW;
+        let oh = nh / SH;
+        let ow = nw / SW;
+        if (nh >= 0 && nw >= 0 && nh % SH == 0 && nw % SW == 0 && oh < OH && ow < OW) {
+          acc += A[dyBase + u32(oh * OW + ow)] * Bsrc[wBase + t];
+        }
+      }
+    }
+    if (hasBias) { acc += bias[c]; }
+  }
+  dst[i] = acc;
+}

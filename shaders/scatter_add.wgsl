@@ -1,0 +1,46 @@
+// The adjoint of gather.wgsl: dst (zero-filled, the source's shape) += G at the gathered positions.
+// One thread per element of G; WGSL has no f32 atomics, so each add is a compare-and-swap loop on
+// the f32 bits. The order of the adds (hence the last bits of a repeated index's sum) may vary.
+// MODE and the index conventions (wrap once, then clamp) are those of gather.wgsl.
+const MODE: u32 = {{MODE}}u;
+
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
+@group(0) @binding(2) var<storage, read_write> dst: array<atomic<u32>>;
+// n (elements of G), rank, axis, axisLen, gShape[rank], dstStride[rank]
+@group(0) @binding(3) var<storage, read> params: array<u32>;
+
+fn index_at(k: u32) -> i32 { return {{LOAD_IDX}}; }
+
+fn row_of(raw: i32, len: u32) -> u32 {
+  let r = select(raw, raw + i32(len), raw < 0);
+  return u32(clamp(r, 0, i32(len) - 1));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params[0]) { return; }
+  let rank = params[1];
+  let axis = params[2];
+  var rest = i;
+  var off = 0u;
+  var ca = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let size = params[4u + u32(d)];
+    let c = rest % size;
+    rest = rest / size;
+    if (u32(d) == axis) { ca = c; } else { off += c * params[4u + rank + u32(d)]; }
+  }
+  var raw: i32;
+  if (MODE == 0u) { raw = index_at(i); } else { raw = index_at(ca); }
+  off += row_of(raw, params[3]) * params[4u + rank + axis];
+  let v = G[i];
+  if (v == 0.0) { return; }
+  var old = atomicLoad(&dst[off]);
+  loop {
+    let r = atomicCompareExchangeWeak(&dst[off], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}

@@ -1,0 +1,32 @@
+// Deterministic adjoint of index_select (gather.wgsl MODE 1): one thread per element of the source's
+// shape [outer, axisLen, inner] sums, in index order, the rows of G [outer, m, inner] whose index
+// (wrapped once, then clamped, as gather.wgsl) lands on it. No atomics; cost ~ m reads of IDX per thread.
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read> params: array<u32>; // n, axisLen, m, inner
+
+fn index_at(k: u32) -> i32 { return {{LOAD_IDX}}; }
+
+fn row_of(raw: i32, len: u32) -> u32 {
+  let r = select(raw, raw + i32(len), raw < 0);
+  return u32(clamp(r, 0, i32(len) - 1));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params[0]) { return; }
+  let len = params[1];
+  let m = params[2];
+  let inner = params[3];
+  let k = i % inner;
+  let j = (i / inner) % len;
+  let outer = i / (inner * len);
+  let gBase = outer * m * inner + k;
+  var acc = 0.0;
+  for (var t = 0u; t < m; t++) {
+    if (row_of(index_at(t), len) == j) { acc += G[gBase + t * inner]; }
+  }
+  dst[i] = acc;
+}

@@ -1,0 +1,137 @@
+import { keep } from '../autograd/scope.js';
+import { shapeStr } from '../autograd/tensor.js';
+import { loadPth, stateDictFrom } from '../io/pth.js';
+import { SafetensorsFile, toFloat32, type ByteSource, type TensorData } from '../io/safetensors.js';
+import { fromArray } from '../ops/creation.js';
+import { StateDictError, type LoadReport, type Module } from '../nn/module.js';
+import type { WeightsDir } from './weights-dir.js';
+
+/** Weight file names tried in order when none is given (diffusers, transformers, torchvision, ours). */
+export const WEIGHT_FILES = [
+  'diffusion_pytorch_model.safetensors', 'model.safetensors', 'weights.safetensors',
+  'diffusion_pytorch_model.bin', 'pytorch_model.bin', 'weights.pth', 'model.pth',
+];
+
+/** Names, shapes and lazily read values of a weights file, whatever its format. */
+export interface WeightsReader {
+  readonly file: string;
+  keys(): string[];
+  shape(key: string): readonly number[];
+  dtype(key: string): string;
+  read(key: string): Promise<Float32Array>;
+}
+
+export async function resolveDir(dir: string | WeightsDir): Promise<WeightsDir> {
+  if (typeof dir !== 'string') return dir;
+  const path = './node/fs-dir.js';
+  const mod = (await import(/* @vite-ignore */ path)) as typeof import('./node/fs-dir.js');
+  return mod.fsDir(dir);
+}
+
+export async function readConfig(dir: WeightsDir, file = 'config.json'): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await dir.readText(file);
+  } catch (e) {
+    throw new Error(`cflens: ${dir.name}: cannot read ${file} (${(e as Error).message}); a model folder needs config.json next to its weights`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`cflens: ${dir.name}/${file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+const isZip = async (src: ByteSource) => {
+  const head = await src.read(0, Math.min(4, src.size));
+  return head[0] === 0x50 && head[1] === 0x4b;
+};
+
+/** Opens a .safetensors, a torch.save zip (.pth/.pt/.bin), by content rather than by name. */
+export async function openWeights(src: ByteSource): Promise<WeightsReader> {
+  if (src.size >= 4 && (await isZip(src))) {
+    const sd = stateDictFrom(await loadPth(src));
+    const entries = sd instanceof Map ? sd : new Map(Object.entries(sd as Record<string, TensorData>));
+    return {
+      file: src.name,
+      keys: () => [...entries.keys()],
+      shape: (k) => entries.get(k)!.shape,
+      dtype: (k) => entries.get(k)!.dtype,
+      read: async (k) => toFloat32(entries.get(k)!),
+    };
+  }
+  const st = await SafetensorsFile.open(src);
+  return {
+    file: src.name,
+    keys: () => st.names(),
+    shape: (k) => st.info(k).shape,
+    dtype: (k) => st.info(k).dtype,
+    read: async (k) => toFloat32(await st.read(k)),
+  };
+}
+
+/** Finds and opens the weights file of a model folder. */
+export async function openDirWeights(dir: WeightsDir, file?: string): Promise<WeightsReader> {
+  const names = await dir.list();
+  const chosen = file ?? WEIGHT_FILES.find((f) => names.includes(f)) ?? names.find((f) => /\.(safetensors|pth|pt|bin)$/.test(f));
+  if (!chosen || !names.includes(chosen)) {
+    throw new Error(`cflens: ${dir.name}: no weights file${file ? ` named ${file}` : ''} (looked for ${WEIGHT_FILES.join(', ')} or any .safetensors/.pth/.bin)`);
+  }
+  return openWeights(await dir.open(chosen));
+}
+
+export interface LoadOptions {
+  strict?: boolean;
+  /** Renames checkpoint keys to the module's (e.g. strip a 'module.' prefix). */
+  keyMap?: (key: string) => string | null;
+}
+
+/**
+ * Streams a checkpoint into a module tensor by tensor (the whole file never sits in memory). Names and
+ * shapes are checked from the header first: a strict load changes nothing when anything is off.
+ */
+export async function loadWeightsInto(module: Module, reader: WeightsReader, opts: LoadOptions = {}): Promise<LoadReport> {
+  const strict = opts.strict ?? true;
+  const own = module.stateDict();
+  const mapped = new Map<string, string>();
+  for (const k of reader.keys()) {
+    const m = opts.keyMap ? opts.keyMap(k) : k;
+    if (m !== null) mapped.set(m, k);
+  }
+  const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };
+  // BatchNorm's step counter is absent from many exported checkpoints; PyTorch tolerates that too.
+  for (const k of own.keys()) if (!mapped.has(k) && !k.endsWith('num_batches_tracked')) report.missing.push(k);
+  for (const [k, src] of mapped) {
+    const t = own.get(k);
+    if (!t) report.unexpected.push(k);
+    else if (reader.shape(src).join() !== t.shape.join()) report.mismatched.push(`${k}: checkpoint ${shapeStr(reader.shape(src))} vs model ${shapeStr(t.shape)}`);
+  }
+  if (strict && (report.missing.length || report.unexpected.length || report.mismatched.length)) {
+    throw new StateDictError(`${module.constructor.name} from ${reader.file}`, report);
+  }
+  for (const [k, src] of mapped) {
+    const target = own.get(k);
+    if (!target || reader.shape(src).join() !== target.shape.join()) continue;
+    const data = await reader.read(src);
+    module.setByPath(k, keep(fromArray(data, target.shape, { ctx: target.ctx })));
+  }
+  return report;
+}
+
+/** config.json + weights → a constructed, loaded module. */
+export async function fromPretrainedDir<M extends Module>(
+  dirLike: string | WeightsDir,
+  build: (config: Record<string, unknown>) => M,
+  opts: LoadOptions & { weights?: string; configFile?: string } = {},
+): Promise<M> {
+  const dir = await resolveDir(dirLike);
+  const config = await readConfig(dir, opts.configFile);
+  const module = build(config);
+  try {
+    await loadWeightsInto(module, await openDirWeights(dir, opts.weights), opts);
+  } catch (e) {
+    module.dispose();
+    throw e;
+  }
+  return module;
+}

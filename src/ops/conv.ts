@@ -1,0 +1,468 @@
+import { record } from '../autograd/record.js';
+import { Tensor, shapeStr } from '../autograd/tensor.js';
+import type { GpuContext } from '../gpu/context.js';
+import { sum } from './reduce.js';
+import { stridedCopy } from './strided.js';
+import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
+
+// ---------------------------------------------------------------------------------------------
+// Geometry shared by the three convolution kernels. x: [B, C, H, W], w: [Co, C/G, KH, KW],
+// y: [B, Co, OH, OW], with ih = oh·sh − pt + kh·dh and iw = ow·sw − pl + kw·dw.
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  /** number, [h, w], or [top, bottom, left, right] (asymmetric). */
+  padding?: number | readonly [number, number] | readonly [number, number, number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+export interface ConvTranspose2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: number | readonly [number, number];
+  outputPadding?: number | readonly [number, number];
+  dilation?: number | readonly [number, number];
+  groups?: number;
+}
+
+export interface ConvGeom {
+  B: number; C: number; H: number; W: number;
+  Co: number; OH: number; OW: number;
+  G: number; KH: number; KW: number;
+  sh: number; sw: number; dh: number; dw: number;
+  pt: number; pl: number;
+}
+
+function pairOf(op: string, name: string, v: number | readonly number[] | undefined, dflt: number): [number, number] {
+  const p: readonly number[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d))) throw new Error(`cflens: ${op}: ${name} must be an integer or a pair of integers, got ${JSON.stringify(v)}`);
+  return [p[0], p[1]];
+}
+
+function positive(op: string, name: string, p: readonly number[]): void {
+  if (p.some((d) => d < 1)) throw new Error(`cflens: ${op}: ${name} must be positive, got ${JSON.stringify(p)}`);
+}
+
+function fourPadding(op: string, p: Conv2dOptions['padding']): [number, number, number, number] {
+  let r: readonly number[];
+  if (p === undefined) r = [0, 0, 0, 0];
+  else if (typeof p === 'number') r = [p, p, p, p];
+  else if (p.length === 2) r = [p[0], p[0], p[1], p[1]];
+  else if (p.length === 4) r = p;
+  else throw new Error(`cflens: ${op}: padding must be a number, [h, w] or [top, bottom, left, right], got ${JSON.stringify(p)}`);
+  if (!r.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`cflens: ${op}: padding must be non-negative integers, got ${JSON.stringify(p)}`);
+  return [r[0], r[1], r[2], r[3]];
+}
+
+function expect4d(op: string, x: Tensor, w: Tensor): void {
+  if (x.ndim !== 4 || w.ndim !== 4) {
+    throw new Error(`cflens: ${op}: input ${shapeStr(x.shape)} and weight ${shapeStr(w.shape)} must both be 4-D (NCHW input, [out, in/groups, kh, kw] weight)`);
+  }
+}
+
+function checkBias(op: string, b: Tensor | null | undefined, channels: number, x: Tensor, w: Tensor): void {
+  if (!b) return;
+  if (b.ndim !== 1 || b.shape[0] !== channels) {
+    throw new Error(`cflens: ${op}: bias ${shapeStr(b.shape)} must be [${channels}] for input ${shapeStr(x.shape)} and weight ${shapeStr(w.shape)}`);
+  }
+}
+
+/** Validates conv2d arguments and returns its geometry; errors name the op and the shapes. */
+export function conv2dGeom(xs: readonly number[], ws: readonly number[], opts: Conv2dOptions = {}): ConvGeom {
+  const op = 'conv2d';
+  const [B, C, H, W] = xs;
+  const [Co, Cg, KH, KW] = ws;
+  const G = opts.groups ?? 1;
+  const shapes = `input ${shapeStr(xs)} and weight ${shapeStr(ws)}`;
+  if (!Number.isInteger(G) || G < 1) throw new Error(`cflens: ${op}: groups must be a positive integer, got ${G}`);
+  if (C % G !== 0) throw new Error(`cflens: ${op}: ${shapes}: groups ${G} does not divide the ${C} input channels`);
+  if (Co % G !== 0) throw new Error(`cflens: ${op}: ${shapes}: groups ${G} does not divide the ${Co} output channels`);
+  if (Cg * G !== C) throw new Error(`cflens: ${op}: ${shapes}: the input has ${C} channels but the weight expects ${Cg * G} (${Cg} per group × groups ${G})`);
+  const [sh, sw] = pairOf(op, 'stride', opts.stride, 1);
+  const [dh, dw] = pairOf(op, 'dilation', opts.dilation, 1);
+  positive(op, 'stride', [sh, sw]);
+  positive(op, 'dilation', [dh, dw]);
+  const [pt, pb, pl, pr] = fourPadding(op, opts.padding);
+  const OH = Math.floor((H + pt + pb - dh * (KH - 1) - 1) / sh) + 1;
+  const OW = Math.floor((W + pl + pr - dw * (KW - 1) - 1) / sw) + 1;
+  if (OH <= 0 || OW <= 0 || KH < 1 || KW < 1) {
+    throw new Error(`cflens: ${op}: ${shapes}: the output would be ${OH}x${OW} (kernel larger than the padded input)`);
+  }
+  return { B, C, H, W, Co, OH, OW, G, KH, KW, sh, sw, dh, dw, pt, pl };
+}
+
+/** Geometry of conv_transpose2d as the input-gradient of a conv2d from its output back to its input. */
+export function convTranspose2dGeom(xs: readonly number[], ws: readonly number[], opts: ConvTranspose2dOptions = {}): ConvGeom {
+  const op = 'convTranspose2d';
+  const [B, Cin, Hin, Win] = xs;
+  const [Cw, Cog, KH, KW] = ws;
+  const G = opts.groups ?? 1;
+  const shapes = `input ${shapeStr(xs)} and weight ${shapeStr(ws)}`;
+  if (!Number.isInteger(G) || G < 1) throw new Error(`cflens: ${op}: groups must be a positive integer, got ${G}`);
+  if (Cw !== Cin) throw new Error(`cflens: ${op}: ${shapes}: the input has ${Cin} channels but the weight's first axis is ${Cw} (weight is [in, out/groups, kh, kw])`);
+  if (Cin % G !== 0) throw new Error(`cflens: ${op}: ${shapes}: groups ${G} does not divide the ${Cin} input channels`);
+  const [sh, sw] = pairOf(op, 'stride', opts.stride, 1);
+  const [dh, dw] = pairOf(op, 'dilation', opts.dilation, 1);
+  const [ph, pw] = pairOf(op, 'padding', opts.padding, 0);
+  const [oph, opw] = pairOf(op, 'outputPadding', opts.outputPadding, 0);
+  positive(op, 'stride', [sh, sw]);
+  positive(op, 'dilation', [dh, dw]);
+  if (ph < 0 || pw < 0 || oph < 0 || opw < 0) throw new Error(`cflens: ${op}: padding and outputPadding must be non-negative`);
+  if ((oph >= sh && oph >= dh) || (opw >= sw && opw >= dw)) {
+    throw new Error(`cflens: ${op}: outputPadding ${JSON.stringify([oph, opw])} must be smaller than either stride ${JSON.stringify([sh, sw])} or dilation ${JSON.stringify([dh, dw])}`);
+  }
+  const H = (Hin - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1;
+  const W = (Win - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1;
+  if (H <= 0 || W <= 0) throw new Error(`cflens: ${op}: ${shapes}: the output would be ${H}x${W}`);
+  // In conv2d terms: the transposed conv's output is "x" (C = Cog·G channels), its input is "y".
+  return { B, C: Cog * G, H, W, Co: Cin, OH: Hin, OW: Win, G, KH, KW, sh, sw, dh, dw, pt: ph, pl: pw };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels (no tape).
+
+type Mode = 0 | 1 | 2;
+export type ConvAlgo = 'auto' | 'gemm' | 'direct';
+let forcedAlgo: ConvAlgo = 'auto';
+/** Forces the GEMM or direct kernels (tests and benchmarks); 'auto' picks by shape. */
+export function setConvAlgo(a: ConvAlgo): void { forcedAlgo = a; }
+
+export interface TileConfig { BM: number; BN: number; BK: number; TM: number; TN: number }
+// Tiles measured on an H100 (bench/conv.ts --tiles): 64x128 with 4x8 outputs per thread was best at
+// UNet shapes; 128x64 suits tall problems, 16x64 few output channels.
+const TILE_WIDE: TileConfig = { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8 };
+const TILE_TALL: TileConfig = { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4 };
+const TILE_SQUARE: TileConfig = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 };
+const TILE_SMALL: TileConfig = { BM: 16, BN: 64, BK: 16, TM: 4, TN: 4 };
+
+/** The tile with the least padding (within 5%, earlier candidates win). */
+function pickTile(M: number, N: number): TileConfig {
+  if (M < 48) return TILE_SMALL;
+  const padded = (t: TileConfig) => Math.ceil(M / t.BM) * t.BM * Math.ceil(N / t.BN) * t.BN;
+  let best = TILE_WIDE;
+  for (const t of [TILE_TALL, TILE_SQUARE]) if (padded(t) * 1.05 < padded(best)) best = t;
+  return best;
+}
+let tileOverride: TileConfig | null = null;
+/** Overrides the GEMM tile (benchmark tuning); null restores the defaults. */
+export function setConvTile(t: TileConfig | null): void { tileOverride = t; }
+
+function gemmSizes(g: ConvGeom, mode: Mode): { M: number; N: number; K: number } {
+  const T = g.KH * g.KW;
+  const Cg = g.C / g.G;
+  const Mg = g.Co / g.G;
+  if (mode === 0) return { M: Mg, N: g.B * g.OH * g.OW, K: Cg * T };
+  if (mode === 1) return { M: Cg, N: g.B * g.H * g.W, K: Mg * T };
+  return { M: Mg, N: Cg * T, K: g.B * g.OH * g.OW };
+}
+
+function useGemm(g: ConvGeom, mode: Mode): boolean {
+  if (forcedAlgo !== 'auto') return forcedAlgo === 'gemm';
+  const { M, N, K } = gemmSizes(g, mode);
+  return M >= 8 && N >= 32 && K >= 8;
+}
+
+function constants(g: ConvGeom, mode: Mode): Record<string, number> {
+  return { MODE: mode, KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw };
+}
+
+function baseMeta(g: ConvGeom): number[] {
+  return [g.B, g.C, g.H, g.W, g.Co, g.OH, g.OW, g.G, g.C / g.G, g.Co / g.G, g.pt, g.pl];
+}
+
+const dummies = new WeakMap<GpuContext, GPUBuffer>();
+function dummy(ctx: GpuContext): GPUBuffer {
+  let b = dummies.get(ctx);
+  if (!b) {
+    b = ctx.createBuffer(16);
+    dummies.set(ctx, b);
+  }
+  return b;
+}
+
+let vectorLoads = true;
+/** Enables vec4 loads of the weight rows (benchmark A/B); on by default. */
+export function setConvVectorLoads(on: boolean): void { vectorLoads = on; }
+
+let splitOverride: number | null = null;
+/** Forces the split-K factor of the GEMM kernels (tests and tuning); null restores the heuristic. */
+export function setConvSplitK(s: number | null): void { splitOverride = s; }
+
+/** Work-groups to aim for: split K when the output tiles alone would leave a big GPU idle. */
+const TARGET_WORKGROUPS = 256;
+const MIN_TILES_PER_SPLIT = 16;
+
+function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
+  const { M, N, K } = gemmSizes(g, mode);
+  const tile = tileOverride ?? pickTile(M, N);
+  const nt = (tile.BM / tile.TM) * (tile.BN / tile.TN);
+  if (nt % tile.BN || nt % tile.BK || tile.TM % 4 || tile.TN % 4 || (tile.BM * tile.BK) % nt || (tile.BK * tile.BN) % nt) {
+    throw new Error(`cflens: internal: conv tile ${JSON.stringify(tile)} does not fit its ${nt} threads`);
+  }
+  const gx = Math.ceil(N / tile.BN);
+  const gy = Math.ceil(M / tile.BM);
+  const tiles = gx * gy * g.G;
+  const kTiles = Math.ceil(K / tile.BK);
+  let splits = splitOverride ?? (tiles >= TARGET_WORKGROUPS ? 1 : Math.min(Math.round(TARGET_WORKGROUPS / tiles), Math.floor(kTiles / MIN_TILES_PER_SPLIT)));
+  splits = Math.max(1, Math.min(splits, kTiles));
+  while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
+  const perSplit = Math.ceil(kTiles / splits);
+  splits = Math.ceil(kTiles / perSplit);
+  const avec = vectorLoads && mode !== 2 && K % 4 === 0;
+  const code = gemmCode({
+    ...constants(g, mode), ...tile,
+    AVEC: String(avec),
+    ATYPE: avec ? 'vec4<f32>' : 'f32',
+    LOADA1: avec ? 'return A[i / 4u][i % 4u];' : 'return A[i];',
+    LOADA4: avec ? 'return A[i];' : 'return vec4<f32>(A[4u * i], A[4u * i + 1u], A[4u * i + 2u], A[4u * i + 3u]);',
+  });
+  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, perSplit, out.size];
+  const table = kTable(ctx, g, mode, K) ?? dummy(ctx);
+  if (splits === 1) {
+    launch(ctx, code, [a, b, bias ?? dummy(ctx), table, out.buffer], meta, [gx, gy, g.G]);
+    return;
+  }
+  const part = Tensor.empty([splits * out.size], 'f32', ctx);
+  launch(ctx, code, [a, b, bias ?? dummy(ctx), table, part.buffer], meta, [gx, gy, g.G * splits]);
+  launch(ctx, shader('conv_reduce'), [part.buffer, out.buffer], [out.size, splits], grid1D(out.size, 256));
+  part.dispose();
+}
+
+const gemmCodes = new Map<string, string>();
+
+/** conv_gemm.wgsl filled in, with every loop over a compile-time bound unrolled. */
+function gemmCode(fill: Record<string, string | number>): string {
+  const key = JSON.stringify(fill);
+  let code = gemmCodes.get(key);
+  if (code) return code;
+  const n = (k: string) => Number(fill[k]);
+  const [BM, BN, BK, TM, TN] = [n('BM'), n('BN'), n('BK'), n('TM'), n('TN')];
+  const NT = (BM / TM) * (BN / TN);
+  const consts: Record<string, number> = {
+    BK, TM, TN, RM: TM / 4, RN: TN / 4, LA: (BM * BK) / NT, LB: (BK * BN) / NT, LA4: Math.ceil((BM * BK) / 4 / NT),
+  };
+  code = unrollLoops(shader('conv_gemm', fill), consts);
+  gemmCodes.set(key, code);
+  return code;
+}
+
+/**
+ * Expands `for (var i = 0u; i < BOUND; i++) { body }` where BOUND is a literal or a name in `consts`:
+ * the body is repeated with `i` replaced by each value (innermost scopes kept by braces). Drivers do
+ * not always unroll such loops, and an array indexed by a loop counter then lives in memory.
+ */
+export function unrollLoops(code: string, consts: Record<string, number>): string {
+  const head = /for \(var (\w+) = 0u; \1 < (\w+); \1\+\+\) \{/g;
+  for (;;) {
+    head.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    let found = false;
+    while ((m = head.exec(code))) {
+      const bound = /^\d+u?$/.test(m[2]) ? parseInt(m[2], 10) : consts[m[2]];
+      if (bound === undefined) continue;
+      // matching closing brace of the loop body
+      let depth = 1;
+      let i = m.index + m[0].length;
+      for (; depth > 0; i++) {
+        if (code[i] === '{') depth++;
+        else if (code[i] === '}') depth--;
+      }
+      const body = code.slice(m.index + m[0].length, i - 1);
+      const v = new RegExp(`\\b${m[1]}\\b`, 'g');
+      const copies = Array.from({ length: bound }, (_, k) => `{${body.replace(v, `${k}u`)}}`).join('\n');
+      code = code.slice(0, m.index) + copies + code.slice(i);
+      found = true;
+      break;
+    }
+    if (!found) return code;
+  }
+}
+
+const tables = new WeakMap<GpuContext, Map<string, GPUBuffer>>();
+const TABLE_PAD = 64; // entries past K, for any BK up to 64
+
+/**
+ * The K decoding table of MODE 0 and of MODE 1 at stride 1: for k = (c, kh, kw), the offset of the B
+ * element from the thread's column base, and its row and column shifts (for the bounds test). Padded
+ * entries fail the bounds test. Cached per geometry.
+ */
+function kTable(ctx: GpuContext, g: ConvGeom, mode: Mode, K: number): GPUBuffer | null {
+  if (mode === 2 || (mode === 1 && (g.sh !== 1 || g.sw !== 1))) return null;
+  const [rows, cols] = mode === 0 ? [g.H, g.W] : [g.OH, g.OW];
+  const key = `${mode}:${K}:${g.KH}x${g.KW}:${g.dh},${g.dw}:${rows}x${cols}`;
+  let m = tables.get(ctx);
+  if (!m) tables.set(ctx, (m = new Map()));
+  let buf = m.get(key);
+  if (buf) return buf;
+  const T = g.KH * g.KW;
+  const n = Math.ceil(K / TABLE_PAD) * TABLE_PAD + TABLE_PAD;
+  const data = new Int32Array(4 * n);
+  const sign = mode === 0 ? 1 : -1;
+  for (let k = 0; k < n; k++) {
+    if (k >= K) {
+      data[4 * k + 1] = -(1 << 30);
+      continue;
+    }
+    const c = Math.floor(k / T);
+    const t = k % T;
+    const dh = sign * Math.floor(t / g.KW) * g.dh;
+    const dw = sign * (t % g.KW) * g.dw;
+    data[4 * k] = c * rows * cols + dh * cols + dw;
+    data[4 * k + 1] = dh;
+    data[4 * k + 2] = dw;
+  }
+  buf = ctx.createBuffer(data.byteLength);
+  ctx.writeBuffer(buf, data);
+  m.set(key, buf);
+  return buf;
+}
+
+function runDirect(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
+  const code = shader('conv_direct', constants(g, mode));
+  const count = out.size;
+  const grid = mode === 2 ? grid1D(count, 1) : grid1D(count, 64);
+  launch(ctx, code, [a, b, bias ?? dummy(ctx), out.buffer], [...baseMeta(g), count, bias ? 1 : 0], grid);
+}
+
+/** y = conv2d(x, w) + b. */
+export function convForwardKernel(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
+  const y = Tensor.empty([g.B, g.Co, g.OH, g.OW], 'f32', x.ctx);
+  if (!y.size) return y;
+  if (useGemm(g, 0)) runGemm(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
+  else runDirect(x.ctx, g, 0, x.buffer, w.buffer, b?.buffer ?? null, y);
+  return y;
+}
+
+/** dx = (d conv2d / dx)ᵀ dy (+ b): the input gradient, which is also conv_transpose2d(dy, w) + b. */
+export function convBackwardDataKernel(dy: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
+  const dx = Tensor.empty([g.B, g.C, g.H, g.W], 'f32', dy.ctx);
+  if (!dx.size) return dx;
+  if (!useGemm(g, 1)) {
+    runDirect(dy.ctx, g, 1, dy.buffer, w.buffer, b?.buffer ?? null, dx);
+    return dx;
+  }
+  // A = w as [G, Cg, Mg, T] so each row (one input channel) is contiguous over (co, kh, kw).
+  const T = g.KH * g.KW;
+  const Cg = g.C / g.G;
+  const Mg = g.Co / g.G;
+  const wt = Tensor.empty([g.G, Cg, Mg, T], 'f32', w.ctx);
+  const ws = contiguousStrides([g.G, Mg, Cg, T]);
+  stridedCopy(w, { offset: 0, strides: [ws[0], ws[2], ws[1], ws[3]] }, wt, { offset: 0, strides: contiguousStrides(wt.shape) }, wt.shape);
+  runGemm(dy.ctx, g, 1, wt.buffer, dy.buffer, b?.buffer ?? null, dx);
+  wt.dispose();
+  return dx;
+}
+
+/** dw = Σ_{b, oh, ow} dy · im2col(x): the weight gradient. */
+export function convBackwardWeightKernel(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
+  const dw = Tensor.empty([g.Co, g.C / g.G, g.KH, g.KW], 'f32', x.ctx);
+  if (!dw.size) return dw;
+  if (g.B * g.OH * g.OW === 0) {
+    launch(x.ctx, shader('fill'), [dw.buffer], [dw.size, 0, 0], grid1D(dw.size, 256));
+    return dw;
+  }
+  if (useGemm(g, 2)) runGemm(x.ctx, g, 2, dy.buffer, x.buffer, null, dw);
+  else runDirect(x.ctx, g, 2, x.buffer, dy.buffer, null, dw);
+  return dw;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differentiable ops. The three kernels are each other's vjps (all bilinear), so gradients of any
+// order are again convolutions:
+//   y  = F(x, w):    x̄ = D(ȳ, w),  w̄ = Wg(x, ȳ)
+//   dx = D(dy, w):   dȳ = F(d̄x, w), w̄ = Wg(d̄x, dy)
+//   dw = Wg(x, dy):  x̄ = D(dy, d̄w), dȳ = F(x, d̄w)
+
+function biasGrad(b: Tensor | null, g: Tensor): Tensor | null {
+  return b && b.requiresGrad ? sum(g, [0, 2, 3]) : null;
+}
+
+function convForward(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
+  const y = convForwardKernel(x, w, b, g);
+  const inputs = b ? [x, w, b] : [x, w];
+  return record('conv2d', inputs, y, (gy) => [
+    x.requiresGrad ? convBackwardData(gy, w, null, g) : null,
+    w.requiresGrad ? convBackwardWeight(x, gy, g) : null,
+    biasGrad(b, gy),
+  ]);
+}
+
+function convBackwardData(dy: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
+  const dx = convBackwardDataKernel(dy, w, b, g);
+  const inputs = b ? [dy, w, b] : [dy, w];
+  return record('conv2dBackwardData', inputs, dx, (gx) => [
+    dy.requiresGrad ? convForward(gx, w, null, g) : null,
+    w.requiresGrad ? convBackwardWeight(gx, dy, g) : null,
+    biasGrad(b, gx),
+  ]);
+}
+
+function convBackwardWeight(x: Tensor, dy: Tensor, g: ConvGeom): Tensor {
+  const dw = convBackwardWeightKernel(x, dy, g);
+  return record('conv2dBackwardWeight', [x, dy], dw, (gw) => [
+    x.requiresGrad ? convBackwardData(dy, gw, null, g) : null,
+    dy.requiresGrad ? convForward(x, gw, null, g) : null,
+  ]);
+}
+
+/** F.conv2d: cross-correlation of NCHW `x` with `w` [Co, C/groups, KH, KW], plus optional bias [Co]. */
+export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  assertFloat(op, x, w, ...(b ? [b] : []));
+  sameCtx(op, x, w, ...(b ? [b] : []));
+  expect4d(op, x, w);
+  const g = conv2dGeom(x.shape, w.shape, opts);
+  checkBias(op, b, g.Co, x, w);
+  return convForward(x, w, b ?? null, g);
+}
+
+/** F.conv_transpose2d: NCHW `x` with `w` [C_in, C_out/groups, KH, KW], plus optional bias [C_out]. */
+export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
+  const op = 'convTranspose2d';
+  assertFloat(op, x, w, ...(b ? [b] : []));
+  sameCtx(op, x, w, ...(b ? [b] : []));
+  expect4d(op, x, w);
+  const g = convTranspose2dGeom(x.shape, w.shape, opts);
+  checkBias(op, b, g.C, x, w);
+  return convBackwardData(x, w, b ?? null, g);
+}
+
+/** FLOPs (multiply-adds × 2) of one conv2d forward, for benchmarks. */
+export function conv2dFlops(g: ConvGeom): number {
+  return 2 * g.B * g.Co * g.OH * g.OW * (g.C / g.G) * g.KH * g.KW;
+}
+
+/**
+ * torch.nn.grad.conv2d_input: the gradient of conv2d(x, w, opts) with respect to an input of shape
+ * `xShape`, given the output gradient `dy`. Differentiable in dy and w.
+ */
+export function conv2dInputGrad(xShape: readonly number[], w: Tensor, dy: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dInputGrad';
+  assertFloat(op, w, dy);
+  sameCtx(op, w, dy);
+  if (xShape.length !== 4) throw new Error(`cflens: ${op}: input shape ${shapeStr(xShape)} must be 4-D`);
+  const g = conv2dGeom(xShape, w.shape, opts);
+  checkOutGrad(op, dy, g);
+  return convBackwardData(dy, w, null, g);
+}
+
+/**
+ * torch.nn.grad.conv2d_weight: the gradient of conv2d(x, w, opts) with respect to a weight of shape
+ * `wShape`, given the output gradient `dy`. Differentiable in x and dy.
+ */
+export function conv2dWeightGrad(x: Tensor, wShape: readonly number[], dy: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dWeightGrad';
+  assertFloat(op, x, dy);
+  sameCtx(op, x, dy);
+  if (x.ndim !== 4 || wShape.length !== 4) throw new Error(`cflens: ${op}: input ${shapeStr(x.shape)} and weight shape ${shapeStr(wShape)} must be 4-D`);
+  const g = conv2dGeom(x.shape, wShape, opts);
+  checkOutGrad(op, dy, g);
+  return convBackwardWeight(x, dy, g);
+}
+
+function checkOutGrad(op: string, dy: Tensor, g: ConvGeom): void {
+  const want = [g.B, g.Co, g.OH, g.OW];
+  if (dy.ndim !== 4 || dy.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`cflens: ${op}: output gradient ${shapeStr(dy.shape)} must be ${shapeStr(want)} for this convolution`);
+  }
+}

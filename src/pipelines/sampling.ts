@@ -1,0 +1,151 @@
+import { checkpoint } from '../autograd/checkpoint.js';
+import { tidy } from '../autograd/scope.js';
+import type { Tensor } from '../autograd/tensor.js';
+import { randn } from '../ops/creation.js';
+import { add, mul, sub } from '../ops/elementwise.js';
+import { concat, narrow } from '../ops/shape.js';
+import type { AttentionHook } from '../models/diffusers/attention.js';
+import type { DDIMScheduler } from './ddim.js';
+
+/** What the samplers need of a conditional UNet (UNet2DConditionModel fits). */
+export interface ConditionalDenoiser {
+  forward(sample: Tensor, timestep: number, context: Tensor, opts?: { attentionHook?: AttentionHook | null }): Tensor;
+}
+
+/** What the samplers need of an unconditional UNet (UNet2DModel fits). */
+export interface UnconditionalDenoiser {
+  forward(sample: Tensor, timestep: number): Tensor;
+}
+
+/** One conditioning for all steps, or one per step (DiG-IN optimises C_t and ∅_t per step). */
+export type PerStep = Tensor | readonly Tensor[];
+
+const atStep = (c: PerStep | undefined, i: number): Tensor | undefined => (c === undefined ? undefined : Array.isArray(c) ? (c as Tensor[])[i] : (c as Tensor));
+
+/** ε with classifier-free guidance: ε(∅) + s·(ε(c) − ε(∅)), both halves in one batch. */
+export function guidedEps(unet: ConditionalDenoiser, z: Tensor, t: number, cond: Tensor, uncond: Tensor | undefined, scale: number, hook?: AttentionHook | null): Tensor {
+  return tidy(() => {
+    if (!uncond || scale === 1) return unet.forward(z, t, cond, { attentionHook: hook });
+    const b = z.shape[0];
+    const eps = unet.forward(concat([z, z], 0), t, concat([uncond, cond], 0), { attentionHook: hook });
+    const eu = narrow(eps, 0, 0, b);
+    const ec = narrow(eps, 0, b, b);
+    return add(eu, mul(sub(ec, eu), scale));
+  });
+}
+
+export interface DdimSampleOptions {
+  unet: ConditionalDenoiser;
+  scheduler: DDIMScheduler;
+  /** Starting latent x_T. */
+  zT: Tensor;
+  /** Text conditioning [B, L, D], or one per step. */
+  cond: PerStep;
+  /** Null-text conditioning for guidance, or one per step. */
+  uncond?: PerStep;
+  guidanceScale?: number;
+  /** Inference steps; the scheduler's timesteps are set to this many. */
+  steps: number;
+  /** Run only the first `stopAfter` steps (e.g. partial trajectories). */
+  stopAfter?: number;
+  eta?: number;
+  /** Seed of the per-step noise when eta > 0. */
+  seed?: number;
+  /**
+   * Recompute each step's activations in backward instead of keeping them (default true): backprop
+   * through N steps then needs about one step's memory.
+   */
+  checkpointSteps?: boolean;
+  /** Attention hook for step i (prompt-to-prompt). */
+  attentionHook?: (step: number, t: number) => AttentionHook | null;
+  /** Called after every step with the new latent (read-only). */
+  onStep?: (step: number, t: number, z: Tensor) => void;
+  /** Also return the predicted x0 of every step. */
+  keepX0?: boolean;
+}
+
+export interface DdimSampleResult { latents: Tensor; x0s: Tensor[]; timesteps: number[] }
+
+/**
+ * Deterministic (eta 0) or stochastic DDIM sampling with classifier-free guidance, differentiable end to
+ * end w.r.t. zT, every C_t and every ∅_t (and anything the UNet reads that requires grad).
+ */
+export function ddimSample(o: DdimSampleOptions): DdimSampleResult {
+  const s = o.scheduler;
+  const timesteps = s.setTimesteps(o.steps).slice(0, o.stopAfter ?? o.steps);
+  const scale = o.guidanceScale ?? 7.5;
+  const eta = o.eta ?? 0;
+  let z = o.zT;
+  const x0s: Tensor[] = [];
+  timesteps.forEach((t, i) => {
+    const cond = atStep(o.cond, i)!;
+    const uncond = atStep(o.uncond, i);
+    const hook = o.attentionHook?.(i, t) ?? null;
+    const noise = eta > 0 ? randn(z.shape, { seed: (o.seed ?? 0) * 1000 + i }) : undefined;
+    const stepFn = (zz: Tensor, c: Tensor, u?: Tensor): Tensor => {
+      const eps = guidedEps(o.unet, zz, t, c, u, scale, hook);
+      const r = s.step(eps, t, zz, { eta, noise });
+      if (o.keepX0 && !(o.checkpointSteps ?? true)) x0s.push(r.predOriginalSample);
+      else r.predOriginalSample.dispose();
+      eps.dispose();
+      return r.prevSample;
+    };
+    const inputs = uncond ? [z, cond, uncond] : [z, cond];
+    const next = (o.checkpointSteps ?? true) && !hook ? checkpoint((zz, c, u) => stepFn(zz, c, u), ...inputs) : stepFn(z, cond, uncond);
+    if (z !== o.zT) z.dispose();
+    noise?.dispose();
+    z = next;
+    o.onStep?.(i, t, z);
+  });
+  return { latents: z, x0s, timesteps };
+}
+
+export interface DdimInvertOptions {
+  unet: ConditionalDenoiser;
+  scheduler: DDIMScheduler;
+  /** The clean latent x_0. */
+  x0: Tensor;
+  cond: Tensor;
+  steps: number;
+  /** Invert only the first `stopAfter` steps. */
+  stopAfter?: number;
+  /** Guidance during inversion (1 = none, as null-text inversion uses). */
+  uncond?: Tensor;
+  guidanceScale?: number;
+}
+
+/** DDIM inversion x_0 → x_T; returns the whole trajectory [x_0, x_1, …]. */
+export function ddimInvert(o: DdimInvertOptions): Tensor[] {
+  const s = o.scheduler;
+  s.setTimesteps(o.steps);
+  const ascending = [...s.timesteps].reverse();
+  const n = o.stopAfter ?? ascending.length;
+  const traj: Tensor[] = [o.x0];
+  let x = o.x0;
+  for (let k = 0; k < n; k++) {
+    const t = ascending[k];
+    const tNext = k + 1 < ascending.length ? ascending[k + 1] : Math.min(t + s.config.num_train_timesteps / o.steps, s.config.num_train_timesteps - 1);
+    x = tidy(() => {
+      const eps = guidedEps(o.unet, x, t, o.cond, o.uncond, o.guidanceScale ?? 1);
+      return s.invertStep(eps, t, tNext, x);
+    });
+    traj.push(x);
+  }
+  return traj;
+}
+
+/** Ancestral-free DDIM sampling for an unconditional UNet (DDPM-trained UNet2DModel). */
+export function ddimSampleUnconditional(o: { unet: UnconditionalDenoiser; scheduler: DDIMScheduler; xT: Tensor; steps: number; eta?: number; seed?: number; checkpointSteps?: boolean }): Tensor {
+  const s = o.scheduler;
+  s.setTimesteps(o.steps);
+  let x = o.xT;
+  s.timesteps.forEach((t, i) => {
+    const noise = (o.eta ?? 0) > 0 ? randn(x.shape, { seed: (o.seed ?? 0) * 1000 + i }) : undefined;
+    const stepFn = (xx: Tensor) => tidy(() => s.step(o.unet.forward(xx, t), t, xx, { eta: o.eta, noise }).prevSample);
+    const next = o.checkpointSteps === false ? stepFn(x) : checkpoint(stepFn, x);
+    if (x !== o.xT) x.dispose();
+    noise?.dispose();
+    x = next;
+  });
+  return x;
+}
