@@ -1,3 +1,5 @@
+import { WeightsFormatError } from './errors.js';
+
 /** Random access to the bytes of a file, an upload or a buffer: weights are read by ranges. */
 export interface ByteSource {
   readonly name: string;
@@ -11,7 +13,7 @@ export function bytesSource(name: string, data: ArrayBuffer | Uint8Array): ByteS
     name,
     size: b.byteLength,
     read: async (o, l) => {
-      if (o < 0 || o + l > b.byteLength) throw new RangeError(`read of ${l} bytes at ${o} is past the end of ${name} (${b.byteLength} bytes)`);
+      if (o < 0 || l < 0 || o + l > b.byteLength) throw new WeightsFormatError(name, 'truncated', `a read of ${l} bytes at ${o} is past the end (${b.byteLength} bytes)`);
       return b.subarray(o, o + l);
     },
   };

@@ -105,6 +105,8 @@ export async function loadPth(src: ByteSource): Promise<unknown> {
       if (t.offset < 0 || last >= t.storage.numel || t.stride.some((s) => s < 0)) throw new WeightsFormatError(file, 'out-of-range', `view (offset ${t.offset}, size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)}) reaches outside its ${t.storage.numel}-element storage`, name);
     }
     const src8 = data.get(t.storage.key)!;
+    // Views may repeat storage elements (stride 0), but never by an absurd factor: bounds the allocation.
+    if (numel * esize > Math.max(16 * src8.byteLength, 1 << 20)) throw new WeightsFormatError(file, 'too-large', `a ${numel}-element view of a ${t.storage.numel}-element storage`, name);
     const out = new Uint8Array(numel * esize);
     const idx = new Array<number>(t.size.length).fill(0);
     for (let i = 0; i < numel; i++) {

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import type { ByteSource } from '../byte-source.js';
+import { WeightsFormatError } from '../errors.js';
 
 /** A file on disk read by byte ranges (a 3 GB checkpoint never sits in one buffer). */
 export function fileSource(path: string): ByteSource {
@@ -20,7 +21,7 @@ export function fileSource(path: string): ByteSource {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
-          if (bytesRead === 0) throw new RangeError(`${path}: unexpected end of file at byte ${offset + done}`);
+          if (bytesRead === 0) throw new WeightsFormatError(path, 'truncated', `unexpected end of file at byte ${offset + done}`);
           done += bytesRead;
         }
         return buf;
