@@ -4,11 +4,20 @@ const USAGE = `usage: cflens <command> [options]
 
 commands:
   doctor [--json]   show the WebGPU adapter, backend, features and limits, and check a computation
+  inspect <path> [--json]
+                    list the tensors of a .safetensors / .pth / .bin file or a model folder
+  convert <in> --out <file.safetensors> [--dtype f16|f32]
+                    convert a .pth / .bin / .safetensors file or a diffusers/transformers folder
   help              this text
 
 environment:
   CFLENS_BACKEND=vulkan|opengles|...   Dawn backend (Node); opengles needs Mesa EGL (compatibility mode)
   CFLENS_NO_F16=1                      never use shader-f16`;
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd = 'help', ...rest] = argv;
@@ -17,6 +26,23 @@ async function main(argv: string[]): Promise<number> {
       const r = await doctor();
       console.log(rest.includes('--json') ? JSON.stringify(r, null, 2) : formatDoctor(r));
       return r.ok ? 0 : 1;
+    }
+    case 'inspect': {
+      const path = rest.find((a) => !a.startsWith('--'));
+      if (!path) throw new Error('cflens inspect: give a file or folder');
+      const { inspect } = await import('./weights.js');
+      console.log(await inspect(path, rest.includes('--json')));
+      return 0;
+    }
+    case 'convert': {
+      const input = rest[0];
+      const out = flag(rest, '--out');
+      const dtype = flag(rest, '--dtype') ?? 'f32';
+      if (!input || input.startsWith('--') || !out) throw new Error('cflens convert: usage: cflens convert <in> --out <file.safetensors> [--dtype f16|f32]');
+      if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`cflens convert: --dtype must be f16 or f32, got ${dtype}`);
+      const { convert } = await import('./weights.js');
+      console.log(await convert(input, out, dtype));
+      return 0;
     }
     case 'help':
     case '--help':
