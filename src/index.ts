@@ -2,3 +2,4 @@
 export * from './gpu/index.js';
 export * from './autograd/index.js';
 export * from './ops/index.js';
+export * from './world/index.js';

@@ -298,8 +298,9 @@ export function parseFeature(text: string): Feature {
     return {
       key: `${name}${cmp[2]}${thr}`,
       attribute: name,
-      test: (a) => (gt ? (a[name] as number) > thr : (a[name] as number) < thr),
-      // Intervals are [min, max): `x > t` is approximated by [t, hi) (measure-zero difference).
+      // Intervals are [min, max), so `x > t` is tested as x ≥ t (a measure-zero difference) to keep
+      // test() and constraint() exactly consistent.
+      test: (a) => (gt ? (a[name] as number) >= thr : (a[name] as number) < thr),
       constraint: (v) => ({ [name]: v === gt ? { min: thr } : { max: thr } }) as Constraints,
     };
   }

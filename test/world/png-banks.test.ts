@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { ATTRIBUTES, crc32, encodePng, render, sampleAttributes, Rng, tileImages } from '../../src/world/index.js';
+
+interface Bank {
+  name: string;
+  description: string;
+  templates?: string[];
+  groups: Record<string, string[]>;
+  distractors?: string[];
+}
+const bank = (name: string): Bank => JSON.parse(readFileSync(new URL(`../../data/banks/${name}.json`, import.meta.url), 'utf8')) as Bank;
+
+describe('world png', () => {
+  it('encodes a valid PNG that decodes to the same pixels', () => {
+    const imgs = [0, 1, 2].map((i) => render(sampleAttributes(new Rng(i)), { size: 32, seed: i }).image);
+    const { rgb, width, height } = tileImages(imgs, 32, { cols: 2, scale: 2, pad: 1 });
+    expect([width, height]).toEqual([2 * 64 + 3, 2 * 64 + 3]);
+    const png = encodePng(rgb, width, height);
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // walk the chunks, check CRCs, collect IDAT
+    const dv = new DataView(png.buffer, png.byteOffset);
+    let o = 8;
+    const idat: Uint8Array[] = [];
+    const types: string[] = [];
+    while (o < png.length) {
+      const len = dv.getUint32(o);
+      const type = String.fromCharCode(...png.subarray(o + 4, o + 8));
+      types.push(type);
+      expect(dv.getUint32(o + 8 + len)).toBe(crc32(png, o + 4, o + 8 + len));
+      if (type === 'IDAT') idat.push(png.subarray(o + 8, o + 8 + len));
+      o += 12 + len;
+    }
+    expect(types).toEqual(['IHDR', 'IDAT', 'IEND']);
+    const raw = inflateSync(Buffer.concat(idat));
+    expect(raw.length).toBe(height * (1 + 3 * width));
+    for (let y = 0; y < height; y++) {
+      expect(raw[y * (1 + 3 * width)]).toBe(0);
+      expect(Buffer.from(raw.subarray(y * (1 + 3 * width) + 1, (y + 1) * (1 + 3 * width))).equals(Buffer.from(rgb.subarray(y * 3 * width, (y + 1) * 3 * width)))).toBe(true);
+    }
+  });
+});
+
+describe('data/banks', () => {
+  it('world.json lists exactly the caption words of every attribute, plus distractors', () => {
+    const w = bank('world');
+    expect(Object.keys(w.groups)).toEqual(ATTRIBUTES.map((s) => s.name));
+    for (const s of ATTRIBUTES) expect(w.groups[s.name]).toEqual([...s.words]);
+    const all = new Set(Object.values(w.groups).flat());
+    expect(w.distractors!.length).toBeGreaterThanOrEqual(20);
+    for (const d of w.distractors!) expect(all.has(d), d).toBe(false);
+  });
+
+  for (const name of ['world', 'faces', 'animals']) {
+    it(`${name}.json is well formed with 50-150 unique words`, () => {
+      const b = bank(name);
+      expect(b.name).toBe(name);
+      expect(b.description.length).toBeGreaterThan(10);
+      const words = [...Object.values(b.groups).flat(), ...(b.distractors ?? [])];
+      expect(words.length).toBeGreaterThanOrEqual(50);
+      expect(words.length).toBeLessThanOrEqual(150);
+      expect(new Set(words).size).toBe(words.length);
+      for (const w of words) expect(w).toMatch(/^[a-z][a-z' -]*[a-z]$/);
+      for (const t of b.templates ?? []) expect(t).toContain('{}');
+    });
+  }
+});
