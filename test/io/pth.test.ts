@@ -54,7 +54,7 @@ describe('torch.save reader', async () => {
   for (const [m, n] of [['os', 'system'], ['posix', 'system'], ['builtins', 'eval'], ['subprocess', 'Popen'], ['torch', 'load']]) {
     it(`refuses a pickle that names ${m}.${n}, naming it, and executes nothing`, async () => {
       const zip = writeZip({ 'archive/data.pkl': pickleWithGlobal(m, n) });
-      const err = await loadPth(bytesSource('evil.pth', zip)).catch((e) => e);
+      const err = (await loadPth(bytesSource('evil.pth', zip)).catch((e) => e)) as WeightsFormatError;
       expect(err).toBeInstanceOf(WeightsFormatError);
       expect(err.code).toBe('disallowed-global');
       expect(err.message).toContain(`${m}.${n}`);
@@ -63,7 +63,7 @@ describe('torch.save reader', async () => {
 
   it('explains legacy (non-zip) torch files', async () => {
     const legacy = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
-    const err = await loadPth(bytesSource('old.pt', legacy)).catch((e) => e);
+    const err = (await loadPth(bytesSource('old.pt', legacy)).catch((e) => e)) as WeightsFormatError;
     expect(err.code).toBe('legacy-pth');
     expect(err.message).toMatch(/re-save it with torch >= 1\.6/);
   });
