@@ -1,7 +1,7 @@
 import { backward } from './engine.js';
 import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
 import { peekNodeId } from './node.js';
-import { record } from './record.js';
+import { readsGradTensors, record } from './record.js';
 import { tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 
@@ -12,7 +12,8 @@ import type { Tensor } from './tensor.js';
  */
 export function checkpoint(fn: (...xs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
   if (!isGradEnabled()) return fn(...inputs);
-  const out = tidy(() => noGrad(() => fn(...inputs)));
+  const [out, readsParams] = readsGradTensors(() => tidy(() => noGrad(() => fn(...inputs))));
+  // Recorded even when no input requires grad, as long as fn read parameters that do.
   return record('checkpoint', inputs, out, (g) => {
     const firstNode = peekNodeId();
     const xs = inputs.map((x) => {
@@ -30,7 +31,7 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, ...inputs: Tensor[])
       x.grad = null; // hand the gradient to the engine before the detached copies are disposed
       return gx;
     });
-  });
+  }, [], readsParams);
 }
 
 /** Non-leaf tensors recorded before the recomputation began that its graph reaches. */

@@ -7,8 +7,13 @@ import type { Tensor } from './tensor.js';
  * inputs (and `saved`) until backward frees the graph or the output is released.
  * `saved` must not contain `out`: vjps read the output through their closure.
  */
-export function record(name: string, inputs: readonly Tensor[], out: Tensor, vjp: Vjp, saved: readonly Tensor[] = []): Tensor {
-  if (!isGradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
+export function record(name: string, inputs: readonly Tensor[], out: Tensor, vjp: Vjp, saved: readonly Tensor[] = [], force = false): Tensor {
+  const wanted = inputs.some((t) => t.requiresGrad);
+  if (!isGradEnabled()) {
+    if (wanted) skippedGradInput = true;
+    return out;
+  }
+  if (!wanted && !force) return out;
   out.requiresGrad = true;
   out.node = {
     id: newNodeId(),
@@ -19,4 +24,21 @@ export function record(name: string, inputs: readonly Tensor[], out: Tensor, vjp
     freed: false,
   };
   return out;
+}
+
+let skippedGradInput = false;
+
+/**
+ * Runs fn and reports whether any op inside read a tensor requiring grad while recording was off
+ * (checkpoint uses this to notice parameters captured by its function).
+ */
+export function readsGradTensors<T>(fn: () => T): [T, boolean] {
+  const prev = skippedGradInput;
+  skippedGradInput = false;
+  try {
+    const r = fn();
+    return [r, skippedGradInput];
+  } finally {
+    skippedGradInput = prev || skippedGradInput;
+  }
 }

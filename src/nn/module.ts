@@ -1,5 +1,7 @@
 import { Tensor, shapeStr } from '../autograd/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { fromArray } from '../ops/creation.js';
+import { clone } from '../ops/shape.js';
 
 export interface StateDictEntry { shape: readonly number[]; data: ArrayLike<number> }
 export type StateDictSource = Map<string, Tensor | StateDictEntry> | Record<string, Tensor | StateDictEntry>;
@@ -128,7 +130,8 @@ export abstract class Module {
       const target = own.get(key);
       if (!target || value.shape.join() !== target.shape.join()) continue;
       const [m, leaf] = this.owner(key)!;
-      const t = value instanceof Tensor ? value.detach() : fromArray(Float32Array.from(value.data), value.shape, { ctx: target.ctx });
+      // A copy, as torch's load_state_dict: optimiser steps update parameters in place.
+      const t = value instanceof Tensor ? noGrad(() => clone(value)) : fromArray(Float32Array.from(value.data), value.shape, { ctx: target.ctx });
       m.setTensor(leaf, t);
     }
     return report;

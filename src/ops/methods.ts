@@ -59,6 +59,7 @@ declare module '../autograd/tensor.js' {
     broadcastTo(shape: readonly number[]): Tensor;
     expand(shape: readonly number[]): Tensor;
     pad(pads: readonly number[], value?: number): Tensor;
+    clone(): Tensor;
     cast(dtype: DType): Tensor;
     float(): Tensor;
     half(): Tensor;
@@ -97,6 +98,7 @@ P.narrow = function (axis, start, length) { return sh.narrow(this, axis, start, 
 P.broadcastTo = function (shape) { return sh.broadcastTo(this, shape); };
 P.expand = P.broadcastTo;
 P.pad = function (pads, value) { return sh.pad(this, pads, value); };
+P.clone = function () { return sh.clone(this); };
 P.cast = function (dtype) { return cast(this, dtype); };
 P.float = function () { return cast(this, 'f32'); };
 P.half = function () { return cast(this, 'f16'); };

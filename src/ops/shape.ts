@@ -181,3 +181,12 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     return [gx];
   });
 }
+
+/** A copy with its own buffer (detach() shares the buffer; in-place optimiser steps need a copy). */
+export function clone(x: Tensor): Tensor {
+  assertCopyable('clone', x);
+  const y = Tensor.empty(x.shape, x.dtype, x.ctx);
+  const s = contiguousStrides(x.shape);
+  stridedCopy(x, { offset: 0, strides: s }, y, { offset: 0, strides: s }, x.shape);
+  return record('clone', [x], y, (g) => [g]);
+}

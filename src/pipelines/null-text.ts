@@ -2,6 +2,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { mseLoss } from '../ops/loss.js';
+import { clone } from '../ops/shape.js';
 import { Adam } from '../nn/optim.js';
 import type { DDIMScheduler } from './ddim.js';
 import { ddimInvert, guidedEps, type ConditionalDenoiser } from './sampling.js';
@@ -52,7 +53,7 @@ export async function nullTextInversion(o: NullTextOptions): Promise<NullTextRes
     const t = s.timesteps[i];
     const target = trajectory[trajectory.length - 2 - i];
     const epsCond = noGrad(() => o.unet.forward(z, t, o.cond));
-    const nullT = keep(uncond.detach()).requiresGrad_();
+    const nullT = keep(noGrad(() => clone(uncond))).requiresGrad_();
     const opt = new Adam([nullT], { lr: lr * (1 - i / 100) });
     let last = Infinity;
     for (let j = 0; j < inner; j++) {
