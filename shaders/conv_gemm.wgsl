@@ -42,8 +42,6 @@ const TABLE: bool = MODE == 0u || (MODE == 1u && SH == 1 && SW == 1);
 // Workgroup rows padded by 4 floats: the transposing stores hit distinct banks, vec4 reads stay aligned.
 const ASTR: u32 = BM + 4u;
 const BSTR: u32 = BN + 4u;
-// AVEC (MODES 0/1, K % 4 == 0): A rows are read as vec4 along K.
-const AVEC: bool = {{AVEC}};
 // Thread (tx, ty) of the output grid: with WARPTILE, each 32 consecutive threads form an 8 x 4 block,
 // so a warp reads 8 distinct B and 4 distinct A fragments per k (less workgroup-memory traffic).
 const WARPTILE: bool = NTX % 8u == 0u && NTY % 4u == 0u;
@@ -55,9 +53,8 @@ fn threadY(t: u32) -> u32 {
   if (WARPTILE) { return ((t / 32u) / (NTX / 8u)) * 4u + (t % 32u) / 8u; }
   return t / NTX;
 }
-const LA4: u32 = (BM * BK / 4u + NT - 1u) / NT;
 
-@group(0) @binding(0) var<storage, read> A: array<{{ATYPE}}>;
+@group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> Bsrc: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> ktab: array<vec4<i32>>;
@@ -68,12 +65,8 @@ const LA4: u32 = (BM * BK / 4u + NT - 1u) / NT;
 var<workgroup> As: array<vec4<f32>, 2u * BK * ASTR / 4u>; // [buffer][k][m]
 var<workgroup> Bs: array<vec4<f32>, 2u * BK * BSTR / 4u>; // [buffer][k][n]
 
-fn loadA1(i: u32) -> f32 { {{LOADA1}} }
-fn loadA4(i: u32) -> vec4<f32> { {{LOADA4}} }
-
 // Per-thread state (registers once the loops are unrolled).
 var<private> ra: array<f32, LA>;
-var<private> ra4: array<vec4<f32>, LA4>;
 var<private> rb: array<f32, LB>;
 var<private> acc: array<array<vec4<f32>, RN>, TM>;
 var<private> tid: u32;
@@ -160,7 +153,7 @@ fn loadTile(tile: u32) {
     for (var j = 0u; j < LA; j++) {
       let m = m0 + tid / BK + j * (NT / BK);
       var v = 0.0;
-      if (kOk && m < M) { v = loadA1(aBase + m * OHW); }
+      if (kOk && m < M) { v = A[aBase + m * OHW]; }
       ra[j] = v;
     }
     let xBase = i32((kb * C + g * Cg) * HW) + koh * SH * W + kow * SW;
@@ -183,24 +176,13 @@ fn loadTile(tile: u32) {
     }
     return;
   }
-  if (AVEC) {
-    for (var j = 0u; j < LA4; j++) {
-      let e = tid + j * NT;
-      let m = m0 + e / (BK / 4u);
-      let k = k0 + (e % (BK / 4u)) * 4u;
-      var v = vec4<f32>(0.0);
-      if (e < BM * BK / 4u && m < M && k < K) { v = loadA4(((g * M + m) * K + k) / 4u); }
-      ra4[j] = v;
-    }
-  } else {
-    for (var j = 0u; j < LA; j++) {
-      let e = tid + j * NT;
-      let m = m0 + e / BK;
-      let k = k0 + e % BK;
-      var v = 0.0;
-      if (m < M && k < K) { v = loadA1((g * M + m) * K + k); }
-      ra[j] = v;
-    }
+  for (var j = 0u; j < LA; j++) {
+    let e = tid + j * NT;
+    let m = m0 + e / BK;
+    let k = k0 + e % BK;
+    var v = 0.0;
+    if (m < M && k < K) { v = A[(g * M + m) * K + k]; }
+    ra[j] = v;
   }
   for (var j = 0u; j < LB; j++) {
     let k = k0 + tid / BN + j * (NT / BN);
@@ -228,25 +210,11 @@ fn loadTile(tile: u32) {
 fn storeTile(buf: u32) {
   let aOff = buf * BK * ASTR;
   let bOff = buf * BK * BSTR;
-  if (AVEC && MODE != 2u) {
-    for (var j = 0u; j < LA4; j++) {
-      let e = tid + j * NT;
-      if (e < BM * BK / 4u) {
-        let m = e / (BK / 4u);
-        let k = (e % (BK / 4u)) * 4u;
-        for (var c = 0u; c < 4u; c++) {
-          let s = aOff + (k + c) * ASTR + m;
-          As[s / 4u][s % 4u] = ra4[j][c];
-        }
-      }
-    }
-  } else {
-    for (var j = 0u; j < LA; j++) {
-      var s: u32;
-      if (MODE == 2u) { s = (tid % BK) * ASTR + tid / BK + j * (NT / BK); } else { let e = tid + j * NT; s = (e % BK) * ASTR + e / BK; }
-      s += aOff;
-      As[s / 4u][s % 4u] = ra[j];
-    }
+  for (var j = 0u; j < LA; j++) {
+    var s: u32;
+    if (MODE == 2u) { s = (tid % BK) * ASTR + tid / BK + j * (NT / BK); } else { let e = tid + j * NT; s = (e % BK) * ASTR + e / BK; }
+    s += aOff;
+    As[s / 4u][s % 4u] = ra[j];
   }
   for (var j = 0u; j < LB; j++) {
     var s: u32;

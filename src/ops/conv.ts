@@ -128,9 +128,9 @@ let forcedAlgo: ConvAlgo = 'auto';
 export function setConvAlgo(a: ConvAlgo): void { forcedAlgo = a; }
 
 export interface TileConfig { BM: number; BN: number; BK: number; TM: number; TN: number }
-// Tiles measured on an H100 (bench/conv.ts --tiles): 64x128 with 4x8 outputs per thread was best at
-// UNet shapes; 128x64 suits tall problems, 16x64 few output channels.
-const TILE_WIDE: TileConfig = { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8 };
+// Tiles measured on an H100 (bench/conv.ts --tiles): 64x128 with 8x8 outputs per thread (128 threads)
+// was best at UNet shapes; 128x64 suits tall problems, 16x64 few output channels.
+const TILE_WIDE: TileConfig = { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8 };
 const TILE_TALL: TileConfig = { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4 };
 const TILE_SQUARE: TileConfig = { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 };
 const TILE_SMALL: TileConfig = { BM: 16, BN: 64, BK: 16, TM: 4, TN: 4 };
@@ -180,10 +180,6 @@ function dummy(ctx: GpuContext): GPUBuffer {
   return b;
 }
 
-let vectorLoads = true;
-/** Enables vec4 loads of the weight rows (benchmark A/B); on by default. */
-export function setConvVectorLoads(on: boolean): void { vectorLoads = on; }
-
 let splitOverride: number | null = null;
 /** Forces the split-K factor of the GEMM kernels (tests and tuning); null restores the heuristic. */
 export function setConvSplitK(s: number | null): void { splitOverride = s; }
@@ -208,14 +204,7 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const perSplit = Math.ceil(kTiles / splits);
   splits = Math.ceil(kTiles / perSplit);
-  const avec = vectorLoads && mode !== 2 && K % 4 === 0;
-  const code = gemmCode({
-    ...constants(g, mode), ...tile,
-    AVEC: String(avec),
-    ATYPE: avec ? 'vec4<f32>' : 'f32',
-    LOADA1: avec ? 'return A[i / 4u][i % 4u];' : 'return A[i];',
-    LOADA4: avec ? 'return A[i];' : 'return vec4<f32>(A[4u * i], A[4u * i + 1u], A[4u * i + 2u], A[4u * i + 3u]);',
-  });
+  const code = gemmCode({ ...constants(g, mode), ...tile });
   const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, perSplit, out.size];
   const table = kTable(ctx, g, mode, K) ?? dummy(ctx);
   if (splits === 1) {
@@ -239,7 +228,7 @@ function gemmCode(fill: Record<string, string | number>): string {
   const [BM, BN, BK, TM, TN] = [n('BM'), n('BN'), n('BK'), n('TM'), n('TN')];
   const NT = (BM / TM) * (BN / TN);
   const consts: Record<string, number> = {
-    BK, TM, TN, RM: TM / 4, RN: TN / 4, LA: (BM * BK) / NT, LB: (BK * BN) / NT, LA4: Math.ceil((BM * BK) / 4 / NT),
+    BK, TM, TN, RM: TM / 4, RN: TN / 4, LA: (BM * BK) / NT, LB: (BK * BN) / NT,
   };
   code = unrollLoops(shader('conv_gemm', fill), consts);
   gemmCodes.set(key, code);
@@ -251,7 +240,7 @@ function gemmCode(fill: Record<string, string | number>): string {
  * the body is repeated with `i` replaced by each value (innermost scopes kept by braces). Drivers do
  * not always unroll such loops, and an array indexed by a loop counter then lives in memory.
  */
-export function unrollLoops(code: string, consts: Record<string, number>): string {
+function unrollLoops(code: string, consts: Record<string, number>): string {
   const head = /for \(var (\w+) = 0u; \1 < (\w+); \1\+\+\) \{/g;
   for (;;) {
     head.lastIndex = 0;

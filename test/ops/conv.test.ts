@@ -95,6 +95,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'M 70, K 180 (large tile)', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 } },
     { name: 'M 20 s2 (small tile)', x: [3, 9, 13, 10], w: [20, 9, 3, 3], bias: true, o: { stride: 2, padding: [1, 0] } },
     { name: 'groups 2, M 50 each, 1x1', x: [2, 16, 9, 9], w: [100, 8, 1, 1], bias: false, o: { groups: 2 } },
+    { name: '64x128 tile: M 64, N 512', x: [2, 8, 16, 16], w: [64, 8, 3, 3], bias: true, o: { padding: 1 } },
     { name: 'vec4 weight loads: forward K 36, dgrad K 72', x: [2, 4, 7, 9], w: [8, 4, 3, 3], bias: true, o: { padding: 1 } },
     { name: 'split-K 3, M 70, K 180', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 }, split: 3 },
     { name: 'split-K 4, groups 2, s2', x: [1, 12, 9, 10], w: [40, 6, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 2 }, split: 4 },
