@@ -4,7 +4,7 @@ import { Tensor, numelOf, shapeStr } from './tensor.js';
 import type { GpuContext } from '../gpu/context.js';
 
 /** A CPU array in f64, as the reference implementations use. */
-export interface HostArray { shape: readonly number[]; data: Float64Array }
+export interface HostArray { shape: number[]; data: Float64Array }
 
 export interface GradcheckOptions {
   /** Finite-difference step (f64 on the CPU reference). */
