@@ -1,25 +1,74 @@
-import { tidy } from '../autograd/scope.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { timestepEmbedding as timestepEmbeddingCpu, type TimestepEmbeddingOptions } from '../reference/embedding.js';
-import { fromArray } from './creation.js';
+import { fromArray, zeros } from './creation.js';
 import { indexSelect } from './gather.js';
 import { reshape } from './shape.js';
+import { assertFloat, f32bits, grid1D, launch, sameCtx, shader } from './util.js';
 
-/** Rows of `weight` [num, dim] for integer indices of any shape → [...indices.shape, dim]. */
-export function embedding(weight: Tensor, indices: Tensor | readonly number[]): Tensor {
+export type { TimestepEmbeddingOptions };
+
+/**
+ * torch.nn.functional.embedding: rows of `weight` [num, dim] for integer indices of any shape →
+ * [...indices.shape, dim]. Indices: an i32 tensor (or f32 holding integers; out-of-range values are
+ * clamped on the GPU, see gather.ts) or CPU integers (checked: 0 <= i < num). The gradient w.r.t.
+ * weight scatter-adds (repeated indices accumulate), through indexSelect's vjp.
+ */
+export function embedding(weight: Tensor, indices: Tensor | readonly number[] | Int32Array): Tensor {
+  assertFloat('embedding', weight);
   if (weight.ndim !== 2) throw new Error(`cflens: embedding: weight must be [num, dim], got ${shapeStr(weight.shape)}`);
-  return tidy(() => {
-    const idx = indices instanceof Tensor ? indices : fromArray(Int32Array.from(indices), [indices.length], { ctx: weight.ctx });
-    const flat = reshape(idx, [idx.size]);
-    return reshape(indexSelect(weight, 0, flat), [...idx.shape, weight.shape[1]]);
-  });
+  const num = weight.shape[0];
+  let idx: Tensor;
+  let owned = false;
+  if (indices instanceof Tensor) {
+    sameCtx('embedding', weight, indices);
+    idx = indices;
+  } else {
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k];
+      if (!Number.isInteger(i) || i < 0 || i >= num) throw new Error(`cflens: embedding: index ${i} (position ${k}) is out of range for ${num} embeddings (weight ${shapeStr(weight.shape)})`);
+    }
+    idx = fromArray(Int32Array.from(indices), [indices.length], { ctx: weight.ctx });
+    owned = true;
+  }
+  const flat = idx.ndim === 1 ? idx : reshape(idx, [idx.size]);
+  const rows = indexSelect(weight, 0, flat);
+  const out = reshape(rows, [...idx.shape, weight.shape[1]]);
+  rows.dispose();
+  if (flat !== idx) flat.dispose();
+  if (owned) idx.dispose();
+  return out;
+}
+
+/** The frequencies of diffusers' get_timestep_embedding, with float32 rounding of each step as torch. */
+function timestepFreqs(half: number, downscaleFreqShift: number, maxPeriod: number): Float32Array {
+  const f32 = Math.fround;
+  const logPeriod = f32(-Math.log(maxPeriod));
+  return Float32Array.from({ length: half }, (_, i) => f32(Math.exp(f32(f32(logPeriod * i) / (half - downscaleFreqShift)))));
 }
 
 /**
- * Sinusoidal timestep features exactly as diffusers' get_timestep_embedding (float32 rounding of each
- * intermediate, as torch). Computed on the CPU: timesteps are plain numbers in every sampler.
+ * Sinusoidal timestep features exactly as diffusers' get_timestep_embedding → [n, dim]:
+ * freq_i = exp(−ln(maxPeriod)·i / (dim/2 − downscaleFreqShift)), [sin(scale·t·freq) | cos(...)] (cos
+ * first with flipSinToCos), a zero column appended for odd dim. Defaults as diffusers (no flip,
+ * shift 1, scale 1, max period 10000). Timesteps: CPU numbers (computed on the CPU in float64 from the
+ * float32 angle, then uploaded) or a 1-D tensor (i32 or f32; computed on the GPU). Not differentiable.
  */
-export function timestepEmbedding(timesteps: readonly number[], dim: number, opts: TimestepEmbeddingOptions = {}): Tensor {
-  const e = timestepEmbeddingCpu(timesteps, dim, opts);
-  return fromArray(Float32Array.from(e.data), e.shape);
+export function timestepEmbedding(timesteps: Tensor | readonly number[], dim: number, opts: TimestepEmbeddingOptions = {}): Tensor {
+  if (!Number.isInteger(dim) || dim < 1) throw new Error(`cflens: timestepEmbedding: dim must be a positive integer, got ${dim}`);
+  if (!(timesteps instanceof Tensor)) {
+    const e = timestepEmbeddingCpu(timesteps, dim, opts);
+    return fromArray(Float32Array.from(e.data), e.shape);
+  }
+  const t = timesteps;
+  t.assertAlive('timestepEmbedding');
+  if (t.ndim !== 1 || t.dtype === 'f16') throw new Error(`cflens: timestepEmbedding: timesteps must be a 1-D i32 or f32 tensor, got ${t.dtype} of shape ${shapeStr(t.shape)}`);
+  const { flipSinToCos = false, downscaleFreqShift = 1, scale = 1, maxPeriod = 10000 } = opts;
+  const half = Math.floor(dim / 2);
+  const n = t.shape[0];
+  if (half === 0 || n === 0) return zeros([n, dim], { ctx: t.ctx });
+  const freqs = fromArray(timestepFreqs(half, downscaleFreqShift, maxPeriod), [half], { ctx: t.ctx });
+  const out = Tensor.empty([n, dim], 'f32', t.ctx);
+  launch(t.ctx, shader('embed_timestep', { IT: t.dtype }), [t.buffer, freqs.buffer, out.buffer], [n * half, half, dim, flipSinToCos ? 1 : 0, f32bits(scale)], grid1D(n * half, 64));
+  freqs.dispose();
+  return out;
 }

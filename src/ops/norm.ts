@@ -1,81 +1,317 @@
-import { noGrad } from '../autograd/grad-mode.js';
-import { tidy } from '../autograd/scope.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { add, mul, rsqrt, sub } from './elementwise.js';
-import { mean, variance } from './reduce.js';
-import { reshape } from './shape.js';
-import { assertFloat } from './util.js';
+import { mean, sum } from './reduce.js';
+import { narrow, reshape } from './shape.js';
+import { assertFloat, f32bits, grid1D, launch, sameCtx, shader } from './util.js';
 
-/**
- * Normalises rows of x viewed as [rows, n] with two-pass statistics (mean, then the mean of squared
- * deviations: stable for large spatial sizes). Composed of differentiable ops, so its vjp is exact
- * and higher-order gradients work.
- */
-function normalizeRows(x: Tensor, rows: number, eps: number): Tensor {
-  const xr = reshape(x, [rows, x.size / rows]);
-  const m = mean(xr, 1, true);
-  const v = variance(xr, 1, { keepdim: true, correction: 0 });
-  return reshape(mul(sub(xr, m), rsqrt(add(v, eps))), x.shape);
+// GroupNorm, LayerNorm and BatchNorm (training) share fused kernels (shaders/norm_*.wgsl): a
+// normalisation is a set of rows (the elements that share statistics) plus an affine parameter index
+// per element. Forward: one kernel computes Welford statistics and writes y; for few, long rows (a
+// GroupNorm over 64×64 maps) each row is split over several workgroups (partials, then apply).
+// Backward: one fused kernel for dx, and a reduction kernel for dweight/dbias.
+//
+// Higher-order gradients: the fused backward kernels are used when the backward pass is not itself
+// recorded. Under createGraph the vjp is built from differentiable ops instead (the same formulas,
+// statistics recomputed from x), so double backward works; the forward stays fused either way.
+
+/** Tuning of the fused kernels' work split. */
+export const normConfig = {
+  /** Rows below this count are split across several workgroups each (when long enough). */
+  splitRowsBelow: 256,
+  /** Fewest elements per chunk of a split row. */
+  minChunk: 2048,
+  /** At most this many chunks per row (≤ 256, the split kernel's workgroup size). */
+  maxChunks: 64,
+  /** Aim for about this many workgroups when splitting. */
+  targetWorkgroups: 1024,
+  /** Threads per workgroup of the row kernel: 0 picks 64 for rows under 1024 elements, else 256. */
+  rowWorkgroup: 0,
+  /** Parameter-gradient partials for short S: aim for about this many threads. */
+  paramThreads: 65536,
+};
+
+function rowWG(count: number): number {
+  return normConfig.rowWorkgroup || (count >= 1024 ? 256 : 64);
 }
 
-/** Per-channel affine: x·w + b with w, b of shape [C] broadcast along axis 1 (or the last axes). */
-function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, shape: readonly number[]): Tensor {
-  let out = y;
-  if (weight) out = mul(out, reshape(weight, shape));
-  if (bias) out = add(out, reshape(bias, shape));
+/** How a normalisation sees its input; see shaders/norm_row.wgsl. */
+interface NormLayout {
+  op: string;
+  rows: number;
+  count: number;
+  rowStride: number;
+  segLen: number;
+  segStride: number;
+  seg: 0 | 1;
+  /** Elements per affine parameter, and the number of parameters (x viewed as [A, P, S]). */
+  S: number;
+  P: number;
+  A: number;
+  /** The row of an element address: (addr / rowDiv) % rowMod. */
+  rowDiv: number;
+  rowMod: number;
+  eps: number;
+  /** Composed (createGraph) path: statistics over `statAxes` of x viewed as `statShape`; parameters
+   *  broadcast as `paramView` over x viewed as `paramShape`, their gradients summed over `paramAxes`. */
+  statShape: number[];
+  statAxes: number[];
+  paramShape: number[];
+  paramView: number[];
+  paramAxes: number[];
+}
+
+function chunksFor(rows: number, count: number): number {
+  const c = normConfig;
+  if (rows >= c.splitRowsBelow) return 1;
+  const k = Math.min(c.maxChunks, 256, Math.ceil(c.targetWorkgroups / rows), Math.floor(count / c.minChunk));
+  return Math.max(1, k);
+}
+
+function baseMeta(L: NormLayout, flags: number): number[] {
+  return [L.rows, L.count, L.rowStride, L.segLen, L.segStride, L.S, Math.max(L.P, 1), flags, f32bits(L.eps)];
+}
+
+/** Split geometry: [chunks, chunkLen] with no empty chunk. */
+function split(L: NormLayout): [number, number] {
+  const want = chunksFor(L.rows, L.count);
+  if (want <= 1) return [1, L.count];
+  const len = Math.ceil(L.count / want);
+  return [Math.ceil(L.count / len), len];
+}
+
+/** Raw forward kernel (no tape): y and per-row statistics [rows, 2] = (mean, biased variance). */
+function normForwardKernel(L: NormLayout, x: Tensor, w: Tensor | null, b: Tensor | null): { y: Tensor; stats: Tensor } {
+  const y = Tensor.empty(x.shape, 'f32', x.ctx);
+  const stats = Tensor.empty([L.rows, 2], 'f32', x.ctx);
+  if (L.rows === 0 || L.count === 0) return { y, stats };
+  const meta = baseMeta(L, (w ? 1 : 0) | (b ? 2 : 0));
+  const [chunks, chunkLen] = split(L);
+  const wb = (w ?? x).buffer;
+  const bb = (b ?? x).buffer;
+  if (chunks === 1) {
+    launch(x.ctx, shader('norm_row', { WG: rowWG(L.count), MODE: 0, SEG: L.seg }), [x.buffer, wb, bb, stats.buffer, y.buffer], meta, grid1D(L.rows, 1));
+  } else {
+    const part = Tensor.empty([L.rows * chunks * 3], 'f32', x.ctx);
+    const m = [...meta, chunks, chunkLen];
+    launch(x.ctx, shader('norm_split', { MODE: 0, SEG: L.seg }), [x.buffer, x.buffer, x.buffer, stats.buffer, part.buffer, y.buffer], m, [chunks, L.rows]);
+    launch(x.ctx, shader('norm_split', { MODE: 1, SEG: L.seg }), [x.buffer, wb, bb, stats.buffer, part.buffer, y.buffer], m, [chunks, L.rows]);
+    part.dispose();
+  }
+  return { y, stats };
+}
+
+/** Raw backward kernel for dx (no tape). */
+function normInputGradKernel(L: NormLayout, x: Tensor, w: Tensor | null, g: Tensor, stats: Tensor): Tensor {
+  const dx = Tensor.empty(x.shape, 'f32', x.ctx);
+  if (L.rows === 0 || L.count === 0) return dx;
+  const meta = baseMeta(L, w ? 1 : 0);
+  const [chunks, chunkLen] = split(L);
+  const wb = (w ?? x).buffer;
+  if (chunks === 1) {
+    launch(x.ctx, shader('norm_row', { WG: rowWG(L.count), MODE: 1, SEG: L.seg }), [x.buffer, wb, g.buffer, stats.buffer, dx.buffer], meta, grid1D(L.rows, 1));
+  } else {
+    const part = Tensor.empty([L.rows * chunks * 3], 'f32', x.ctx);
+    const m = [...meta, chunks, chunkLen];
+    for (const MODE of [2, 3]) {
+      launch(x.ctx, shader('norm_split', { MODE, SEG: L.seg }), [x.buffer, wb, g.buffer, stats.buffer, part.buffer, dx.buffer], m, [chunks, L.rows]);
+    }
+    part.dispose();
+  }
+  return dx;
+}
+
+/** Raw kernels for the affine parameters' gradients (no tape): dw = Σ g·x̂, db = Σ g, each [P]. */
+function normParamGradKernel(L: NormLayout, x: Tensor, g: Tensor, stats: Tensor): [Tensor, Tensor] {
+  const { A, P, S } = L;
+  const dw = Tensor.empty([P], 'f32', x.ctx);
+  const db = Tensor.empty([P], 'f32', x.ctx);
+  if (P === 0) return [dw, db];
+  const common = [A, P, S, L.rowDiv, L.rowMod, f32bits(L.eps)];
+  let part: Tensor;
+  let K: number;
+  let S2: number;
+  if (S >= 32 || A * P * S === 0) {
+    K = A;
+    S2 = 1;
+    part = Tensor.empty([2 * A * P], 'f32', x.ctx);
+    if (A * P) launch(x.ctx, shader('norm_param', { MODE: 0 }), [x.buffer, g.buffer, stats.buffer, part.buffer], [...common, 0, 0], grid1D(A * P, 1));
+  } else {
+    const Q = P * S;
+    const chunkA = Math.ceil(A / Math.min(A, Math.max(1, Math.ceil(normConfig.paramThreads / Q))));
+    K = Math.ceil(A / chunkA);
+    S2 = S;
+    part = Tensor.empty([2 * K * Q], 'f32', x.ctx);
+    launch(x.ctx, shader('norm_param', { MODE: 1 }), [x.buffer, g.buffer, stats.buffer, part.buffer], [...common, K, chunkA], grid1D(K * Q, 64));
+  }
+  launch(x.ctx, shader('norm_param_final'), [part.buffer, dw.buffer, db.buffer], [P, K, S2], grid1D(P, 1));
+  part.dispose();
+  return [dw, db];
+}
+
+/** The vjp from differentiable ops (used when the backward pass is recorded). */
+function composedVjp(L: NormLayout, x: Tensor, w: Tensor | null, b: Tensor | null, g: Tensor): Array<Tensor | null> {
+  const xs = reshape(x, L.statShape);
+  const xc = sub(xs, mean(xs, L.statAxes, true));
+  const rstd = rsqrt(add(mean(mul(xc, xc), L.statAxes, true), L.eps));
+  const xhatS = mul(xc, rstd);
+  const gp = reshape(g, L.paramShape);
+  const gy = reshape(w ? mul(gp, reshape(w, L.paramView)) : gp, L.statShape);
+  let dx: Tensor | null = null;
+  if (x.requiresGrad) {
+    const m1 = mean(gy, L.statAxes, true);
+    const m2 = mean(mul(gy, xhatS), L.statAxes, true);
+    dx = reshape(mul(rstd, sub(sub(gy, m1), mul(xhatS, m2))), x.shape);
+  }
+  const dw = w?.requiresGrad ? reshape(sum(mul(gp, reshape(xhatS, L.paramShape)), L.paramAxes), w.shape) : null;
+  const db = b?.requiresGrad ? reshape(sum(gp, L.paramAxes), b.shape) : null;
+  return [dx, dw, db];
+}
+
+/** Runs the fused forward and records the op; `onStats` sees the statistics (BatchNorm's running update). */
+function normOp(L: NormLayout, x: Tensor, w: Tensor | null, b: Tensor | null, onStats?: (stats: Tensor) => void): Tensor {
+  const { y, stats } = normForwardKernel(L, x, w, b);
+  if (onStats) onStats(stats);
+  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  const out = record(L.op, inputs, y, (g) => {
+    let dx: Tensor | null;
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (isGradEnabled()) {
+      [dx, dw, db] = composedVjp(L, x, w, b, g);
+    } else {
+      dx = x.requiresGrad ? normInputGradKernel(L, x, w, g, stats) : null;
+      if (w?.requiresGrad || b?.requiresGrad) {
+        const [pw, pb] = normParamGradKernel(L, x, g, stats);
+        dw = w?.requiresGrad ? reshape(pw, w.shape) : null;
+        db = b?.requiresGrad ? reshape(pb, b.shape) : null;
+        pw.dispose();
+        pb.dispose();
+      }
+    }
+    return [dx, ...(w ? [dw] : []), ...(b ? [db] : [])];
+  }, [stats]);
+  stats.dispose();
   return out;
 }
 
-export function groupNorm(x: Tensor, groups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  assertFloat('groupNorm', x);
-  const [n, c] = x.shape;
-  if (x.ndim < 2 || c % groups !== 0) throw new Error(`cflens: groupNorm: ${groups} groups must divide the ${c} channels of ${shapeStr(x.shape)}`);
-  for (const p of [weight, bias]) if (p && (p.ndim !== 1 || p.shape[0] !== c)) throw new Error(`cflens: groupNorm: affine parameter ${shapeStr(p.shape)} must be [${c}]`);
-  return tidy(() => affine(normalizeRows(x, n * groups, eps), weight, bias, [c, ...x.shape.slice(2).map(() => 1)]));
+function checkParam(op: string, p: Tensor | null | undefined, shape: readonly number[], x: Tensor, name: string): Tensor | null {
+  if (!p) return null;
+  assertFloat(op, p);
+  sameCtx(op, x, p);
+  if (p.shape.join() !== shape.join()) throw new Error(`cflens: ${op}: ${name} ${shapeStr(p.shape)} must be ${shapeStr(shape)} for input ${shapeStr(x.shape)}`);
+  return p;
 }
 
+/**
+ * torch.nn.functional.group_norm on [N, C, *]: statistics per (sample, group of C/groups channels),
+ * biased variance, affine per channel.
+ */
+export function groupNorm(x: Tensor, groups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const op = 'groupNorm';
+  assertFloat(op, x);
+  if (x.ndim < 2) throw new Error(`cflens: ${op}: input must be [N, C, ...], got ${shapeStr(x.shape)}`);
+  const [N, C] = x.shape;
+  if (!Number.isInteger(groups) || groups <= 0 || C % groups !== 0) throw new Error(`cflens: ${op}: ${groups} groups must divide the ${C} channels of ${shapeStr(x.shape)}`);
+  const w = checkParam(op, weight, [C], x, 'weight');
+  const b = checkParam(op, bias, [C], x, 'bias');
+  const S = x.shape.slice(2).reduce((a, d) => a * d, 1);
+  const count = (C / groups) * S;
+  const rows = N * groups;
+  return normOp({
+    op, rows, count, rowStride: count, segLen: count, segStride: 0, seg: 0,
+    S, P: w || b ? C : 0, A: N, rowDiv: Math.max(count, 1), rowMod: Math.max(rows, 1), eps,
+    statShape: [N, groups, count], statAxes: [2], paramShape: [N, C, S], paramView: [1, C, 1], paramAxes: [0, 2],
+  }, x, w, b);
+}
+
+/** torch.nn.functional.layer_norm over the trailing `normalizedShape` axes; weight/bias have that shape. */
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  assertFloat('layerNorm', x);
+  const op = 'layerNorm';
+  assertFloat(op, x);
   const k = normalizedShape.length;
-  if (x.shape.slice(x.ndim - k).join() !== normalizedShape.join()) {
-    throw new Error(`cflens: layerNorm: normalized shape ${shapeStr(normalizedShape)} does not end the input shape ${shapeStr(x.shape)}`);
+  if (k > x.ndim || x.shape.slice(x.ndim - k).join() !== normalizedShape.join()) {
+    throw new Error(`cflens: ${op}: normalized shape ${shapeStr(normalizedShape)} does not end the input shape ${shapeStr(x.shape)}`);
   }
-  const inner = normalizedShape.reduce((a, b) => a * b, 1);
-  return tidy(() => affine(normalizeRows(x, x.size / Math.max(inner, 1), eps), weight, bias, normalizedShape));
+  const w = checkParam(op, weight, normalizedShape, x, 'weight');
+  const b = checkParam(op, bias, normalizedShape, x, 'bias');
+  const inner = normalizedShape.reduce((a, d) => a * d, 1);
+  const rows = inner === 0 ? 0 : x.size / inner;
+  return normOp({
+    op, rows, count: inner, rowStride: inner, segLen: inner, segStride: 0, seg: 0,
+    S: 1, P: w || b ? inner : 0, A: rows, rowDiv: Math.max(inner, 1), rowMod: Math.max(rows, 1), eps,
+    statShape: [rows, inner], statAxes: [1], paramShape: [rows, inner], paramView: [1, inner], paramAxes: [0],
+  }, x, w, b);
 }
 
 export interface BatchNormOptions { training?: boolean; momentum?: number; eps?: number }
 
 /**
- * BatchNorm over (N, H, W) per channel. Inference uses the running statistics; training uses the batch
- * statistics (biased variance) and updates the running ones in place (unbiased variance), as PyTorch.
+ * torch.nn.functional.batch_norm on [N, C, *]. Inference normalises with the running statistics (an
+ * affine map per channel, composed of differentiable ops). Training normalises with the batch
+ * statistics (biased variance; fused kernels) and, when running statistics are given, updates them in
+ * place as PyTorch: running = (1 − momentum)·running + momentum·batch, with the unbiased variance.
  */
-export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null, { training = false, momentum = 0.1, eps = 1e-5 }: BatchNormOptions = {}): Tensor {
-  assertFloat('batchNorm2d', x);
-  const c = x.shape[1];
-  const shape = [c, ...x.shape.slice(2).map(() => 1)];
-  const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  { training = false, momentum = 0.1, eps = 1e-5 }: BatchNormOptions = {},
+): Tensor {
+  const op = 'batchNorm2d';
+  assertFloat(op, x);
+  if (x.ndim < 2) throw new Error(`cflens: ${op}: input must be [N, C, ...], got ${shapeStr(x.shape)}`);
+  const [N, C] = x.shape;
+  const w = checkParam(op, weight, [C], x, 'weight');
+  const b = checkParam(op, bias, [C], x, 'bias');
+  const rm = checkParam(op, runningMean, [C], x, 'running mean');
+  const rv = checkParam(op, runningVar, [C], x, 'running variance');
+  const S = x.shape.slice(2).reduce((a, d) => a * d, 1);
+  const view = [1, C, ...x.shape.slice(2).map(() => 1)];
   if (!training) {
-    if (!runningMean || !runningVar) throw new Error('cflens: batchNorm2d: inference needs running statistics (or training: true)');
-    return tidy(() => affine(mul(sub(x, reshape(runningMean, shape)), reshape(rsqrt(add(runningVar, eps)), shape)), weight, bias, shape));
+    if (!rm || !rv) throw new Error(`cflens: ${op}: inference needs running statistics (or training: true)`);
+    // y = x·scale + shift, scale = w / sqrt(rv + eps), shift = b − rm·scale.
+    const scale = w ? mul(w, rsqrt(add(rv, eps))) : rsqrt(add(rv, eps));
+    const shift = b ? sub(b, mul(rm, scale)) : mul(mul(rm, scale), -1);
+    const sv = reshape(scale, view);
+    const hv = reshape(shift, view);
+    const y = add(mul(x, sv), hv);
+    for (const t of [scale, shift, sv, hv]) t.dispose();
+    return y;
   }
-  return tidy(() => {
-    const m = mean(x, axes, true);
-    const v = variance(x, axes, { keepdim: true, correction: 0 });
-    if (runningMean && runningVar) {
-      const count = x.size / c;
-      noGrad(() => {
-        blendInPlace(runningMean, reshape(m, [c]), momentum, 1);
-        blendInPlace(runningVar, reshape(v, [c]), momentum, count / Math.max(count - 1, 1));
-      });
-    }
-    return affine(mul(sub(x, m), rsqrt(add(v, eps))), weight, bias, shape);
-  });
+  const count = N * S;
+  if (count <= 1) throw new Error(`cflens: ${op}: training needs more than 1 value per channel, got input ${shapeStr(x.shape)}`);
+  const update = (stats: Tensor) => {
+    if (!rm && !rv) return;
+    noGrad(() => {
+      if (rm) {
+        const m = narrow(stats, 1, 0, 1);
+        blendInPlace(rm, m, momentum, 1);
+        m.dispose();
+      }
+      if (rv) {
+        const v = narrow(stats, 1, 1, 1);
+        blendInPlace(rv, v, momentum, count / (count - 1));
+        v.dispose();
+      }
+    });
+  };
+  return normOp({
+    op, rows: C, count, rowStride: S, segLen: S, segStride: C * S, seg: 1,
+    S, P: w || b ? C : 0, A: N, rowDiv: Math.max(S, 1), rowMod: Math.max(C, 1), eps,
+    statShape: [N, C, S], statAxes: [0, 2], paramShape: [N, C, S], paramView: [1, C, 1], paramAxes: [0, 2],
+  }, x, w, b, update);
 }
 
 /** running = (1 − momentum)·running + momentum·scale·batch, in place (buffers, never on the tape). */
 function blendInPlace(running: Tensor, batch: Tensor, momentum: number, scale: number): void {
-  const next = add(mul(running, 1 - momentum), mul(batch, momentum * scale));
+  const flat = reshape(batch, running.shape);
+  const a = mul(running, 1 - momentum);
+  const c = mul(flat, momentum * scale);
+  const next = add(a, c);
   running.ctx.copyBuffer(next.buffer, 0, running.buffer, 0, running.size * 4);
-  next.dispose();
+  for (const t of [flat, a, c, next]) t.dispose();
 }

@@ -1,0 +1,276 @@
+// Normalisation benchmark: fused GroupNorm / LayerNorm (and softmax, when src/ops/softmax.ts exists)
+// forward — and the fused backward — as effective GB/s (bytes an ideal kernel must move: read the
+// input, write the output), each next to an elementwise copy (read + write) of the same size.
+//   npx tsx bench/norm.ts [--quick]
+import * as cflens from '../src/index.js';
+import {
+  grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, normConfig, randn, tidy,
+  type GpuContext, type Tensor,
+} from '../src/index.js';
+import { groupNorm as groupNormRef } from '../src/reference/norm.js';
+
+export interface NormBenchOptions {
+  /** Small shapes and few iterations (CI / software adapters). */
+  quick?: boolean;
+  ctx?: GpuContext;
+  /** Timed iterations per wall-clock measurement (default 50, quick 3). */
+  iters?: number;
+  /** Also time the backward passes (default true). */
+  backward?: boolean;
+  /** Check the GroupNorm output against the CPU reference (default true). */
+  check?: boolean;
+  /** Also time other settings of normConfig (tuning aid). */
+  sweep?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface NormBenchRow {
+  name: string;
+  shape: string;
+  /** Median ms per call: GPU time from timestamp queries where available, else wall time. */
+  ms: number;
+  /** Wall-clock ms per call, calls submitted back to back (CPU launch overhead included). */
+  wallMs: number;
+  timing: 'gpu-timestamps' | 'wall';
+  /** Bytes an ideal kernel moves (input read once, output written once) per ms. */
+  gbps: number;
+  /** An elementwise copy of the same number of elements, same timing method. */
+  copyGbps: number;
+  /** gbps / copyGbps. */
+  ofCopy: number;
+  note?: string;
+}
+
+/** Median wall ms per call of `fn`; the GPU is first kept busy for `warmMs`. */
+async function timeWall(ctx: GpuContext, fn: () => Tensor | Tensor[], iters: number, warmMs = 200): Promise<number> {
+  const run = () => {
+    const r = fn();
+    for (const t of Array.isArray(r) ? r : [r]) t.dispose();
+  };
+  const batch = Math.max(1, Math.min(20, iters));
+  const w0 = performance.now();
+  do {
+    for (let i = 0; i < batch; i++) {
+      run();
+      ctx.submit();
+    }
+    await ctx.sync();
+  } while (performance.now() - w0 < warmMs);
+  const samples: number[] = [];
+  for (let done = 0; done < iters; done += batch) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) {
+      run();
+      ctx.submit();
+    }
+    await ctx.sync();
+    samples.push((performance.now() - t0) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+interface Captured { pipeline: GPUComputePipeline; buffers: GPUBuffer[]; workgroups: [number, number?, number?] }
+
+/**
+ * GPU ms of one call of `fn` from timestamp queries: its dispatches are captured (not run), then
+ * replayed `reps` times in one timed compute pass. Null without timestamp queries.
+ */
+async function timeGpu(ctx: GpuContext, fn: () => Tensor | Tensor[], reps: number, warmMs = 200): Promise<number | null> {
+  if (!ctx.timestamps) return null;
+  const device = ctx.device;
+  const captured: Captured[] = [];
+  const c = ctx as unknown as { dispatch: GpuContext['dispatch'] };
+  const original = c.dispatch;
+  c.dispatch = (pipeline, buffers, workgroups) => {
+    captured.push({ pipeline, buffers: [...buffers], workgroups });
+  };
+  let outs: Tensor[];
+  try {
+    const r = fn();
+    outs = Array.isArray(r) ? r : [r];
+  } finally {
+    c.dispatch = original;
+  }
+  const groups = captured.map((d) => device.createBindGroup({
+    layout: d.pipeline.getBindGroupLayout(0),
+    entries: d.buffers.map((buffer, binding) => ({ binding, resource: { buffer, size: Math.min(buffer.size, ctx.maxBinding) } })),
+  }));
+  const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const replay = async (n: number, timed: boolean) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass(timed ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    for (let r = 0; r < n; r++) {
+      captured.forEach((d, i) => {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, groups[i]);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
+      });
+    }
+    pass.end();
+    if (timed) {
+      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
+    }
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  try {
+    const w0 = performance.now();
+    do await replay(reps, false); while (performance.now() - w0 < warmMs);
+    const samples: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      await replay(reps, true);
+      await read.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      samples.push(Number(t[1] - t[0]) / 1e6 / reps);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[2];
+  } finally {
+    for (const t of outs) t.dispose();
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+    ctx.submit();
+  }
+}
+
+type SoftmaxFn = (x: Tensor, axis?: number) => Tensor;
+
+/** softmax from src/ops/softmax.ts, when the build has it. */
+function trySoftmax(): SoftmaxFn | null {
+  const f = (cflens as Record<string, unknown>).softmax;
+  return typeof f === 'function' ? (f as SoftmaxFn) : null;
+}
+
+export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBenchRow[]> {
+  const log = opts.log ?? (() => {});
+  const ctx = opts.ctx ?? (await initGpu());
+  const quick = opts.quick ?? false;
+  const iters = opts.iters ?? (quick ? 3 : 50);
+  const reps = quick ? 2 : 50;
+  const gn = quick ? [1, 32, 16, 16] : [2, 320, 64, 64];
+  const ln = quick ? [256, 64] : [4096, 320];
+  const sm = quick ? [4, 64, 64] : [16, 1024, 1024];
+  const rows: NormBenchRow[] = [];
+  const copyCache = new Map<number, { ms: number; wall: number }>();
+
+  const measure = async (fn: () => Tensor | Tensor[]) => {
+    const wall = await timeWall(ctx, fn, iters);
+    const gpuMs = await timeGpu(ctx, fn, reps);
+    return { ms: gpuMs ?? wall, wall, timing: (gpuMs === null ? 'wall' : 'gpu-timestamps') as NormBenchRow['timing'] };
+  };
+  const copyOf = async (n: number) => {
+    let c = copyCache.get(n);
+    if (!c) {
+      const x = randn([n], { ctx, seed: 99 });
+      const m = await measure(() => mapKernel(x, 'x'));
+      x.dispose();
+      c = { ms: m.ms, wall: m.wall };
+      copyCache.set(n, c);
+    }
+    return c;
+  };
+  /** `bytesPerElem`: ideal traffic per element (8 for read + write, 12 for the backward's x, g → dx). */
+  const add = async (name: string, shape: readonly number[], fn: () => Tensor | Tensor[], bytesPerElem = 8, note?: string) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const m = await measure(fn);
+    const copy = await copyOf(n);
+    const gbps = (n * bytesPerElem) / m.ms / 1e6;
+    const copyGbps = (n * 8) / copy.ms / 1e6;
+    rows.push({ name, shape: shape.join('x'), ms: m.ms, wallMs: m.wall, timing: m.timing, gbps, copyGbps, ofCopy: gbps / copyGbps, note });
+    log(`${name}: ${m.ms.toFixed(3)} ms, ${gbps.toFixed(0)} GB/s (copy ${copyGbps.toFixed(0)} GB/s)`);
+  };
+
+  const saved = { ...normConfig };
+  const x = randn(gn, { ctx, seed: 1 });
+  const C = gn[1];
+  const w = randn([C], { ctx, seed: 2, mean: 1, std: 0.1 });
+  const b = randn([C], { ctx, seed: 3, std: 0.1 });
+  const g = randn(gn, { ctx, seed: 4 });
+  const xl = randn(ln, { ctx, seed: 5 });
+  const wl = randn([ln[1]], { ctx, seed: 6, mean: 1, std: 0.1 });
+  const bl = randn([ln[1]], { ctx, seed: 7, std: 0.1 });
+  const gl = randn(ln, { ctx, seed: 8 });
+  const groups = 32;
+  try {
+    if (opts.check !== false) {
+      const y = noGrad(() => groupNorm(x, groups));
+      const got = await y.toArray();
+      const ref = groupNormRef({ shape: [...gn], data: Float64Array.from(await x.toArray()) }, groups, null, null, 1e-5);
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref.data[i]));
+      y.dispose();
+      log(`GroupNorm check vs CPU reference: max |error| ${worst.toExponential(2)}`);
+      if (!(worst < 1e-4)) throw new Error(`bench/norm: GroupNorm output differs from the reference by ${worst}`);
+    }
+    await noGrad(async () => {
+      await add(`GroupNorm forward (${groups} groups, w+b)`, gn, () => groupNorm(x, groups, w, b));
+      normConfig.splitRowsBelow = 0;
+      await add(`GroupNorm forward, one workgroup per group`, gn, () => groupNorm(x, groups, w, b), 8, 'split disabled, for comparison');
+      Object.assign(normConfig, saved);
+      if (opts.sweep) {
+        for (const [targetWorkgroups, minChunk] of [[512, 2048], [2048, 1024], [4096, 512], [8192, 256]]) {
+          Object.assign(normConfig, { targetWorkgroups, minChunk });
+          await add('GroupNorm forward (w+b)', gn, () => groupNorm(x, groups, w, b), 8, `targetWorkgroups ${targetWorkgroups}, minChunk ${minChunk}`);
+        }
+        Object.assign(normConfig, saved);
+      }
+      await add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl));
+      if (opts.sweep) {
+        for (const rowWorkgroup of [32, 128, 256]) {
+          normConfig.rowWorkgroup = rowWorkgroup;
+          await add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, `row workgroup ${rowWorkgroup}`);
+        }
+        Object.assign(normConfig, saved);
+      }
+      const softmax = trySoftmax();
+      if (softmax) {
+        await add('softmax forward (last axis)', ln, () => softmax(xl, -1));
+        const xs = randn(sm, { ctx, seed: 9 });
+        await add('softmax forward (last axis)', sm, () => softmax(xs, -1));
+        xs.dispose();
+      } else {
+        log('src/ops/softmax.ts not available: no softmax rows');
+      }
+    });
+    if (opts.backward !== false) {
+      for (const t of [x, w, b, xl, wl, bl]) t.requiresGrad_();
+      const yg = groupNorm(x, groups, w, b);
+      await add('GroupNorm backward (dx, dw, db)', gn, () => tidy(() => grad(yg, [x, w, b], [g], { retainGraph: true }) as Tensor[]), 12);
+      await add('GroupNorm backward (dx only)', gn, () => tidy(() => grad(yg, [x], [g], { retainGraph: true }) as Tensor[]), 12);
+      const yl = layerNorm(xl, [ln[1]], wl, bl);
+      await add('LayerNorm backward (dx, dw, db)', ln, () => tidy(() => grad(yl, [xl, wl, bl], [gl], { retainGraph: true }) as Tensor[]), 12);
+      await add('LayerNorm backward (dx only)', ln, () => tidy(() => grad(yl, [xl], [gl], { retainGraph: true }) as Tensor[]), 12);
+      if (opts.sweep) {
+        for (const paramThreads of [16384, 262144]) {
+          normConfig.paramThreads = paramThreads;
+          await add('LayerNorm backward (dx, dw, db)', ln, () => tidy(() => grad(yl, [xl, wl, bl], [gl], { retainGraph: true }) as Tensor[]), 12, `paramThreads ${paramThreads}`);
+        }
+        Object.assign(normConfig, saved);
+      }
+      yg.dispose();
+      yl.dispose();
+    }
+  } finally {
+    Object.assign(normConfig, saved);
+    for (const t of [x, w, b, g, xl, wl, bl, gl]) t.dispose();
+  }
+  return rows;
+}
+
+const isMain = typeof process !== 'undefined' && /bench[\\/]norm\.ts$/.test(process.argv[1] ?? '') && import.meta.url.endsWith('bench/norm.ts');
+if (isMain) {
+  const args = process.argv.slice(2);
+  const rows = await runNormBench({ quick: args.includes('--quick'), sweep: args.includes('--sweep'), log: (s) => console.log(s) });
+  const ctx = await initGpu();
+  console.log(`adapter: ${ctx.summary.vendor} ${ctx.summary.architecture} ${ctx.summary.description}`.trim());
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(46)} ${r.shape.padEnd(16)} ${r.ms.toFixed(3).padStart(8)} ms (${r.timing === 'wall' ? 'wall' : 'gpu'}) ${r.gbps.toFixed(0).padStart(6)} GB/s  copy ${r.copyGbps.toFixed(0).padStart(6)} GB/s  ${(100 * r.ofCopy).toFixed(0).padStart(3)}% of copy  wall ${r.wallMs.toFixed(3)} ms  ${r.note ?? ''}`);
+  }
+  process.exit(0);
+}

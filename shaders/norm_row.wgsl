@@ -1,0 +1,133 @@
+// Normalisation with one workgroup per row (GroupNorm, LayerNorm, BatchNorm in training), fused.
+// A row is `count` elements; element j of row r lives at
+//   SEG 0: r·rowStride + j                                    (contiguous rows: GroupNorm, LayerNorm)
+//   SEG 1: r·rowStride + (j / segLen)·segStride + j % segLen  (rows made of segments: BatchNorm)
+// Its affine parameter is w[(addr / S) % P] (S: elements per parameter, P: parameters).
+// STATS[2r] = mean, STATS[2r+1] = biased variance; rstd = inverseSqrt(var + eps) is recomputed.
+// MODE 0, forward:  Welford statistics per thread, merged with Chan's formula (stable for long rows
+//                   with a large mean), then y = (x − mean)·rstd·w + b.        A = x, C = bias, OUT = y
+// MODE 1, backward: x̂ = (x − mean)·rstd, gy = g·w;
+//                   dx = rstd·(gy − mean(gy) − x̂·mean(gy·x̂)).                 A = x, C = g, OUT = dx
+const WG: u32 = {{WG}}u;
+const MODE: u32 = {{MODE}}u;
+const SEG: u32 = {{SEG}}u;
+
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;     // weight (bound to A when absent)
+@group(0) @binding(2) var<storage, read> C: array<f32>;      // bias (forward; bound to A when absent) or g
+@group(0) @binding(3) var<storage, read_write> STATS: array<f32>;
+@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+// rows, count, rowStride, segLen, segStride, S, P, flags (1: weight, 2: bias), eps bits
+@group(0) @binding(5) var<storage, read> params: array<u32>;
+
+var<workgroup> sn: array<f32, WG>;
+var<workgroup> sm: array<f32, WG>;
+var<workgroup> sq: array<f32, WG>;
+
+struct Wf { n: f32, m: f32, q: f32 }
+
+fn wf_push(a: Wf, v: f32) -> Wf {
+  let n = a.n + 1.0;
+  let d = v - a.m;
+  let m = a.m + d / n;
+  return Wf(n, m, a.q + d * (v - m));
+}
+
+fn wf_merge(a: Wf, b: Wf) -> Wf {
+  let n = a.n + b.n;
+  if (b.n == 0.0) { return a; }
+  if (a.n == 0.0) { return b; }
+  let d = b.m - a.m;
+  let f = b.n / n;
+  return Wf(n, a.m + d * f, a.q + b.q + d * d * a.n * f);
+}
+
+fn addr(r: u32, j: u32) -> u32 {
+  if (SEG == 0u) { return r * params[2] + j; }
+  let sl = params[3];
+  return r * params[2] + (j / sl) * params[4] + j % sl;
+}
+
+fn weight(a: u32) -> f32 {
+  if ((params[7] & 1u) == 0u) { return 1.0; }
+  return Wt[(a / params[5]) % params[6]];
+}
+
+fn bias(a: u32) -> f32 {
+  if ((params[7] & 2u) == 0u) { return 0.0; }
+  return C[(a / params[5]) % params[6]];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = wid.x + wid.y * nwg.x;
+  let valid = r < params[0]; // uniform across the workgroup
+  let count = params[1];
+  let eps = bitcast<f32>(params[8]);
+  if (MODE == 0u) {
+    var acc = Wf(0.0, 0.0, 0.0);
+    if (valid) {
+      for (var j = lid; j < count; j += WG) { acc = wf_push(acc, A[addr(r, j)]); }
+    }
+    sn[lid] = acc.n;
+    sm[lid] = acc.m;
+    sq[lid] = acc.q;
+    workgroupBarrier();
+    for (var h = WG / 2u; h > 0u; h = h / 2u) {
+      if (lid < h) {
+        let c = wf_merge(Wf(sn[lid], sm[lid], sq[lid]), Wf(sn[lid + h], sm[lid + h], sq[lid + h]));
+        sn[lid] = c.n;
+        sm[lid] = c.m;
+        sq[lid] = c.q;
+      }
+      workgroupBarrier();
+    }
+    if (!valid) { return; }
+    let mean = sm[0];
+    let variance = max(sq[0] / f32(count), 0.0);
+    let rstd = inverseSqrt(variance + eps);
+    if (lid == 0u) {
+      STATS[2u * r] = mean;
+      STATS[2u * r + 1u] = variance;
+    }
+    for (var j = lid; j < count; j += WG) {
+      let a = addr(r, j);
+      OUT[a] = (A[a] - mean) * rstd * weight(a) + bias(a);
+    }
+    return;
+  }
+  var mean = 0.0;
+  var rstd = 0.0;
+  if (valid) {
+    mean = STATS[2u * r];
+    rstd = inverseSqrt(STATS[2u * r + 1u] + eps);
+  }
+  var s1 = 0.0;
+  var s2 = 0.0;
+  if (valid) {
+    for (var j = lid; j < count; j += WG) {
+      let a = addr(r, j);
+      let gy = C[a] * weight(a);
+      s1 += gy;
+      s2 += gy * (A[a] - mean) * rstd;
+    }
+  }
+  sm[lid] = s1;
+  sq[lid] = s2;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h = h / 2u) {
+    if (lid < h) {
+      sm[lid] = sm[lid] + sm[lid + h];
+      sq[lid] = sq[lid] + sq[lid + h];
+    }
+    workgroupBarrier();
+  }
+  if (!valid) { return; }
+  let m1 = sm[0] / f32(count);
+  let m2 = sq[0] / f32(count);
+  for (var j = lid; j < count; j += WG) {
+    let a = addr(r, j);
+    let xh = (A[a] - mean) * rstd;
+    OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);
+  }
+}

@@ -1,0 +1,53 @@
+// The separable Gaussian filter of SSIM as a standalone op on planes [P, H, W] (used by the composed,
+// differentiable SSIM that higher-order gradients need). g[t] = bitcast(params[6 + t]).
+// MODE 0: valid filter, OUT [P, h, w] = Σ_t Σ_u g[t]·g[u]·IN[p, y + t, x + u].
+// MODE 1: its adjoint, OUT [P, H, W] = Σ_t Σ_u g[t]·g[u]·IN[p, y − t, x − u] over valid positions.
+const MODE: u32 = {{MODE}}u;
+
+@group(0) @binding(0) var<storage, read> IN: array<f32>;
+@group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<u32>; // P, H, W, h, w, k, g[k]
+
+fn gw(t: u32) -> f32 { return bitcast<f32>(params[6u + t]); }
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let P = params[0];
+  let H = params[1];
+  let W = params[2];
+  let h = params[3];
+  let w = params[4];
+  let k = params[5];
+  if (MODE == 0u) {
+    if (i >= P * h * w) { return; }
+    let x = i % w;
+    let y = (i / w) % h;
+    let p = i / (h * w);
+    var acc = 0.0;
+    for (var t = 0u; t < k; t++) {
+      var row = 0.0;
+      let base = (p * H + y + t) * W + x;
+      for (var u = 0u; u < k; u++) { row += gw(u) * IN[base + u]; }
+      acc += gw(t) * row;
+    }
+    OUT[i] = acc;
+    return;
+  }
+  if (i >= P * H * W) { return; }
+  let x = i % W;
+  let y = (i / W) % H;
+  let p = i / (H * W);
+  let t0 = select(0u, y - (h - 1u), y >= h);
+  let t1 = min(k, y + 1u);
+  let u0 = select(0u, x - (w - 1u), x >= w);
+  let u1 = min(k, x + 1u);
+  var acc = 0.0;
+  for (var t = t0; t < t1; t++) {
+    var row = 0.0;
+    let base = (p * h + (y - t)) * w;
+    for (var u = u0; u < u1; u++) { row += gw(u) * IN[base + x - u]; }
+    acc += gw(t) * row;
+  }
+  OUT[i] = acc;
+}

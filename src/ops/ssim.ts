@@ -1,0 +1,126 @@
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { record } from '../autograd/record.js';
+import { Tensor, shapeStr } from '../autograd/tensor.js';
+import { add, div, mul, neg, sub } from './elementwise.js';
+import { mean } from './reduce.js';
+import { reshape } from './shape.js';
+import { assertFloat, f32bits, grid1D, launch, sameCtx, sameShape, shader } from './util.js';
+
+// SSIM as a loss (UMO's structural term): a Gaussian window (separable), valid filtering per channel,
+// C1 = (0.01·L)², C2 = (0.03·L)², the mean of the SSIM map over every position, channel and image.
+// Forward: two fused kernels (horizontal pass of x, y, x², y², xy; vertical pass + SSIM map + the map's
+// partial derivatives), then a mean. Backward: two fused kernels (the filter's adjoint, vertical then
+// horizontal, combined with x and y). Under createGraph the vjp is composed of differentiable ops
+// (a differentiable Gaussian filter and elementwise ops), so higher-order gradients work.
+
+export interface SsimOptions {
+  /** L, the dynamic range of the values (default 1). */
+  dataRange?: number;
+  /** Window size k (default 11). */
+  windowSize?: number;
+  /** Gaussian σ (default 1.5). */
+  sigma?: number;
+}
+
+/** Normalised 1-D Gaussian centred on the middle tap. */
+export function gaussianWindow(size: number, sigma: number): number[] {
+  const g = Array.from({ length: size }, (_, i) => Math.exp(-((i - (size - 1) / 2) ** 2) / (2 * sigma * sigma)));
+  const total = g.reduce((a, b) => a + b, 0);
+  return g.map((v) => v / total);
+}
+
+interface Geo { P: number; H: number; W: number; h: number; w: number; k: number; gbits: number[] }
+
+/** Raw kernel (no tape): the valid Gaussian filter of planes [P, H, W] (MODE 0) or its adjoint (MODE 1). */
+function filterKernel(t: Tensor, geo: Geo, adjoint: boolean): Tensor {
+  const { P, H, W, h, w, k } = geo;
+  const out = Tensor.empty(adjoint ? [P, H, W] : [P, h, w], 'f32', t.ctx);
+  if (out.size) launch(t.ctx, shader('ssim_filter', { MODE: adjoint ? 1 : 0 }), [t.buffer, out.buffer], [P, H, W, h, w, k, ...geo.gbits], grid1D(out.size, 256));
+  return out;
+}
+
+/** The Gaussian filter (or its adjoint) as a differentiable op: each is the other's vjp. */
+function gaussFilter(t: Tensor, geo: Geo, adjoint = false): Tensor {
+  const out = filterKernel(t, geo, adjoint);
+  return record(adjoint ? 'gaussFilterAdjoint' : 'gaussFilter', [t], out, (g) => [gaussFilter(g, geo, !adjoint)]);
+}
+
+/** The SSIM map's partial derivatives and the input gradients, from differentiable ops. */
+function composedGrads(x: Tensor, y: Tensor, g: Tensor, geo: Geo, c1: number, c2: number): [Tensor, Tensor] {
+  const planes = [geo.P, geo.H, geo.W];
+  const xv = reshape(x, planes);
+  const yv = reshape(y, planes);
+  const F = (t: Tensor) => gaussFilter(t, geo);
+  const Ft = (t: Tensor) => gaussFilter(t, geo, true);
+  const mx = F(xv);
+  const my = F(yv);
+  const exx = F(mul(xv, xv));
+  const eyy = F(mul(yv, yv));
+  const exy = F(mul(xv, yv));
+  const mxy = mul(mx, my);
+  const mxx = mul(mx, mx);
+  const myy = mul(my, my);
+  const A1 = add(mul(mxy, 2), c1);
+  const A2 = add(mul(sub(exy, mxy), 2), c2);
+  const B1 = add(add(mxx, myy), c1);
+  const B2 = add(add(sub(exx, mxx), sub(eyy, myy)), c2);
+  const den = mul(B1, B2);
+  const S = div(mul(A1, A2), den);
+  const scale = mul(g, 1 / (geo.P * geo.h * geo.w)); // 0-d: the upstream gradient of the mean
+  const dA2 = div(A1, den);
+  const u = mul(sub(div(A2, den), dA2), 2);
+  const v = mul(sub(neg(div(S, B1)), neg(div(S, B2))), 2);
+  const dB2 = mul(neg(div(S, B2)), scale);
+  const dexy = mul(mul(dA2, 2), scale);
+  const dmx = mul(add(mul(my, u), mul(mx, v)), scale);
+  const dmy = mul(add(mul(mx, u), mul(my, v)), scale);
+  const fB2 = Ft(dB2);
+  const fxy = Ft(dexy);
+  const gx = add(add(Ft(dmx), mul(mul(xv, 2), fB2)), mul(yv, fxy));
+  const gy = add(add(Ft(dmy), mul(mul(yv, 2), fB2)), mul(xv, fxy));
+  return [reshape(gx, x.shape), reshape(gy, y.shape)];
+}
+
+/**
+ * Mean SSIM of two NCHW batches (as the usual pytorch `ssim` with a normalised Gaussian window and
+ * groups = C valid convolution). Returns a 0-d tensor; differentiable w.r.t. both inputs.
+ */
+export function ssim(x: Tensor, y: Tensor, { dataRange = 1, windowSize = 11, sigma = 1.5 }: SsimOptions = {}): Tensor {
+  assertFloat('ssim', x, y);
+  sameCtx('ssim', x, y);
+  if (x.ndim !== 4 || !sameShape(x.shape, y.shape)) throw new Error(`cflens: ssim: inputs must be NCHW of one shape, got ${shapeStr(x.shape)} and ${shapeStr(y.shape)}`);
+  const [N, C, H, W] = x.shape;
+  const k = windowSize;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`cflens: ssim: window size must be a positive integer, got ${k}`);
+  if (H < k || W < k) throw new Error(`cflens: ssim: ${H}x${W} images of ${shapeStr(x.shape)} are smaller than the ${k}x${k} window`);
+  if (N * C === 0) throw new Error(`cflens: ssim: empty input ${shapeStr(x.shape)}`);
+  const geo: Geo = { P: N * C, H, W, h: H - k + 1, w: W - k + 1, k, gbits: gaussianWindow(k, sigma).map(f32bits) };
+  const c1 = (0.01 * dataRange) ** 2;
+  const c2 = (0.03 * dataRange) ** 2;
+  const { P, h, w } = geo;
+  const ctx = x.ctx;
+  const T = Tensor.empty([5, P, H, w], 'f32', ctx);
+  const map = Tensor.empty([P, h, w], 'f32', ctx);
+  const D = Tensor.empty([4, P, h, w], 'f32', ctx);
+  const meta = [P, H, W, h, w, k, f32bits(c1), f32bits(c2), ...geo.gbits];
+  const bufs = [x.buffer, y.buffer, T.buffer, map.buffer, D.buffer];
+  launch(ctx, shader('ssim_fwd', { MODE: 0 }), bufs, meta, grid1D(P * H * w, 256));
+  launch(ctx, shader('ssim_fwd', { MODE: 1 }), bufs, meta, grid1D(P * h * w, 256));
+  T.dispose();
+  const value = noGrad(() => mean(map));
+  map.dispose();
+  const out = record('ssim', [x, y], value, (g) => {
+    if (isGradEnabled()) return composedGrads(x, y, g, geo, c1, c2);
+    const U = Tensor.empty([4, P, H, w], 'f32', ctx);
+    const gx = Tensor.empty(x.shape, 'f32', ctx);
+    const gy = Tensor.empty(y.shape, 'f32', ctx);
+    const m = [P, H, W, h, w, k, f32bits(1 / (P * h * w)), 0, ...geo.gbits];
+    const b = [x.buffer, y.buffer, D.buffer, g.buffer, U.buffer, gx.buffer, gy.buffer];
+    launch(ctx, shader('ssim_bwd', { MODE: 0 }), b, m, grid1D(P * H * w, 256));
+    launch(ctx, shader('ssim_bwd', { MODE: 1 }), b, m, grid1D(P * H * W, 256));
+    U.dispose();
+    return [x.requiresGrad ? gx : null, y.requiresGrad ? gy : null];
+  }, [D]);
+  D.dispose();
+  return out;
+}
