@@ -24,3 +24,4 @@ export * from './embedding.js';
 export * from './norm.js';
 export * from './loss.js';
 export * from './attention.js';
+export * from './ssim.js';
