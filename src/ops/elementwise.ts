@@ -1,3 +1,4 @@
+import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import { fromArray, zerosLike } from './creation.js';
@@ -47,6 +48,14 @@ function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor, Te
 // Unary ops: forward expression and vjp side by side (x input, y output, g output gradient).
 
 type UnaryVjp = (x: Tensor, y: Tensor, g: Tensor) => Tensor;
+
+/**
+ * A derivative written in terms of the output y: one fused kernel in a plain backward pass; composed
+ * of recorded ops when the backward pass is itself recorded (createGraph), so second order is exact.
+ */
+function ofOutput(y: Tensor, expr: string, composed: () => Tensor): Tensor {
+  return isGradEnabled() ? composed() : mapKernel(y, expr);
+}
 interface UnaryRule { expr: string; vjp: UnaryVjp | null }
 
 export type UnaryName = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'sign' | 'square' | 'reciprocal';
@@ -56,16 +65,16 @@ const UNARY: Record<UnaryName, UnaryRule> = {
   exp: { expr: 'exp(x)', vjp: (_x, y, g) => mul(g, y) },
   log: { expr: 'log(x)', vjp: (x, _y, g) => div(g, x) },
   sqrt: { expr: 'sqrt(x)', vjp: (_x, y, g) => div(g, mul(y, 2)) },
-  rsqrt: { expr: 'inverseSqrt(x)', vjp: (_x, y, g) => mul(g, mapKernel(y, '-0.5 * x * x * x')) },
+  rsqrt: { expr: 'inverseSqrt(x)', vjp: (_x, y, g) => mul(g, ofOutput(y, '-0.5 * x * x * x', () => mul(mul(mul(y, y), y), -0.5))) },
   abs: { expr: 'abs(x)', vjp: (x, _y, g) => mul(g, sign(x)) },
   sin: { expr: 'sin(x)', vjp: (x, _y, g) => mul(g, cos(x)) },
   cos: { expr: 'cos(x)', vjp: (x, _y, g) => mul(g, neg(sin(x))) },
-  tanh: { expr: 'tanh(x)', vjp: (_x, y, g) => mul(g, mapKernel(y, '1.0 - x * x')) },
-  sigmoid: { expr: '1.0 / (1.0 + exp(-x))', vjp: (_x, y, g) => mul(g, mapKernel(y, 'x * (1.0 - x)')) },
+  tanh: { expr: 'tanh(x)', vjp: (_x, y, g) => mul(g, ofOutput(y, '1.0 - x * x', () => sub(1, mul(y, y)))) },
+  sigmoid: { expr: '1.0 / (1.0 + exp(-x))', vjp: (_x, y, g) => mul(g, ofOutput(y, 'x * (1.0 - x)', () => mul(y, sub(1, y)))) },
   relu: { expr: 'select(max(x, 0.0), x, is_nan(x))', vjp: (x, _y, g) => mul(g, mapKernel(x, 'select(0.0, 1.0, x > 0.0)')) },
   sign: { expr: 'sign(x)', vjp: null },
   square: { expr: 'x * x', vjp: (x, _y, g) => mul(g, mul(x, 2)) },
-  reciprocal: { expr: '1.0 / x', vjp: (_x, y, g) => mul(g, mapKernel(y, '-x * x')) },
+  reciprocal: { expr: '1.0 / x', vjp: (_x, y, g) => mul(g, ofOutput(y, '-x * x', () => neg(mul(y, y)))) },
 };
 
 /** A differentiable op given by a WGSL expression and its vjp. */

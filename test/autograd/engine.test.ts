@@ -218,3 +218,21 @@ describe('lifetime errors', () => {
     kept.out.dispose();
   });
 });
+
+describe('second order through transcendental ops', () => {
+  it('d²/dx² of tanh, sigmoid, reciprocal and rsqrt match the analytic forms', async () => {
+    const xs = [0.3, 0.9, 1.7];
+    const cases: Array<[string, (t: Tensor) => Tensor, (v: number) => number]> = [
+      ['tanh', (t) => t.tanh(), (v) => -2 * Math.tanh(v) * (1 - Math.tanh(v) ** 2)],
+      ['sigmoid', (t) => t.sigmoid(), (v) => { const s = 1 / (1 + Math.exp(-v)); return s * (1 - s) * (1 - 2 * s); }],
+      ['reciprocal', (t) => t.reciprocal(), (v) => 2 / v ** 3],
+      ['rsqrt', (t) => t.rsqrt(), (v) => 0.75 * v ** -2.5],
+    ];
+    for (const [name, f, d2] of cases) {
+      const x = tensor(xs).requiresGrad_();
+      const [g1] = grad(sum(f(x)), [x], undefined, { createGraph: true });
+      const [g2] = grad(sum(g1!), [x]);
+      assertClose(await g2!.toArray(), xs.map(d2), { atol: 1e-5, rtol: 1e-4 }, name);
+    }
+  });
+});
