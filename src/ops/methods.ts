@@ -8,6 +8,7 @@ import * as sh from './shape.js';
 import type { TensorLike } from './util.js';
 import * as gat from './gather.js';
 import * as smx from './softmax.js';
+import * as mmo from './matmul.js';
 
 type Axes = number | readonly number[] | undefined;
 
@@ -117,3 +118,12 @@ P.softmax = function (axis) { return smx.softmax(this, axis); };
 P.logSoftmax = function (axis) { return smx.logSoftmax(this, axis); };
 P.gather = function (axis, index) { return gat.gather(this, axis, index); };
 P.indexSelect = function (axis, index) { return gat.indexSelect(this, axis, index); };
+
+declare module '../autograd/tensor.js' {
+  interface Tensor {
+    matmul(b: Tensor): Tensor;
+    mm(b: Tensor, opts?: { transA?: boolean; transB?: boolean }): Tensor;
+  }
+}
+P.matmul = function (b) { return mmo.matmul(this, b); };
+P.mm = function (b, opts) { return mmo.mm(this, b, opts); };

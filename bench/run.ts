@@ -1,0 +1,102 @@
+// Benchmarks: `npm run bench [-- suite ...] [--quick] [--no-tfjs]`.
+//   matmul       GFLOP/s at 256/512/1024/2048 square (+ x·wᵀ and batched), vs tfjs-webgpu
+//   elementwise  add / neg / copy GB/s at 4M and 16M elements, vs tfjs-webgpu
+//   reduce       sum over the last axis and full sum GB/s, vs tfjs-webgpu
+// Other suites with their own modules run when named: conv, attention, norm, models, sampler (bench/<name>.ts,
+// each exporting run<Name>Bench(opts) → rows).
+// Every call is timed up to the end of its GPU work (each sample ends with a queue sync, on both sides).
+// Writes bench/results/<suite>.json and prints a table.
+import { initGpu } from '../src/gpu/index.js';
+import { matmulKernelFor } from '../src/ops/index.js';
+import { loadTfjs, table, writeResult, type ResultFile, type Row, type SuiteContext } from './lib.js';
+import * as elementwise from './suites/elementwise.js';
+import * as matmul from './suites/matmul.js';
+import * as reduce from './suites/reduce.js';
+
+const SUITES: Record<string, { run: (s: SuiteContext) => Promise<Row[]> }> = { matmul, elementwise, reduce };
+const OWN = ['matmul', 'elementwise', 'reduce'] as const;
+const EXTERNAL: Record<string, { module: string; fn: string }> = {
+  conv: { module: './conv.js', fn: 'runConvBench' },
+  attention: { module: './attention.js', fn: 'runAttentionBench' },
+  norm: { module: './norm.js', fn: 'runNormBench' },
+  models: { module: './models.js', fn: 'runModelBench' },
+  sampler: { module: './sampler.js', fn: 'runSamplerBench' },
+};
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(`usage: npm run bench -- [${[...OWN, ...Object.keys(EXTERNAL)].join('|')} ...] [--quick] [--no-tfjs]\n(default suites: ${OWN.join(', ')})`);
+  process.exit(0);
+}
+const quick = args.includes('--quick');
+const useTfjs = !args.includes('--no-tfjs');
+const named = args.filter((a) => !a.startsWith('--'));
+const unknown = named.filter((n) => !(OWN as readonly string[]).includes(n) && !(n in EXTERNAL));
+if (unknown.length) {
+  console.error(`cflens bench: unknown suite(s) ${unknown.join(', ')}; known: ${[...OWN, ...Object.keys(EXTERNAL)].join(', ')}`);
+  process.exit(2);
+}
+const suites = named.length ? named : [...OWN];
+
+const ctx = await initGpu();
+const a = ctx.summary;
+console.log(`adapter: ${a.description || a.device} (${a.vendor} ${a.architecture}, backend ${a.backend}${a.isCpu ? ', CPU' : ''}); matmul kernel: ${matmulKernelFor(ctx)}${quick ? '; quick' : ''}`);
+
+const s: SuiteContext = { ctx, quick, tfjs: null, log: (line) => console.log(line) };
+if (useTfjs && suites.some((n) => (OWN as readonly string[]).includes(n))) {
+  try {
+    s.tfjs = await loadTfjs();
+    console.log(`tfjs: ${JSON.stringify(s.tfjs.info)}`);
+  } catch (e) {
+    s.tfjsError = `tfjs-webgpu failed to initialise: ${(e as Error).message}`;
+    console.log(s.tfjsError);
+  }
+} else if (!useTfjs) {
+  s.tfjsError = 'tfjs disabled (--no-tfjs)';
+}
+
+const allRows: Row[] = [];
+let failed = false;
+for (const name of suites) {
+  console.log(`\n== ${name}`);
+  const base: Omit<ResultFile, 'rows' | 'timing'> = {
+    suite: name,
+    date: new Date().toISOString(),
+    quick,
+    node: process.version,
+    adapter: ctx.summary,
+    matmulKernel: matmulKernelFor(ctx),
+    tfjs: s.tfjs ? { ok: true, info: s.tfjs.info } : { ok: false, error: s.tfjsError },
+  };
+  try {
+    if ((OWN as readonly string[]).includes(name)) {
+      const rows = await SUITES[name].run(s);
+      allRows.push(...rows);
+      const file = writeResult(name, {
+        ...base,
+        timing: 'tinybench; one sample = one call + queue sync (cflens: ctx.sync(); tfjs: end pass, submit, onSubmittedWorkDone); ms = median, rate from the median; cpuMs = process CPU time per call (all threads)',
+        rows,
+      } satisfies ResultFile);
+      console.log(`wrote ${file}`);
+    } else {
+      const ext = EXTERNAL[name];
+      const mod = (await import(ext.module)) as Record<string, unknown>;
+      const fn = mod[ext.fn] as ((o: { quick?: boolean; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<unknown[]>) | undefined;
+      if (typeof fn !== 'function') throw new Error(`${ext.module} does not export ${ext.fn}`);
+      const rows = await fn({ quick, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
+      console.table(rows);
+      const file = writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows } satisfies ResultFile);
+      console.log(`wrote ${file}`);
+    }
+  } catch (e) {
+    failed = true;
+    console.error(`suite ${name} failed: ${(e as Error).stack ?? e}`);
+    writeResult(name, { ...base, timing: '', rows: [], error: (e as Error).message });
+  }
+}
+
+if (allRows.length) {
+  console.log(`\n${table(allRows)}`);
+}
+// tfjs and Dawn keep handles open; leave explicitly.
+process.exit(failed ? 1 : 0);
