@@ -1,6 +1,10 @@
-export * from './errors.js';
-export * from './byte-source.js';
-export { SafetensorsFile, parseSafetensorsHeader, toFloat32, writeSafetensors, DTYPE_BYTES, type TensorData, type TensorInfo, type TensorToWrite } from './safetensors.js';
-export { loadPth, stateDictFrom } from './pth.js';
-export { halfToFloat, halfBitsToFloat32, bfloat16BitsToFloat32, floatToHalfBits } from './dtype.js';
+// The browser-safe weights I/O API (Node file access is in ./node/).
+export { WeightsFormatError, type WeightsErrorCode } from './errors.js';
+export { bytesSource, blobSource, type ByteSource } from './byte-source.js';
+export { DTYPE_BYTES, toFloat32, type DType, type TensorArray, type TensorData } from './tensor-data.js';
+export { halfToFloat, floatToHalfBits, halfBitsToFloat32, float32ToHalfBits, bfloat16BitsToFloat32 } from './dtype.js';
+export { SafetensorsFile, parseSafetensorsHeader, type ReadOptions, type SafetensorsHeader, type TensorInfo } from './safetensors.js';
+export { writeSafetensors, type TensorToWrite } from './safetensors-write.js';
+export { loadPth, stateDictFrom, type LoadPthOptions, type PthValue, type StorageRef } from './pth.js';
+export { readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
 export { CLIPTokenizer, cleanText, CLIP_CONTEXT_LENGTH } from './clip-tokenizer.js';

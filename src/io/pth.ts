@@ -1,168 +1,140 @@
-import type { ByteSource } from './byte-source.js';
+import { ownedBuffer, type ByteSource } from './byte-source.js';
 import { WeightsFormatError } from './errors.js';
-import { unpickle } from './pickle.js';
-import { DTYPE_BYTES, type TensorData, type TensorArray } from './safetensors.js';
-import { readZipDirectory, readZipEntry } from './zip.js';
+import { unpickle, type PickleGlobal } from './pickle.js';
+import { gatherStrided, isContiguous, lastIndex } from './strided.js';
+import { DTYPE_BYTES, MAX_TENSOR_BYTES, typedArrayFor, type TensorData } from './tensor-data.js';
+import { PendingTensor, StorageRef, torchPickleOptions } from './torch-pickle.js';
+import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
 
-const STORAGE_DTYPES: Record<string, string> = {
-  FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64', LongStorage: 'I64',
-  IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
-};
+export { stateDictFrom } from './state-dict.js';
+export type { StorageRef } from './torch-pickle.js';
 
-const ALLOWED = new Set([
-  'collections.OrderedDict',
-  'torch._utils._rebuild_tensor_v2',
-  'torch._utils._rebuild_parameter',
-  'torch._utils._rebuild_parameter_with_state',
-  ...Object.keys(STORAGE_DTYPES).map((s) => `torch.${s}`),
-]);
+// Reads torch.save zip archives (torch >= 1.6): <archive>/data.pkl is unpickled by the restricted VM,
+// its persistent ids name <archive>/data/<key> storages, read by range once each when a tensor needs them.
 
-interface StorageRef { kind: 'storage'; dtype: string; key: string; numel: number }
-interface PendingTensor { kind: 'pending-tensor'; storage: StorageRef; offset: number; size: number[]; stride: number[] }
+const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+const MAX_NESTING = 256;
 
-const isPending = (v: unknown): v is PendingTensor => !!v && typeof v === 'object' && (v as PendingTensor).kind === 'pending-tensor';
+/** What torch.save stored: tensors as TensorData, dicts as Maps, lists as arrays, tuples as frozen arrays. */
+export type PthValue =
+  | null | boolean | number | bigint | string | Uint8Array | TensorData | PickleGlobal | StorageRef
+  | readonly PthValue[] | Map<PthValue, PthValue>;
 
-function typed(dtype: string, buf: ArrayBuffer): TensorArray {
-  switch (dtype) {
-    case 'F64': return new Float64Array(buf);
-    case 'F32': return new Float32Array(buf);
-    case 'F16': case 'BF16': return new Uint16Array(buf);
-    case 'I64': return new BigInt64Array(buf);
-    case 'I32': return new Int32Array(buf);
-    case 'I16': return new Int16Array(buf);
-    case 'I8': return new Int8Array(buf);
-    default: return new Uint8Array(buf);
-  }
+export interface LoadPthOptions {
+  /**
+   * Bytes that copies of views (non-contiguous or partial tensors) may total; tensors covering their
+   * whole storage are not copied. Default: 64 MiB plus 4× the storages' size (at most the file's).
+   */
+  maxViewBytes?: number;
 }
 
-/** Whatever torch.save stored, with tensors as TensorData (contiguous copies) and dicts as Maps. */
-export async function loadPth(src: ByteSource): Promise<unknown> {
+/** Whatever torch.save stored, with every tensor as a contiguous TensorData in its stored dtype. */
+export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promise<PthValue> {
   const file = src.name;
-  if (src.size >= 2) {
-    const head = await src.read(0, 2);
-    if (head[0] === 0x80 && head[1] <= 5) {
-      throw new WeightsFormatError(file, 'legacy-pth', 'this is a legacy (pre-1.6, non-zip) torch file; re-save it with torch >= 1.6 (torch.save(state_dict, path)) or convert it to safetensors');
-    }
-  }
+  await refuseLegacy(src);
   const entries = await readZipDirectory(src);
-  const pkl = [...entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
-  if (!pkl) throw new WeightsFormatError(file, 'bad-pth', 'the archive has no data.pkl: not a torch.save file');
-  const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const pklName = findDataPkl(entries, file);
+  const prefix = pklName.slice(0, -'data.pkl'.length);
   const order = entries.get(`${prefix}byteorder`);
-  if (order && new TextDecoder().decode(await readZipEntry(src, order)).trim() !== 'little') {
-    throw new WeightsFormatError(file, 'big-endian', 'big-endian checkpoints are not supported; re-save on a little-endian machine');
+  if (order && new TextDecoder().decode(await readZipEntry(src, order, 16)).trim() !== 'little') {
+    throw new WeightsFormatError(file, 'big-endian', 'the checkpoint was saved big-endian; re-save it on a little-endian machine or convert it to safetensors');
   }
-  const storages = new Map<string, StorageRef>();
-  const obj = unpickle(await readZipEntry(src, entries.get(pkl)!), {
-    file,
-    allowed: ALLOWED,
-    persistentLoad: (pid) => {
-      if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new WeightsFormatError(file, 'bad-pth', `unsupported persistent id ${JSON.stringify(pid).slice(0, 80)}`);
-      const [, type, key, , numel] = pid as [string, { name?: string }, string, string, number];
-      const dtype = STORAGE_DTYPES[type?.name ?? ''];
-      if (!dtype) throw new WeightsFormatError(file, 'bad-dtype', `unsupported storage type ${type?.name}`);
-      if (typeof key !== 'string' || !Number.isSafeInteger(numel) || numel < 0) throw new WeightsFormatError(file, 'bad-pth', 'malformed storage reference');
-      const s = storages.get(key) ?? { kind: 'storage' as const, dtype, key, numel };
-      storages.set(key, s);
-      return s;
-    },
-    reduce: (fn, args) => {
-      switch (fn) {
-        case 'collections.OrderedDict':
-          return new Map();
-        case 'torch._utils._rebuild_tensor_v2': {
-          const [storage, offset, size, stride] = args as [StorageRef, number, number[], number[]];
-          if (!storage || storage.kind !== 'storage' || !Number.isSafeInteger(offset) || !Array.isArray(size) || !Array.isArray(stride) || size.length !== stride.length) {
-            throw new WeightsFormatError(file, 'bad-pth', 'malformed tensor record');
-          }
-          return { kind: 'pending-tensor', storage, offset, size, stride } satisfies PendingTensor;
-        }
-        case 'torch._utils._rebuild_parameter':
-        case 'torch._utils._rebuild_parameter_with_state':
-          return args[0];
-        default:
-          throw new WeightsFormatError(file, 'disallowed-global', `refusing to call ${fn}`);
-      }
-    },
-  });
+  const options = torchPickleOptions(file);
+  const root = unpickle(await readZipEntry(src, entries.get(pklName)!, MAX_PICKLE_BYTES), options);
+  const storages = options.storages;
 
-  const data = new Map<string, Uint8Array>();
-  for (const s of storages.values()) {
-    const entry = entries.get(`${prefix}data/${s.key}`);
-    if (!entry) throw new WeightsFormatError(file, 'bad-pth', `storage ${s.key} is missing from the archive`);
-    const need = s.numel * DTYPE_BYTES[s.dtype];
-    if (entry.size < need) throw new WeightsFormatError(file, 'truncated', `storage ${s.key} has ${entry.size} bytes, needs ${need}`);
-    data.set(s.key, await readZipEntry(src, entry));
-  }
+  const storageBytes = new Map<string, Promise<ArrayBuffer>>();
+  const readStorage = (s: StorageRef, tensor: string) => {
+    let bytes = storageBytes.get(s.key);
+    if (!bytes) {
+      bytes = readStorageEntry(src, entries, prefix, s, tensor);
+      storageBytes.set(s.key, bytes);
+    }
+    return bytes;
+  };
+  // Claimed storage sizes are only checked when read, but real storages cannot outgrow the file.
+  let claimed = 0;
+  for (const s of storages.values()) claimed += s.numel * DTYPE_BYTES[s.dtype];
+  let viewBudget = opts.maxViewBytes ?? 64 * 1024 * 1024 + 4 * Math.min(claimed, src.size);
 
-  let counter = 0;
-  const materialise = (t: PendingTensor, name: string): TensorData => {
-    const esize = DTYPE_BYTES[t.storage.dtype];
-    const numel = t.size.reduce((a, b) => a * b, 1);
-    if (t.size.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new WeightsFormatError(file, 'bad-shape', `invalid size ${JSON.stringify(t.size)}`, name);
-    if (numel > 0) {
-      const last = t.offset + t.size.reduce((a, d, i) => a + (d - 1) * t.stride[i], 0);
-      if (t.offset < 0 || last >= t.storage.numel || t.stride.some((s) => s < 0)) throw new WeightsFormatError(file, 'out-of-range', `view (offset ${t.offset}, size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)}) reaches outside its ${t.storage.numel}-element storage`, name);
+  const materialise = async (t: PendingTensor, name: string): Promise<TensorData> => {
+    const { storage, offset, size, stride } = t;
+    const esize = DTYPE_BYTES[storage.dtype];
+    const count = size.reduce((a, b) => a * b, 1);
+    if (count * esize > MAX_TENSOR_BYTES) throw new WeightsFormatError(file, 'too-large', `size [${size}] of ${storage.dtype} is more than one buffer can hold (${MAX_TENSOR_BYTES} bytes)`, name);
+    if (count > 0 && lastIndex(offset, size, stride) >= storage.numel) {
+      throw new WeightsFormatError(file, 'out-of-range', `the view (offset ${offset}, size [${size}], stride [${stride}]) reaches outside its ${storage.numel}-element storage '${storage.key}'`, name);
     }
-    const src8 = data.get(t.storage.key)!;
-    // Views may repeat storage elements (stride 0), but never by an absurd factor: bounds the allocation.
-    if (numel * esize > Math.max(16 * src8.byteLength, 1 << 20)) throw new WeightsFormatError(file, 'too-large', `a ${numel}-element view of a ${t.storage.numel}-element storage`, name);
-    const out = new Uint8Array(numel * esize);
-    const idx = new Array<number>(t.size.length).fill(0);
-    for (let i = 0; i < numel; i++) {
-      let off = t.offset;
-      for (let d = 0; d < idx.length; d++) off += idx[d] * t.stride[d];
-      out.set(src8.subarray(off * esize, off * esize + esize), i * esize);
-      for (let d = idx.length - 1; d >= 0; d--) {
-        if (++idx[d] < t.size[d]) break;
-        idx[d] = 0;
-      }
+    const whole = count === storage.numel && offset === 0 && isContiguous(size, stride);
+    if (!whole) {
+      viewBudget -= count * esize;
+      if (viewBudget < 0) throw new WeightsFormatError(file, 'too-large', `copying this ${count}-element view would exceed the memory allowed for views of shared storages (LoadPthOptions.maxViewBytes)`, name);
     }
-    return { name, dtype: t.storage.dtype, shape: [...t.size], data: typed(t.storage.dtype, out.buffer) };
+    const buffer = count === 0 ? new ArrayBuffer(0) : await readStorage(storage, name);
+    // A tensor covering its whole storage shares the storage's buffer (as tied weights do in torch).
+    const data = whole ? buffer : gatherStrided(buffer, esize, offset, size, stride);
+    return { name, dtype: storage.dtype, shape: [...size], data: typedArrayFor(storage.dtype, data) };
   };
 
-  const resolve = (v: unknown, name: string, seen: Map<unknown, unknown>): unknown => {
-    if (isPending(v)) return materialise(v, name || `tensor${counter++}`);
-    if (seen.has(v)) return seen.get(v);
-    if (v instanceof Map) {
-      const m = new Map();
-      seen.set(v, m);
-      for (const [k, x] of v) m.set(k, resolve(x, name ? `${name}.${String(k)}` : String(k), seen));
-      return m;
-    }
-    if (Array.isArray(v)) {
-      const a: unknown[] = [];
-      seen.set(v, a);
-      v.forEach((x, i) => a.push(resolve(x, `${name}[${i}]`, seen)));
-      return a;
-    }
-    return v;
-  };
-  return resolve(obj, '', new Map());
+  // Name each tensor by its first path in the tree, read and copy them, then rebuild the tree with them.
+  const names = new Map<PendingTensor, string>();
+  walkTensors(root, '', 0, new Set(), (t, path) => void (names.has(t) || names.set(t, path)), file);
+  const done = new Map<PendingTensor, TensorData>();
+  for (const [t, name] of names) done.set(t, await materialise(t, name));
+  return withTensors(root, done, new Map()) as PthValue;
 }
 
-const isTensorData = (v: unknown): v is TensorData => !!v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v;
+function walkTensors(v: unknown, path: string, depth: number, visited: Set<unknown>, found: (t: PendingTensor, path: string) => void, file: string): void {
+  if (depth > MAX_NESTING) throw new WeightsFormatError(file, 'bad-pickle', `containers nested more than ${MAX_NESTING} deep at '${path}'`);
+  if (v instanceof PendingTensor) return found(v, path);
+  if (!(v instanceof Map) && !Array.isArray(v)) return;
+  if (visited.has(v)) return;
+  visited.add(v);
+  const join = (k: unknown) => (path ? `${path}.${String(k)}` : String(k));
+  if (v instanceof Map) for (const [k, x] of v) walkTensors(x, join(k), depth + 1, visited, found, file);
+  else v.forEach((x, i) => walkTensors(x, join(i), depth + 1, visited, found, file));
+}
 
-/**
- * The state dict inside what loadPth returned: the object itself when it maps names to tensors, else
- * under 'state_dict', 'model_state_dict' or 'model' (training checkpoints); nested dicts of tensors are
- * flattened with dotted names.
- */
-export function stateDictFrom(obj: unknown): Map<string, TensorData> {
-  if (!(obj instanceof Map)) throw new Error('cflens: the checkpoint does not hold a dict of tensors');
-  for (const key of ['state_dict', 'model_state_dict', 'model']) {
-    const inner = obj.get(key);
-    if (inner instanceof Map) return stateDictFrom(inner);
+/** A copy of the tree with tensors in place; shared and cyclic containers stay shared and cyclic. */
+function withTensors(v: unknown, done: Map<PendingTensor, TensorData>, copies: Map<unknown, unknown>): unknown {
+  if (v instanceof PendingTensor) return done.get(v);
+  if (!(v instanceof Map) && !Array.isArray(v)) return v;
+  if (copies.has(v)) return copies.get(v);
+  if (v instanceof Map) {
+    const m = new Map();
+    copies.set(v, m);
+    for (const [k, x] of v) m.set(k, withTensors(x, done, copies));
+    return m;
   }
-  const out = new Map<string, TensorData>();
-  const walk = (m: Map<unknown, unknown>, prefix: string) => {
-    for (const [k, v] of m) {
-      const name = prefix ? `${prefix}.${String(k)}` : String(k);
-      if (isTensorData(v)) out.set(name, v);
-      else if (v instanceof Map) walk(v, name);
-    }
-  };
-  walk(obj, '');
-  if (!out.size) throw new Error('cflens: the checkpoint holds no tensors (expected a state dict)');
-  return out;
+  const a: unknown[] = [];
+  copies.set(v, a);
+  for (const x of v) a.push(withTensors(x, done, copies));
+  return Object.isFrozen(v) ? Object.freeze(a) : a;
+}
+
+async function refuseLegacy(src: ByteSource): Promise<void> {
+  if (src.size < 2) return;
+  const head = await src.read(0, 2);
+  // Pre-1.6 files are a bare pickle (PROTO 2, then a magic number) followed by raw storages.
+  if (head[0] === 0x80 && head[1] <= 5) {
+    throw new WeightsFormatError(src.name, 'legacy-pth', 'this is a legacy (non-zip, torch < 1.6) checkpoint, which cannot be read safely here; load it in Python and re-save it with torch >= 1.6 (torch.save(state_dict, path)), or convert it to safetensors');
+  }
+}
+
+function findDataPkl(entries: Map<string, ZipEntry>, file: string): string {
+  const candidates = [...entries.keys()].filter((n) => /^([^/]+\/)?data\.pkl$/.test(n));
+  if (candidates.length !== 1) {
+    throw new WeightsFormatError(file, 'bad-pth', candidates.length ? `the archive has ${candidates.length} data.pkl records (${candidates.join(', ')}); expected one` : 'the archive has no <name>/data.pkl: it is a zip file but not a torch.save checkpoint');
+  }
+  return candidates[0];
+}
+
+async function readStorageEntry(src: ByteSource, entries: Map<string, ZipEntry>, prefix: string, s: StorageRef, tensor: string): Promise<ArrayBuffer> {
+  const file = src.name;
+  const entry = entries.get(`${prefix}data/${s.key}`);
+  if (!entry) throw new WeightsFormatError(file, 'bad-pth', `its storage '${s.key}' (${prefix}data/${s.key}) is missing from the archive`, tensor);
+  const bytes = s.numel * DTYPE_BYTES[s.dtype];
+  if (bytes > MAX_TENSOR_BYTES) throw new WeightsFormatError(file, 'too-large', `its storage '${s.key}' of ${bytes} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); convert the checkpoint to safetensors`, tensor);
+  if (entry.size !== bytes) throw new WeightsFormatError(file, 'truncated', `its storage '${s.key}' holds ${entry.size} bytes but ${s.numel} ${s.dtype} elements need ${bytes}`, tensor);
+  return ownedBuffer(await readZipEntry(src, entry, bytes));
 }
