@@ -86,14 +86,27 @@ export async function runAttentionBench(opts: AttentionBenchOptions = {}): Promi
               t.grad = null;
             }
           };
-          const fwdMs = await median(ctx, fwd, iters);
-          const fwdBwdMs = await median(ctx, both, iters);
-          await ctx.sync();
-          ctx.pool.resetPeak();
-          const before = ctx.pool.snapshot().liveBytes;
-          both();
-          await ctx.sync();
-          const peakBytes = ctx.pool.snapshot().peakLiveBytes - before;
+          let fwdMs: number;
+          let fwdBwdMs: number;
+          let peakBytes: number;
+          try {
+            fwdMs = await median(ctx, fwd, iters);
+            fwdBwdMs = await median(ctx, both, iters);
+            await ctx.sync();
+            ctx.pool.resetPeak();
+            const before = ctx.pool.snapshot().liveBytes;
+            both();
+            await ctx.sync();
+            peakBytes = ctx.pool.snapshot().peakLiveBytes - before;
+          } catch (e) {
+            // e.g. the unfused path's Lq×Lk buffers past maxStorageBufferBindingSize
+            log(`${impl} N ${n} D ${d}: ${(e as Error).message}`);
+            for (const t of [q, k, v] as Tensor[]) {
+              t.grad?.dispose();
+              t.grad = null;
+            }
+            continue;
+          }
           const row: AttentionBenchRow = { impl, seq: n, headDim: d, batch, heads, fwdMs, fwdBwdMs, peakBytes, fwdGflops: (4 * batch * heads * n * n * d) / fwdMs / 1e6 };
           rows.push(row);
           log(`${impl.padEnd(8)} N ${String(n).padStart(5)} D ${String(d).padStart(3)} ${batch}x${heads}  fwd ${fwdMs.toFixed(2).padStart(9)} ms  fwd+bwd ${fwdBwdMs.toFixed(2).padStart(9)} ms  peak ${(peakBytes / 2 ** 20).toFixed(2).padStart(9)} MiB`);

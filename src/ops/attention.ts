@@ -1,60 +1,301 @@
+// Scaled dot-product attention: a fused flash-style path (forward and backward kernels that never
+// hold an Lq×Lk buffer) and the unfused composition matmul → softmax → matmul, which is what the
+// probabilities hook (prompt-to-prompt) and the reference comparisons use.
+//
+// Conventions (as torch.nn.functional.scaled_dot_product_attention):
+//   q [..., Lq, D], k [..., Lk, D], v [..., Lk, Dv] (leading batch·head dims broadcast), out [..., Lq, Dv];
+//   scale defaults to D^-0.5; `mask` broadcasts to [..., Lq, Lk] and is additive (added to the scaled
+//   logits) unless `maskKind: 'bool'`, where 1 keeps a key and 0 masks it (f32 0/1 values);
+//   `causal` keeps key j for query i when j <= i (tril(ones(Lq, Lk)), top-left aligned when Lq != Lk).
+//   A query row whose keys are all masked gives NaN (as PyTorch's math path and src/reference).
+//
+// Fused kernels (shaders/attention_fwd.wgsl, attention_bwd_*.wgsl), 8×8 threads per workgroup, each
+// owning an RM×RN register block of the BQ×BK = 8RM×8RN logits tile (tiles in workgroup memory):
+//   forward  a workgroup per (BQ query rows, batch·head) walks the keys in tiles of BK: S = Q·Kᵀ,
+//            online softmax (running max and sum, one rescale per tile), O += P·V; saves logsumexp.
+//   backward FlashAttention-2: RD_i = (lse_i, rowsum(dO_i ∘ O_i)); a dQ kernel per query block over
+//            key tiles and a dK/dV kernel per key block over query tiles, both recomputing
+//            P_ij = exp(s_ij − lse_i) tile by tile. Three kernels, no atomics.
+//   Memory: O(B·L·D) (the output, lse and the gradients), never O(L²).
+//   Pipelines are specialised on ceil(D/8), ceil(Dv/8) (register columns per thread) and the tile shape,
+//   the largest that fits min(32 KiB, the device's maxComputeWorkgroupStorageSize) (attentionKernelConfig);
+//   the head sizes themselves, the mask kind and causality are run-time parameters.
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import { record } from '../autograd/record.js';
 import { tidy } from '../autograd/scope.js';
-import { Tensor, shapeStr } from '../autograd/tensor.js';
+import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { fromArray } from './creation.js';
-import { add, mul, where } from './elementwise.js';
+import { add, mul, sub, where } from './elementwise.js';
 import { mm } from './matmul.js';
+import { sum } from './reduce.js';
+import { broadcastTo } from './shape.js';
 import { softmax } from './softmax.js';
+import { assertFloat, broadcastShapes, broadcastStrides, f32bits, grid1D, launch, sameCtx, sameShape, shader } from './util.js';
 
 export interface AttentionOptions {
-  /** Broadcastable to [..., Lq, Lk]: with maskKind 'bool' 1 keeps and 0 masks; 'additive' is added to the logits. */
+  /**
+   * Broadcastable to [..., Lq, Lk]. Additive by default (added to the scaled logits, PyTorch's float
+   * mask); with `maskKind: 'bool'` 1 keeps and 0 masks (PyTorch's bool mask, True = take part).
+   */
   mask?: Tensor;
   maskKind?: 'bool' | 'additive';
   /** Mask keys after each query (torch's is_causal: tril of ones(Lq, Lk)). */
   causal?: boolean;
   /** Logit scale, default D^-0.5. */
   scale?: number;
-  /** Reads and may replace the probabilities [..., Lq, Lk] (prompt-to-prompt); return nothing to keep them. */
+  /**
+   * Reads and may replace the probabilities [..., Lq, Lk] (prompt-to-prompt); return nothing to keep
+   * them. Switches scaledDotProductAttention to the unfused path; everything stays differentiable.
+   */
   probsHook?: (probs: Tensor) => Tensor | void;
+  /**
+   * 'auto' (default): fused unless a probsHook is given or the mask requires grad; 'fused' insists
+   * (throws where it cannot); 'unfused': the matmul → softmax → matmul composition.
+   */
+  impl?: 'auto' | 'fused' | 'unfused';
+}
+
+interface Dims { batch: number[]; lq: number; lk: number; d: number; dv: number }
+
+function dimsOf(op: string, q: Tensor, k: Tensor, v?: Tensor): Dims {
+  assertFloat(op, q, k, ...(v ? [v] : []));
+  sameCtx(op, q, k, ...(v ? [v] : []));
+  const all = v ? [q, k, v] : [q, k];
+  if (all.some((t) => t.ndim < 2)) {
+    throw new Error(`cflens: ${op}: query ${shapeStr(q.shape)}, key ${shapeStr(k.shape)}${v ? `, value ${shapeStr(v.shape)}` : ''} must have rank ≥ 2 ([..., L, D])`);
+  }
+  const d = q.shape[q.ndim - 1];
+  if (k.shape[k.ndim - 1] !== d) throw new Error(`cflens: ${op}: query ${shapeStr(q.shape)} and key ${shapeStr(k.shape)} have different head sizes`);
+  const lk = k.shape[k.ndim - 2];
+  if (v && v.shape[v.ndim - 2] !== lk) throw new Error(`cflens: ${op}: key ${shapeStr(k.shape)} and value ${shapeStr(v.shape)} have different lengths`);
+  let batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2));
+  if (v) batch = broadcastShapes(op, batch, v.shape.slice(0, -2));
+  return { batch, lq: q.shape[q.ndim - 2], lk, d, dv: v ? v.shape[v.ndim - 1] : 0 };
+}
+
+function checkMask(op: string, mask: Tensor, target: readonly number[]): void {
+  assertFloat(op, mask);
+  const fits = mask.ndim <= target.length && mask.shape.every((d, i) => d === 1 || d === target[target.length - mask.ndim + i]);
+  if (!fits) throw new Error(`cflens: ${op}: mask ${shapeStr(mask.shape)} does not broadcast to the logits' shape ${shapeStr(target)}`);
 }
 
 function causalMask(lq: number, lk: number, like: Tensor): Tensor {
   const m = new Float32Array(lq * lk);
-  for (let i = 0; i < lq; i++) for (let j = 0; j < lk; j++) m[i * lk + j] = j <= i ? 1 : 0;
+  for (let i = 0; i < lq; i++) for (let j = 0; j <= Math.min(i, lk - 1); j++) m[i * lk + j] = 1;
   return fromArray(m, [lq, lk], { ctx: like.ctx });
 }
 
-/** softmax(q·kᵀ·scale + mask) — differentiable; shapes q [..., Lq, D], k [..., Lk, D]. */
-export function attentionProbs(q: Tensor, k: Tensor, o: AttentionOptions = {}): Tensor {
-  const d = q.shape[q.ndim - 1];
-  if (k.shape[k.ndim - 1] !== d) throw new Error(`cflens: attention: query ${shapeStr(q.shape)} and key ${shapeStr(k.shape)} have different head sizes`);
+// ---------------------------------------------------------------------------------------------
+// Unfused composition (differentiable; the reference path)
+
+/** softmax(q·kᵀ·scale + mask) — differentiable; shapes q [..., Lq, D], k [..., Lk, D] → [..., Lq, Lk]. */
+export function attentionProbs(q: Tensor, k: Tensor, o: Pick<AttentionOptions, 'mask' | 'maskKind' | 'causal' | 'scale'> = {}): Tensor {
+  const { batch, lq, lk, d } = dimsOf('attentionProbs', q, k);
+  if (o.mask) checkMask('attentionProbs', o.mask, [...batch, lq, lk]);
   return tidy(() => {
     let logits = mul(mm(q, k, { transB: true }), o.scale ?? 1 / Math.sqrt(d));
-    const lq = q.shape[q.ndim - 2];
-    const lk = k.shape[k.ndim - 2];
-    const neg = -3.4028234663852886e38;
-    if (o.mask) {
-      if ((o.maskKind ?? 'additive') === 'bool') logits = where(o.mask, logits, neg);
-      else logits = add(logits, o.mask);
-    }
-    if (o.causal) logits = where(causalMask(lq, lk, q), logits, neg);
+    if (o.mask) logits = (o.maskKind ?? 'additive') === 'bool' ? where(o.mask, logits, -Infinity) : add(logits, o.mask);
+    if (o.causal) logits = where(causalMask(lq, lk, q), logits, -Infinity);
     return softmax(logits, -1);
   });
 }
 
-/** probs · v */
+/** probs · v: probs [..., Lq, Lk], v [..., Lk, Dv] → [..., Lq, Dv]. */
 export function attentionWithProbs(probs: Tensor, v: Tensor): Tensor {
   return mm(probs, v);
 }
 
-/**
- * Multi-head scaled dot-product attention (self or cross: Lk may differ from Lq), as
- * torch.nn.functional.scaled_dot_product_attention, with an optional probabilities hook.
- */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
-  if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw new Error(`cflens: attention: key ${shapeStr(k.shape)} and value ${shapeStr(v.shape)} have different lengths`);
+/** The unfused composition (matmul → softmax → matmul), with the optional probabilities hook. */
+export function attentionReference(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
+  dimsOf('attention', q, k, v);
   return tidy(() => {
     let p = attentionProbs(q, k, o);
     if (o.probsHook) p = o.probsHook(p) ?? p;
     return attentionWithProbs(p, v);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused kernels (raw, no tape)
+
+type Kernel = 'fwd' | 'dq' | 'dkv';
+
+/** Register blocks: each of the 8×8 threads owns RM query rows and RN keys of a BQ×BK = 8RM×8RN tile. */
+export interface KernelConfig { RM: number; RN: number; BQ: number; BK: number; smemBytes: number }
+
+/** Preferred blocks first; the first that fits workgroup memory (and the register budget) wins. */
+const BLOCKS: Array<[number, number]> = [[4, 4], [4, 2], [2, 4], [2, 2], [4, 1], [1, 4], [2, 1], [1, 2], [1, 1]];
+/** Accumulator floats one thread may keep (O, dQ or dK+dV columns times its rows). */
+const MAX_ACC = 160;
+
+/** Workgroup memory (floats) of a kernel, as declared in its shader. */
+function smemFloats(kind: Kernel, d0: number, dv0: number, RM: number, RN: number): number {
+  const d = 8 * Math.ceil(d0 / 8);
+  const dv = 8 * Math.ceil(dv0 / 8);
+  const BQ = 8 * RM;
+  const BK = 8 * RN;
+  const qs = BQ + 1;
+  const ks = BK + 1;
+  if (kind === 'fwd') return d * qs + Math.max(d * ks, BK * dv) + BQ * ks + 8 * BQ;
+  if (kind === 'dq') return (d + dv) * qs + (d + dv) * ks + BQ * ks + 2 * BQ;
+  return (d + dv) * ks + (d + dv) * qs + 2 * BQ * ks + 2 * BQ;
+}
+
+function accFloats(kind: Kernel, d: number, dv: number, RM: number, RN: number): number {
+  const cd = Math.ceil(d / 8);
+  const cv = Math.ceil(dv / 8);
+  return kind === 'fwd' ? RM * cv : kind === 'dq' ? RM * cd : RN * (cd + cv);
+}
+
+const forcedBlocks: Partial<Record<Kernel, [number, number]>> = {};
+
+/** Forces a kernel's register block [RM, RN] (null: automatic), for benchmarks and tuning. */
+export function setAttentionBlocks(kind: Kernel, block: [number, number] | null): void {
+  if (block) forcedBlocks[kind] = block;
+  else delete forcedBlocks[kind];
+}
+
+/** Tile shape of a fused kernel for head sizes d, dv, or null when none fits `smemBytes`. */
+export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768): KernelConfig | null {
+  const forced = forcedBlocks[kind];
+  for (const [RM, RN] of forced ? [forced, ...BLOCKS] : BLOCKS) {
+    const bytes = 4 * smemFloats(kind, d, dv, RM, RN);
+    if (bytes <= smemBytes && accFloats(kind, d, dv, RM, RN) <= MAX_ACC) return { RM, RN, BQ: 8 * RM, BK: 8 * RN, smemBytes: bytes };
+  }
+  return null;
+}
+
+function smemBudget(t: Tensor): number {
+  return Math.min(32768, t.ctx.device.limits.maxComputeWorkgroupStorageSize);
+}
+
+interface Fused {
+  q: Tensor; k: Tensor; v: Tensor;
+  mask: Tensor | null;
+  maskKind: 'bool' | 'additive';
+  causal: boolean;
+  scale: number;
+  dims: Dims;
+}
+
+function fusedParams(f: Fused, c: KernelConfig): number[] {
+  const { batch, lq, lk, d, dv } = f.dims;
+  const strides = f.mask ? broadcastStrides(f.mask.shape, [...batch, lq, lk]) : new Array(batch.length + 2).fill(0);
+  const B = numelOf(batch);
+  return [lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv, f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, c.BK, ...batch, ...strides.slice(0, batch.length)];
+}
+
+function fill(f: Fused, c: KernelConfig): Record<string, number> {
+  return { CD: Math.ceil(f.dims.d / 8), CV: Math.ceil(f.dims.dv / 8), RM: c.RM, RN: c.RN };
+}
+
+function grid(tiles: number, B: number): [number, number, number] {
+  return [tiles, Math.min(B, 65535), Math.ceil(B / 65535)];
+}
+
+function config(kind: Kernel, f: Fused): KernelConfig {
+  const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q));
+  if (!c) throw new Error(`cflens: attention: head sizes ${f.dims.d}/${f.dims.dv} are too large for the fused kernels`);
+  return c;
+}
+
+/** Forward: the output [..., Lq, Dv] and the per-row logsumexp [B·Lq]. */
+function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
+  const { batch, lq, dv } = f.dims;
+  const B = numelOf(batch);
+  const out = Tensor.empty([...batch, lq, dv], 'f32', f.q.ctx);
+  const lse = Tensor.empty([B * lq], 'f32', f.q.ctx);
+  const c = config('fwd', f);
+  launch(f.q.ctx, shader('attention_fwd', fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
+  return { out, lse };
+}
+
+/** Backward kernels: dQ (when wanted) and dK, dV (when wanted), from the output, its gradient and lse. */
+function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boolean, boolean, boolean]): [Tensor | null, Tensor | null, Tensor | null] {
+  const { batch, lq, lk, d, dv } = f.dims;
+  const ctx = f.q.ctx;
+  const B = numelOf(batch);
+  const rd = Tensor.empty([B * lq, 2], 'f32', ctx);
+  launch(ctx, shader('attention_bwd_pre'), [out.buffer, g.buffer, lse.buffer, rd.buffer], [B * lq, dv], grid1D(B * lq, 64));
+  const m = (f.mask ?? f.q).buffer;
+  let dq: Tensor | null = null;
+  let dk: Tensor | null = null;
+  let dvT: Tensor | null = null;
+  if (want[0]) {
+    const c = config('dq', f);
+    dq = Tensor.empty(f.q.shape, 'f32', ctx);
+    launch(ctx, shader('attention_bwd_dq', fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
+  }
+  if (want[1] || want[2]) {
+    const c = config('dkv', f);
+    const kBytes = B * lk * d * 4;
+    const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
+    launch(ctx, shader('attention_bwd_dkv', fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c), grid(Math.ceil(lk / c.BK), B));
+    if (want[2]) {
+      dvT = Tensor.empty(f.v.shape, 'f32', ctx);
+      ctx.copyBuffer(both.buffer, kBytes, dvT.buffer, 0, B * lk * dv * 4);
+    }
+    if (want[1]) dk = new Tensor(both.storage.retain(), f.k.shape); // dK is the buffer's head
+    both.dispose();
+  }
+  rd.dispose();
+  return [dq, dk, dvT];
+}
+
+/** The vjp written with differentiable ops (for createGraph / higher-order gradients). */
+function composedVjp(f: Fused, g: Tensor): [Tensor, Tensor, Tensor] {
+  const p = attentionProbs(f.q, f.k, { mask: f.mask ?? undefined, maskKind: f.maskKind, causal: f.causal, scale: f.scale });
+  const gv = mm(p, g, { transA: true });
+  const dp = mm(g, f.v, { transB: true });
+  const ds = mul(p, sub(dp, sum(mul(dp, p), -1, true)));
+  return [mul(mm(ds, f.k), f.scale), mul(mm(ds, f.q, { transA: true }), f.scale), gv];
+}
+
+/** Fused attention on q, k, v already broadcast to the common batch shape. */
+function fusedAttention(f: Fused): Tensor {
+  const { out, lse } = fusedForward(f);
+  const saved = f.mask ? [lse, f.mask] : [lse];
+  const y = record('attention', [f.q, f.k, f.v], out, (g) => {
+    if (isGradEnabled()) return composedVjp(f, g);
+    return fusedBackward(f, out, lse, g, [f.q.requiresGrad, f.k.requiresGrad, f.v.requiresGrad]);
+  }, saved);
+  lse.dispose();
+  return y;
+}
+
+/** Can the fused kernels run these sizes (non-empty, head sizes that fit workgroup memory)? */
+function fusable(t: Tensor, dims: Dims): boolean {
+  const { batch, lq, lk, d, dv } = dims;
+  if (numelOf(batch) * lq * lk * d * dv === 0) return false;
+  const s = smemBudget(t);
+  return (['fwd', 'dq', 'dkv'] as const).every((k) => attentionKernelConfig(k, d, dv, s) !== null);
+}
+
+/**
+ * Multi-head scaled dot-product attention (self or cross: Lk may differ from Lq), as
+ * torch.nn.functional.scaled_dot_product_attention. Runs the fused flash-style kernels unless a
+ * probabilities hook is given (or `impl: 'unfused'`, or the mask requires grad).
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
+  const dims = dimsOf('attention', q, k, v);
+  const { batch, lq, lk, d } = dims;
+  if (o.mask) checkMask('attention', o.mask, [...batch, lq, lk]);
+  const impl = o.impl ?? 'auto';
+  const blockers: string[] = [];
+  if (o.probsHook) blockers.push('a probsHook needs the probabilities');
+  if (o.mask?.requiresGrad) blockers.push('the mask requires grad');
+  if (!fusable(q, dims)) blockers.push(`sizes ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)} are empty or too large for the fused kernels`);
+  if (impl === 'fused' && blockers.length) throw new Error(`cflens: attention: impl 'fused' is not possible: ${blockers.join('; ')}`);
+  if (impl === 'unfused' || blockers.length) return attentionReference(q, k, v, o);
+  return tidy(() => {
+    const expand = (t: Tensor) => (sameShape(t.shape.slice(0, -2), batch) ? t : broadcastTo(t, [...batch, ...t.shape.slice(-2)]));
+    return fusedAttention({
+      q: expand(q), k: expand(k), v: expand(v),
+      mask: o.mask ?? null,
+      maskKind: o.maskKind ?? 'additive',
+      causal: !!o.causal,
+      scale: o.scale ?? 1 / Math.sqrt(d),
+      dims,
+    });
   });
 }
