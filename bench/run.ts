@@ -21,6 +21,7 @@ const EXTERNAL: Record<string, { module: string; fn: string }> = {
   norm: { module: './norm.js', fn: 'runNormBench' },
   models: { module: './models.js', fn: 'runModelBench' },
   sampler: { module: './sampler.js', fn: 'runSamplerBench' },
+  'null-text': { module: './null-text.js', fn: 'runNullTextBench' },
 };
 
 const args = process.argv.slice(2);
