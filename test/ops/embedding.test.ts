@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward, embedding, fromArray, grad, gradcheck, sum, timestepEmbedding, type GpuContext, type HostArray } from '../../src/index.js';
-import { SafetensorsFile, bytesSource, toFloat32 } from '../../src/io/safetensors.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, randomArray, setupGpu } from '../helpers/gpu.js';
+import { loadFamily } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -11,24 +10,6 @@ beforeAll(async () => {
 });
 
 const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
-
-interface Family { meta: { cases: Record<string, { call: string; atol: number; rtol: number }> }; get(key: string): Promise<ref.NDArray>; has(key: string): boolean }
-
-async function loadFamily(name: string): Promise<Family> {
-  const dir = new URL('../fixtures/ops/', import.meta.url).pathname;
-  const meta = JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8'));
-  // A plain Uint8Array copy: a Node Buffer's slice() shares memory, which SafetensorsFile's reader does not expect.
-  const file = await SafetensorsFile.open(bytesSource(`${name}.safetensors`, new Uint8Array(readFileSync(`${dir}${name}.safetensors`))));
-  const names = new Set(file.names());
-  return {
-    meta,
-    has: (k) => names.has(k),
-    get: async (k) => {
-      const t = await file.read(k);
-      return { shape: t.shape, data: Float64Array.from(toFloat32(t)) };
-    },
-  };
-}
 
 describe('PyTorch fixtures (test/fixtures/ops/embed.*)', () => {
   it('embedding: out and grad_w (repeated ids accumulate), with i32-tensor and CPU indices', async () => {

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   backward, binaryCrossEntropyWithLogits, cosineSimilarity, crossEntropy, fromArray, grad, gradcheck, l1Loss, mseLoss, sum,
   type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
-import { SafetensorsFile, bytesSource, toFloat32 } from '../../src/io/safetensors.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { loadFamily, matchFixture } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -16,50 +15,6 @@ beforeAll(async () => {
 const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
 const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 const TOL = { atol: 1e-5, rtol: 1e-4, eps: 1e-4 };
-
-interface Family { meta: { cases: Record<string, { call: string; atol: number; rtol: number }> }; get(key: string): Promise<ref.NDArray>; has(key: string): boolean }
-
-async function loadFamily(name: string): Promise<Family> {
-  const dir = new URL('../fixtures/ops/', import.meta.url).pathname;
-  const meta = JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8'));
-  // A plain Uint8Array copy: a Node Buffer's slice() shares memory, which SafetensorsFile's reader does not expect.
-  const file = await SafetensorsFile.open(bytesSource(`${name}.safetensors`, new Uint8Array(readFileSync(`${dir}${name}.safetensors`))));
-  const names = new Set(file.names());
-  return {
-    meta,
-    has: (k) => names.has(k),
-    get: async (k) => {
-      const t = await file.read(k);
-      return { shape: t.shape, data: Float64Array.from(toFloat32(t)) };
-    },
-  };
-}
-
-async function matchFixture(fam: Family, name: string, inputs: string[], fn: (ts: Record<string, Tensor>) => Tensor): Promise<number> {
-  const { atol, rtol } = fam.meta.cases[name];
-  const ts: Record<string, Tensor> = {};
-  for (const k of inputs) {
-    const a = await fam.get(`${name}.${k}`);
-    ts[k] = fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad: fam.has(`${name}.grad_${k}`) });
-  }
-  const out = fn(ts);
-  const want = await fam.get(`${name}.out`);
-  expect(out.size).toBe(want.data.length);
-  assertClose(await out.toArray(), want.data, { atol, rtol }, `${name} out`);
-  const R = await fam.get(`${name}.R`);
-  backward(out, fromArray(Float32Array.from(R.data), out.shape, { ctx }));
-  let grads = 0;
-  for (const k of inputs) {
-    if (!fam.has(`${name}.grad_${k}`)) continue;
-    const g = ts[k].grad;
-    expect(g, `${name}: grad of ${k}`).not.toBeNull();
-    assertClose(await g!.toArray(), (await fam.get(`${name}.grad_${k}`)).data, { atol, rtol }, `${name} grad_${k}`);
-    grads++;
-  }
-  for (const t of Object.values(ts)) t.dispose();
-  out.dispose();
-  return grads;
-}
 
 describe('PyTorch fixtures (test/fixtures/ops/loss.*)', () => {
   it('crossEntropy (indices: i32 tensor, f32 tensor, CPU numbers; soft), BCE with logits, MSE, L1, cosine', async () => {
