@@ -7,6 +7,21 @@
 // Timing is wall clock per call with the GPU synchronised after each sample (median), so it includes
 // the engine's CPU launch cost. `peakBytes` is the pool's peak of live bytes during one call minus what
 // was live before it (q, k, v, the output gradient): the op's own working memory.
+//
+// Results (ms, fused / unfused, batch·heads 2×8, median of 10 after 300 ms warm-up; peak MiB fused / unfused):
+//   NVIDIA H100 (Vulkan via Dawn; 'wide' kernels, 48 KiB workgroup memory), --full:
+//     N 256  D 40  fwd 0.51/0.62  fwd+bwd  1.25/1.57  peak  3.2/25
+//     N 1024 D 40  fwd 0.64/1.05  fwd+bwd  2.37/2.61  peak 12.7/389
+//     N 4096 D 40  fwd 6.11/9.55  fwd+bwd 27.1/25.7   peak 50.8/6164
+//     N 256  D 64  fwd 0.25/0.48  fwd+bwd  0.80/1.17  peak  5.1/26
+//     N 1024 D 64  fwd 0.82/1.17  fwd+bwd  4.39/3.28  peak 20.2/392
+//     N 4096 D 64  fwd 10.3/9.42  fwd+bwd 58.4/25.4   peak 80.8/6176
+//   The forward is 1.2-1.9x faster at N ≤ 1024 and 1.56x at 4096 (D 40); the backward (7 GEMM-sized
+//   passes against the unfused path's 4, ~7 TFLOP/s) loses at N 4096, and at D 64 where workgroup
+//   memory limits its tiles to 32×32. The first 'narrow'-only kernels ran 3-7x slower on the H100.
+//   lavapipe (2 cores, --quick, 1×2 heads; 'narrow' kernels): N 1024 D 40 fwd 98/75, fwd+bwd 408/177,
+//   peak 1.6/48.6; N 1024 D 64 fwd 163/78, fwd+bwd 701/175: the unfused path (register-blocked matmul)
+//   is faster there, which is why impl 'auto' picks it on CPU adapters while its logits stay ≤ 64 MiB.
 import { backward, initGpu, noGrad, randn, scaledDotProductAttention, type GpuContext, type Tensor } from '../src/index.js';
 
 export interface AttentionBenchOptions {
@@ -43,9 +58,13 @@ export interface AttentionBenchRow {
   note?: string;
 }
 
-async function median(ctx: GpuContext, fn: () => void, iters: number): Promise<number> {
-  fn();
-  await ctx.sync(); // warm-up: pipelines compiled, buffers pooled
+async function median(ctx: GpuContext, fn: () => void, iters: number, warmMs = 300): Promise<number> {
+  // Warm-up: pipelines compiled, buffers pooled, and the GPU kept busy so that its clocks ramp up.
+  const w0 = performance.now();
+  do {
+    fn();
+    await ctx.sync();
+  } while (performance.now() - w0 < warmMs);
   const samples: number[] = [];
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();

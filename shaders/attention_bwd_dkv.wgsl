@@ -19,6 +19,10 @@ const QS: u32 = BQ + 1u;
 const KS: u32 = BK + 1u;
 
 var<private> INF_BITS: u32 = 0x7f800000u;
+// Mask kind and strides (q, k), read once from params at the start of main.
+var<private> MKIND: u32;
+var<private> MSQ: u32;
+var<private> MSK: u32;
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;   // [B, Lq, D]
 @group(0) @binding(1) var<storage, read> K: array<f32>;   // [B, Lk, D]
@@ -52,9 +56,8 @@ fn mask_base(b: u32) -> u32 {
 fn logit(s: f32, i: u32, j: u32, lk: u32, causal: bool, mb: u32) -> f32 {
   let ninf = -bitcast<f32>(INF_BITS);
   if (j >= lk || (causal && j > i)) { return ninf; }
-  let kind = params[10];
-  if (kind == 1u) { return s + M[mb + i * params[4] + j * params[5]]; }
-  if (kind == 2u) { return select(ninf, s, M[mb + i * params[4] + j * params[5]] != 0.0); }
+  if (MKIND == 1u) { return s + M[mb + i * MSQ + j * MSK]; }
+  if (MKIND == 2u) { return select(ninf, s, M[mb + i * MSQ + j * MSK] != 0.0); }
   return s;
 }
 
@@ -72,6 +75,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let lk = params[1];
   let scale = bitcast<f32>(params[2]);
   let causal = params[3] != 0u;
+  MKIND = params[10];
+  MSQ = params[4];
+  MSK = params[5];
   // The tile and head sizes again, at run time: loops over them stay loops (compile time on CPU adapters).
   let D = params[8];
   let DV = params[9];

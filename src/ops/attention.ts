@@ -9,17 +9,21 @@
 //   `causal` keeps key j for query i when j <= i (tril(ones(Lq, Lk)), top-left aligned when Lq != Lk).
 //   A query row whose keys are all masked gives NaN (as PyTorch's math path and src/reference).
 //
-// Fused kernels (shaders/attention_fwd.wgsl, attention_bwd_*.wgsl), 8×8 threads per workgroup, each
-// owning an RM×RN register block of the BQ×BK = 8RM×8RN logits tile (tiles in workgroup memory):
+// Fused kernels: each workgroup owns a BQ×BK logits tile at a time, each thread an RM×RN register block.
 //   forward  a workgroup per (BQ query rows, batch·head) walks the keys in tiles of BK: S = Q·Kᵀ,
 //            online softmax (running max and sum, one rescale per tile), O += P·V; saves logsumexp.
-//   backward FlashAttention-2: RD_i = (lse_i, rowsum(dO_i ∘ O_i)); a dQ kernel per query block over
-//            key tiles and a dK/dV kernel per key block over query tiles, both recomputing
-//            P_ij = exp(s_ij − lse_i) tile by tile. Three kernels, no atomics.
+//   backward FlashAttention-2: RD_i = (lse_i, rowsum(dO_i ∘ O_i)) (attention_bwd_pre.wgsl); a dQ kernel
+//            per query block over key tiles and a dK/dV kernel per key block over query tiles, both
+//            recomputing P_ij = exp(s_ij − lse_i) tile by tile. No atomics, no Lq×Lk buffer.
 //   Memory: O(B·L·D) (the output, lse and the gradients), never O(L²).
-//   Pipelines are specialised on ceil(D/8), ceil(Dv/8) (register columns per thread) and the tile shape,
-//   the largest that fits min(32 KiB, the device's maxComputeWorkgroupStorageSize) (attentionKernelConfig);
-//   the head sizes themselves, the mask kind and causality are run-time parameters.
+// Two families of the same three kernels:
+//   'wide'   (shaders/attention_*_wide.wgsl) 16×16 threads; Q/K/V/dO tiles transposed in workgroup
+//            memory with a padded stride, read as vec4/vec2 per thread (as matmul_tiled.wgsl). For GPUs:
+//            up to 48 KiB of workgroup memory; the blocks per kernel were picked on an H100.
+//   'narrow' (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl) 8×8 threads, scalar reads: fits
+//            16-32 KiB (large head sizes, browsers' minimum limits) and runs faster on CPU adapters.
+// Pipelines are specialised on the tile shape and the head sizes rounded up to 8; the sizes themselves,
+// the mask kind and causality are run-time parameters (fewer compiles on software adapters).
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/record.js';
 import { tidy } from '../autograd/scope.js';
@@ -49,7 +53,8 @@ export interface AttentionOptions {
    */
   probsHook?: (probs: Tensor) => Tensor | void;
   /**
-   * 'auto' (default): fused unless a probsHook is given or the mask requires grad; 'fused' insists
+   * 'auto' (default): fused unless a probsHook is given or the mask requires grad (and, on CPU adapters,
+   * unless the Lq×Lk logits take at most 64 MiB: the unfused path is faster there); 'fused' insists
    * (throws where it cannot); 'unfused': the matmul → softmax → matmul composition.
    */
   impl?: 'auto' | 'fused' | 'unfused';
@@ -119,19 +124,40 @@ export function attentionReference(q: Tensor, k: Tensor, v: Tensor, o: Attention
 // Fused kernels (raw, no tape)
 
 type Kernel = 'fwd' | 'dq' | 'dkv';
+/**
+ * 'wide': 16×16 threads, vector micro-tiles read from padded transposed tiles (shaders/attention_*_wide.wgsl),
+ * for GPUs. 'narrow': 8×8 threads with scalar reads (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl):
+ * smaller tiles (it fits head sizes that 'wide' cannot, and the 16 KiB minimum of workgroup memory).
+ */
+export type AttentionFamily = 'wide' | 'narrow';
 
-/** Register blocks: each of the 8×8 threads owns RM query rows and RN keys of a BQ×BK = 8RM×8RN tile. */
-export interface KernelConfig { RM: number; RN: number; BQ: number; BK: number; smemBytes: number }
+/** A kernel's tile: each thread owns RM query rows and RN keys of a BQ×BK logits tile. */
+export interface KernelConfig { family: AttentionFamily; RM: number; RN: number; BQ: number; BK: number; smemBytes: number }
 
 /** Preferred blocks first; the first that fits workgroup memory (and the register budget) wins. */
-const BLOCKS: Array<[number, number]> = [[4, 4], [4, 2], [2, 4], [2, 2], [4, 1], [1, 4], [2, 1], [1, 2], [1, 1]];
+const NARROW_BLOCKS: Array<[number, number]> = [[4, 4], [4, 2], [2, 4], [2, 2], [4, 1], [1, 4], [2, 1], [1, 2], [1, 1]];
+// Wide blocks per kernel, fastest first on an H100 at N 4096, D 40/64 (bench/attention.ts tile sweep):
+// fwd 2×2 6.3 ms vs 4×4 7.1 ms; dq 4×2 best; dkv 2×4 (28.1 ms fwd+bwd) vs 4×2 (31.5) vs 2×2 (35.1).
+const WIDE_BLOCKS: Record<Kernel, Array<[number, number]>> = {
+  fwd: [[2, 2], [4, 4], [4, 2], [2, 4]],
+  dq: [[4, 2], [2, 4], [2, 2], [4, 4]],
+  dkv: [[2, 4], [4, 2], [2, 2], [4, 4]],
+};
 /** Accumulator floats one thread may keep (O, dQ or dK+dV columns times its rows). */
 const MAX_ACC = 160;
+const up8 = (n: number) => 8 * Math.ceil(n / 8);
 
 /** Workgroup memory (floats) of a kernel, as declared in its shader. */
-function smemFloats(kind: Kernel, d0: number, dv0: number, RM: number, RN: number): number {
-  const d = 8 * Math.ceil(d0 / 8);
-  const dv = 8 * Math.ceil(dv0 / 8);
+function smemFloats(family: AttentionFamily, kind: Kernel, d0: number, dv0: number, RM: number, RN: number): number {
+  const d = up8(d0);
+  const dv = up8(dv0);
+  if (family === 'wide') {
+    const BQ = 16 * RM;
+    const BK = 16 * RN;
+    if (kind === 'fwd') return 17 * (d * RM + Math.max(d, dv) * RN + BK * RM);
+    if (kind === 'dq') return 17 * ((d + dv) * (RM + RN) + BK * RM) + 2 * BQ;
+    return 17 * ((d + dv) * (RM + RN) + BQ * RN) + 2 * BQ;
+  }
   const BQ = 8 * RM;
   const BK = 8 * RN;
   const qs = BQ + 1;
@@ -141,32 +167,43 @@ function smemFloats(kind: Kernel, d0: number, dv0: number, RM: number, RN: numbe
   return (d + dv) * ks + (d + dv) * qs + 2 * BQ * ks + 2 * BQ;
 }
 
-function accFloats(kind: Kernel, d: number, dv: number, RM: number, RN: number): number {
-  const cd = Math.ceil(d / 8);
-  const cv = Math.ceil(dv / 8);
+function accFloats(family: AttentionFamily, kind: Kernel, d: number, dv: number, RM: number, RN: number): number {
+  const w = family === 'wide' ? 16 : 8;
+  const cd = Math.ceil(up8(d) / w);
+  const cv = Math.ceil(up8(dv) / w);
   return kind === 'fwd' ? RM * cv : kind === 'dq' ? RM * cd : RN * (cd + cv);
 }
 
-const forcedBlocks: Partial<Record<Kernel, [number, number]>> = {};
+const forced: { family: AttentionFamily | null; blocks: Partial<Record<Kernel, [number, number]>> } = { family: null, blocks: {} };
 
 /** Forces a kernel's register block [RM, RN] (null: automatic), for benchmarks and tuning. */
 export function setAttentionBlocks(kind: Kernel, block: [number, number] | null): void {
-  if (block) forcedBlocks[kind] = block;
-  else delete forcedBlocks[kind];
+  if (block) forced.blocks[kind] = block;
+  else delete forced.blocks[kind];
+}
+
+/** Forces the kernel family (null: automatic — 'wide' where it fits, else 'narrow'), for benchmarks. */
+export function setAttentionFamily(family: AttentionFamily | null): void {
+  forced.family = family;
 }
 
 /** Tile shape of a fused kernel for head sizes d, dv, or null when none fits `smemBytes`. */
-export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768): KernelConfig | null {
-  const forced = forcedBlocks[kind];
-  for (const [RM, RN] of forced ? [forced, ...BLOCKS] : BLOCKS) {
-    const bytes = 4 * smemFloats(kind, d, dv, RM, RN);
-    if (bytes <= smemBytes && accFloats(kind, d, dv, RM, RN) <= MAX_ACC) return { RM, RN, BQ: 8 * RM, BK: 8 * RN, smemBytes: bytes };
+export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768, families: readonly AttentionFamily[] = ['wide', 'narrow']): KernelConfig | null {
+  const f = forced.blocks[kind];
+  for (const family of forced.family ? [forced.family] : families) {
+    const list = family === 'wide' ? WIDE_BLOCKS[kind] : NARROW_BLOCKS;
+    const budget = Math.min(smemBytes, family === 'wide' ? 49152 : 32768);
+    for (const [RM, RN] of f ? [f, ...list] : list) {
+      const bytes = 4 * smemFloats(family, kind, d, dv, RM, RN);
+      const w = family === 'wide' ? 16 : 8;
+      if (bytes <= budget && accFloats(family, kind, d, dv, RM, RN) <= MAX_ACC) return { family, RM, RN, BQ: w * RM, BK: w * RN, smemBytes: bytes };
+    }
   }
   return null;
 }
 
 function smemBudget(t: Tensor): number {
-  return Math.min(32768, t.ctx.device.limits.maxComputeWorkgroupStorageSize);
+  return t.ctx.device.limits.maxComputeWorkgroupStorageSize;
 }
 
 interface Fused {
@@ -185,16 +222,22 @@ function fusedParams(f: Fused, c: KernelConfig): number[] {
   return [lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv, f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, c.BK, ...batch, ...strides.slice(0, batch.length)];
 }
 
-function fill(f: Fused, c: KernelConfig): Record<string, number> {
+function fill(f: Fused, c: KernelConfig): Record<string, number | string> {
+  if (c.family === 'wide') return { RM: c.RM, RN: c.RN, VM: `vec${c.RM}f`, VN: `vec${c.RN}f`, DA: up8(f.dims.d), DVA: up8(f.dims.dv) };
   return { CD: Math.ceil(f.dims.d / 8), CV: Math.ceil(f.dims.dv / 8), RM: c.RM, RN: c.RN };
 }
+
+const kernelName = (base: string, c: KernelConfig) => (c.family === 'wide' ? `${base}_wide` : base);
 
 function grid(tiles: number, B: number): [number, number, number] {
   return [tiles, Math.min(B, 65535), Math.ceil(B / 65535)];
 }
 
+/** CPU adapters (lavapipe) run the narrow kernels faster: there workgroup memory costs as much as a global load. */
+const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.summary.isCpu ? ['narrow', 'wide'] : ['wide', 'narrow']);
+
 function config(kind: Kernel, f: Fused): KernelConfig {
-  const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q));
+  const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q), familiesFor(f.q));
   if (!c) throw new Error(`cflens: attention: head sizes ${f.dims.d}/${f.dims.dv} are too large for the fused kernels`);
   return c;
 }
@@ -206,7 +249,7 @@ function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
   const out = Tensor.empty([...batch, lq, dv], 'f32', f.q.ctx);
   const lse = Tensor.empty([B * lq], 'f32', f.q.ctx);
   const c = config('fwd', f);
-  launch(f.q.ctx, shader('attention_fwd', fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
+  launch(f.q.ctx, shader(kernelName('attention_fwd', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
   return { out, lse };
 }
 
@@ -224,13 +267,13 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
   if (want[0]) {
     const c = config('dq', f);
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
-    launch(ctx, shader('attention_bwd_dq', fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
+    launch(ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
   }
   if (want[1] || want[2]) {
     const c = config('dkv', f);
     const kBytes = B * lk * d * 4;
     const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
-    launch(ctx, shader('attention_bwd_dkv', fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c), grid(Math.ceil(lk / c.BK), B));
+    launch(ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c), grid(Math.ceil(lk / c.BK), B));
     if (want[2]) {
       dvT = Tensor.empty(f.v.shape, 'f32', ctx);
       ctx.copyBuffer(both.buffer, kBytes, dvT.buffer, 0, B * lk * dv * 4);
@@ -268,7 +311,22 @@ function fusable(t: Tensor, dims: Dims): boolean {
   const { batch, lq, lk, d, dv } = dims;
   if (numelOf(batch) * lq * lk * d * dv === 0) return false;
   const s = smemBudget(t);
-  return (['fwd', 'dq', 'dkv'] as const).every((k) => attentionKernelConfig(k, d, dv, s) !== null);
+  return (['fwd', 'dq', 'dkv'] as const).every((k) => attentionKernelConfig(k, d, dv, s, familiesFor(t)) !== null);
+}
+
+/** Logits at most this large (bytes) take the unfused path on CPU adapters under impl 'auto'. */
+const CPU_UNFUSED_BYTES = 64 * 2 ** 20;
+
+/**
+ * impl 'auto' on a CPU adapter (lavapipe): the unfused path is 1.3-4x faster there (its register-blocked
+ * matmul suits CPUs; the fused backward recomputes the logits twice), so it runs while its Lq×Lk buffers
+ * stay small. CFLENS_ATTENTION=fused|unfused overrides 'auto' on every adapter.
+ */
+function preferUnfused(q: Tensor, dims: Dims): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CFLENS_ATTENTION;
+  if (env === 'fused') return false;
+  if (env === 'unfused') return true;
+  return q.ctx.summary.isCpu && numelOf(dims.batch) * dims.lq * dims.lk * 4 <= CPU_UNFUSED_BYTES;
 }
 
 /**
@@ -286,7 +344,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: At
   if (o.mask?.requiresGrad) blockers.push('the mask requires grad');
   if (!fusable(q, dims)) blockers.push(`sizes ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)} are empty or too large for the fused kernels`);
   if (impl === 'fused' && blockers.length) throw new Error(`cflens: attention: impl 'fused' is not possible: ${blockers.join('; ')}`);
-  if (impl === 'unfused' || blockers.length) return attentionReference(q, k, v, o);
+  if (impl === 'unfused' || blockers.length || (impl === 'auto' && preferUnfused(q, dims))) return attentionReference(q, k, v, o);
   return tidy(() => {
     const expand = (t: Tensor) => (sameShape(t.shape.slice(0, -2), batch) ? t : broadcastTo(t, [...batch, ...t.shape.slice(-2)]));
     return fusedAttention({

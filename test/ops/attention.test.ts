@@ -4,7 +4,7 @@ import {
   attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad,
   scaledDotProductAttention, sum, type AttentionOptions, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
-import { attentionKernelConfig } from '../../src/ops/attention.js';
+import { attentionKernelConfig, setAttentionFamily } from '../../src/ops/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -132,7 +132,7 @@ describe('fused vs unfused', () => {
     g.dispose();
   });
 
-  it('head sizes 80 and 160 (threads share a row) match the reference', async () => {
+  it('head sizes 80 and 160 (smaller tiles) match the reference', async () => {
     for (const d of [80, 160]) {
       const c: Case = { name: `D ${d}`, q: [1, 5, d], k: [1, 9, d], v: [1, 9, d] };
       await checkOp(`D ${d}`, (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused' }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v)), inputsOf(c, 5), { atol: 2e-6, rtol: 1e-5, grad: false });
@@ -141,7 +141,7 @@ describe('fused vs unfused', () => {
     expect(attentionKernelConfig("dkv", 160, 160)!.BK).toBeLessThan(32);
   });
 
-  it('gradcheck D 80 (dQ and dK/dV kernels with P > 1)', async () => {
+  it('gradcheck D 80, causal', async () => {
     const c: Case = { name: 'D 80', q: [1, 3, 80], k: [1, 4, 80], v: [1, 4, 80] };
     await checkOp('D 80', (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused', causal: true }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), { causal: true }), inputsOf(c, 6), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 });
   });
@@ -157,6 +157,47 @@ describe('fused vs unfused', () => {
     // d/dq of sum(dL/dv): exists and is finite (the composed vjp is differentiable).
     const [hq] = grad(sum(second[2]!), [q]);
     expect((await hq!.toArray()).every(Number.isFinite)).toBe(true);
+  });
+});
+
+// GPUs run the 'wide' kernels (16×16 threads, vector micro-tiles), CPU adapters the 'narrow' ones: force
+// the other family here so that both are tested on any adapter.
+describe('the other kernel family', () => {
+  const other = () => (ctx.summary.isCpu ? 'wide' : 'narrow');
+
+  it('gradcheck: cross attention with a bool mask and causal, D 8', async () => {
+    const c = cases[10];
+    const m = maskArray(c.mask!.shape, 'bool', 81);
+    const mt = up(m);
+    setAttentionFamily(other());
+    try {
+      await checkOp(`${other()} ${c.name}`, (q, k, v) => scaledDotProductAttention(q, k, v, { ...optsOf(c, mt), impl: 'fused' }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), refOpts(c, m)), inputsOf(c, 82), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 });
+    } finally {
+      setAttentionFamily(null);
+      mt.dispose();
+    }
+  });
+
+  it('D 40, Lq 100 / Lk 70, additive mask: outputs and gradients match the unfused path', async () => {
+    const [qa, ka, va] = [randomArray([2, 100, 40], 83, -1.5, 1.5), randomArray([2, 70, 40], 84, -1.5, 1.5), randomArray([2, 70, 40], 85)];
+    const mt = up(maskArray([2, 1, 70], 'additive', 86));
+    const g = up(randomArray([2, 100, 40], 87));
+    const results: Array<Float32Array[]> = [];
+    for (const impl of IMPLS) {
+      setAttentionFamily(other());
+      try {
+        const [q, k, v] = [up(qa, true), up(ka, true), up(va, true)];
+        const y = scaledDotProductAttention(q, k, v, { impl, mask: mt });
+        backward(y, g);
+        results.push([await y.toArray(), await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()] as Float32Array[]);
+        for (const t of [q, k, v, y]) t.dispose();
+      } finally {
+        setAttentionFamily(null);
+      }
+    }
+    ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(results[0][i], results[1][i], { atol: 2e-5, rtol: 1e-4 }, name));
+    mt.dispose();
+    g.dispose();
   });
 });
 
