@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import type { AdapterSummary, GpuContext } from '../src/gpu/index.js';
+import type { AdapterSummary, Binding, GpuContext } from '../src/gpu/index.js';
+import type { Tensor } from '../src/autograd/tensor.js';
 
 export interface TimingOptions {
   /** Minimum timed iterations (tinybench `iterations`). */
@@ -204,4 +205,71 @@ export interface ResultFile {
   tfjs: { ok: boolean; error?: string; info?: Record<string, unknown> };
   timing: string;
   rows: unknown[];
+}
+
+interface Captured { pipeline: GPUComputePipeline; buffers: Binding[]; workgroups: [number, number?, number?] }
+
+/**
+ * GPU time of one call of `fn`, from timestamp queries: the call's dispatches are captured (not run),
+ * then replayed `reps` times inside one timed compute pass. Excludes CPU-side launch overhead. Null
+ * when the device has no timestamp queries.
+ */
+export async function gpuTime(ctx: GpuContext, fn: () => Tensor | Tensor[], reps: number, warmMs = 300): Promise<number | null> {
+  if (!ctx.timestamps) return null;
+  const device = ctx.device;
+  const captured: Captured[] = [];
+  const c = ctx as unknown as { dispatch: GpuContext['dispatch'] };
+  const original = c.dispatch;
+  c.dispatch = (pipeline, buffers, workgroups) => {
+    captured.push({ pipeline, buffers: [...buffers], workgroups });
+  };
+  let outs: Tensor[];
+  try {
+    const r = fn();
+    outs = Array.isArray(r) ? r : [r];
+  } finally {
+    c.dispatch = original;
+  }
+  const groups = captured.map((d) => ctx.bindGroup(d.pipeline, d.buffers));
+  const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const replay = async (n: number, timed: boolean) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass(timed ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    for (let r = 0; r < n; r++) {
+      captured.forEach((d, i) => {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, groups[i]);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
+      });
+    }
+    pass.end();
+    if (timed) {
+      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
+    }
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  try {
+    const w0 = performance.now();
+    do await replay(reps, false); while (performance.now() - w0 < warmMs);
+    const samples: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      await replay(reps, true);
+      await read.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      samples.push(Number(t[1] - t[0]) / 1e6 / reps);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[2];
+  } finally {
+    for (const t of outs) t.dispose();
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+    ctx.submit();
+  }
 }

@@ -7,6 +7,7 @@ import {
   grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, normConfig, randn, tidy,
   type GpuContext, type Tensor,
 } from '../src/index.js';
+import { gpuTime } from './lib.js';
 import { groupNorm as groupNormRef } from '../src/reference/norm.js';
 
 export interface NormBenchOptions {
@@ -70,74 +71,6 @@ async function timeWall(ctx: GpuContext, fn: () => Tensor | Tensor[], iters: num
   return samples[Math.floor(samples.length / 2)];
 }
 
-interface Captured { pipeline: GPUComputePipeline; buffers: GPUBuffer[]; workgroups: [number, number?, number?] }
-
-/**
- * GPU ms of one call of `fn` from timestamp queries: its dispatches are captured (not run), then
- * replayed `reps` times in one timed compute pass. Null without timestamp queries.
- */
-async function timeGpu(ctx: GpuContext, fn: () => Tensor | Tensor[], reps: number, warmMs = 200): Promise<number | null> {
-  if (!ctx.timestamps) return null;
-  const device = ctx.device;
-  const captured: Captured[] = [];
-  const c = ctx as unknown as { dispatch: GpuContext['dispatch'] };
-  const original = c.dispatch;
-  c.dispatch = (pipeline, buffers, workgroups) => {
-    captured.push({ pipeline, buffers: [...buffers], workgroups });
-  };
-  let outs: Tensor[];
-  try {
-    const r = fn();
-    outs = Array.isArray(r) ? r : [r];
-  } finally {
-    c.dispatch = original;
-  }
-  const groups = captured.map((d) => device.createBindGroup({
-    layout: d.pipeline.getBindGroupLayout(0),
-    entries: d.buffers.map((buffer, binding) => ({ binding, resource: { buffer, size: Math.min(buffer.size, ctx.maxBinding) } })),
-  }));
-  const qs = device.createQuerySet({ type: 'timestamp', count: 2 });
-  const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const replay = async (n: number, timed: boolean) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass(timed ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-    for (let r = 0; r < n; r++) {
-      captured.forEach((d, i) => {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, groups[i]);
-        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-      });
-    }
-    pass.end();
-    if (timed) {
-      enc.resolveQuerySet(qs, 0, 2, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
-    }
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
-  try {
-    const w0 = performance.now();
-    do await replay(reps, false); while (performance.now() - w0 < warmMs);
-    const samples: number[] = [];
-    for (let k = 0; k < 5; k++) {
-      await replay(reps, true);
-      await read.mapAsync(GPUMapMode.READ);
-      const t = new BigUint64Array(read.getMappedRange().slice(0));
-      read.unmap();
-      samples.push(Number(t[1] - t[0]) / 1e6 / reps);
-    }
-    samples.sort((a, b) => a - b);
-    return samples[2];
-  } finally {
-    for (const t of outs) t.dispose();
-    qs.destroy();
-    resolve.destroy();
-    read.destroy();
-    ctx.submit();
-  }
-}
 
 type SoftmaxFn = (x: Tensor, axis?: number) => Tensor;
 
@@ -161,7 +94,7 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
 
   const measure = async (fn: () => Tensor | Tensor[]) => {
     const wall = await timeWall(ctx, fn, iters);
-    const gpuMs = await timeGpu(ctx, fn, reps);
+    const gpuMs = await gpuTime(ctx, fn, reps);
     return { ms: gpuMs ?? wall, wall, timing: (gpuMs === null ? 'wall' : 'gpu-timestamps') as NormBenchRow['timing'] };
   };
   const copyOf = async (n: number) => {

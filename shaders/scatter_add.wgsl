@@ -7,7 +7,8 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<atomic<u32>>;
-// n (elements of G), rank, axis, axisLen, gShape[rank], dstStride[rank]
+// n (elements of G), rank, axis, axisLen, gShape[rank], dstStride[rank], lo, count
+// dst may be a range of the result: rows [lo, lo + count) along the axis (the axis is 0 then).
 @group(0) @binding(3) var<storage, read> params: array<u32>;
 
 fn index_at(k: u32) -> i32 { return {{LOAD_IDX}}; }
@@ -34,7 +35,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   var raw: i32;
   if (MODE == 0u) { raw = index_at(i); } else { raw = index_at(ca); }
-  off += row_of(raw, params[3]) * params[4u + rank + axis];
+  let row = row_of(raw, params[3]);
+  let lo = params[4u + 2u * rank];
+  if (row < lo || row >= lo + params[5u + 2u * rank]) { return; }
+  off += (row - lo) * params[4u + rank + axis];
   let v = G[i];
   if (v == 0.0) { return; }
   var old = atomicLoad(&dst[off]);

@@ -4,7 +4,9 @@
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(3) var<storage, read> params: array<u32>; // n, axisLen, m, inner
+// n, axisLen, m, inner, lo, count: dst holds rows [lo, lo + count) of the axis (a range of the
+// result when it is too large for one binding; the axis is 0 then)
+@group(0) @binding(3) var<storage, read> params: array<u32>;
 
 fn index_at(k: u32) -> i32 { return {{LOAD_IDX}}; }
 
@@ -20,9 +22,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let len = params[1];
   let m = params[2];
   let inner = params[3];
+  let lo = params[4];
+  let count = params[5];
   let k = i % inner;
-  let j = (i / inner) % len;
-  let outer = i / (inner * len);
+  let j = lo + (i / inner) % count;
+  let outer = i / (inner * count);
   let gBase = outer * m * inner + k;
   var acc = 0.0;
   for (var t = 0u; t < m; t++) {

@@ -8,6 +8,10 @@ commands:
                     list the tensors of a .safetensors / .pth / .bin file or a model folder
   convert <in> --out <file.safetensors> [--dtype f16|f32]
                     convert a .pth / .bin / .safetensors file or a diffusers/transformers folder
+  diagnose [--target smile_blond] [--models models/defaults] [--out cflens-report]
+           [--faces 64] [--counterfactuals 4] [--iterations 8] [--seed 0]
+                    diagnose a default target model on the synthetic world: attribute sensitivities
+                    from exact counterfactuals, generative counterfactuals from the default DDPM
   help              this text
 
 environment:
@@ -42,6 +46,21 @@ async function main(argv: string[]): Promise<number> {
       if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`cflens convert: --dtype must be f16 or f32, got ${dtype}`);
       const { convert } = await import('./weights.js');
       console.log(await convert(input, out, dtype));
+      return 0;
+    }
+    case 'diagnose': {
+      const num = (name: string, d: number) => {
+        const v = flag(rest, name);
+        if (v === undefined) return d;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`cflens diagnose: ${name} must be a whole number ≥ 0, got ${v}`);
+        return n;
+      };
+      const { diagnose } = await import('./diagnose.js');
+      console.log(await diagnose({
+        target: flag(rest, '--target') ?? 'smile_blond', models: flag(rest, '--models') ?? 'models/defaults', out: flag(rest, '--out') ?? 'cflens-report',
+        faces: Math.max(1, num('--faces', 64)), counterfactuals: num('--counterfactuals', 4), iterations: num('--iterations', 8), seed: num('--seed', 0),
+      }));
       return 0;
     }
     case 'help':

@@ -2,6 +2,10 @@ import { adapterLimits, findAdapter, OPTIONAL_FEATURES, type GpuOptions } from '
 import { BufferPool } from './buffer-pool.js';
 import { DeviceLostError, GpuError, GpuLimitError } from './errors.js';
 import { PipelineCache } from './pipeline-cache.js';
+import { KernelProfiler, type KernelTime } from './profiler.js';
+
+/** A whole buffer, or a byte range of one (offset aligned to minStorageBufferOffsetAlignment). */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
 
 export const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 const READBACK_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
@@ -33,6 +37,8 @@ export class GpuContext {
   private lost: DeviceLostError | null = null;
   private asyncError: GpuError | null = null;
   submits = 0;
+  /** Set by startProfiling(): per-kernel GPU times from timestamp queries. */
+  profiler: KernelProfiler | null = null;
 
   // `instance` is held so Dawn's instance is not garbage-collected while the device lives (that crashes Node).
   private constructor(readonly device: GPUDevice, readonly summary: AdapterSummary, private readonly instance: GPU) {
@@ -97,37 +103,87 @@ export class GpuContext {
     this.device.destroy();
   }
 
-  get maxBinding(): number { return this.device.limits.maxStorageBufferBindingSize; }
+  /**
+   * Tests set this to exercise the split paths on tiny tensors: ops then treat it as the binding
+   * limit (it must not exceed the device's own).
+   */
+  maxBindingOverride: number | null = null;
 
+  /** The largest range one binding may cover (maxStorageBufferBindingSize, or the test override). */
+  get maxBinding(): number { return Math.min(this.maxBindingOverride ?? Infinity, this.device.limits.maxStorageBufferBindingSize); }
+
+  /** Offsets of ranged bindings must be multiples of this. */
+  get bindingAlignment(): number { return this.device.limits.minStorageBufferOffsetAlignment; }
+
+  /** The bytes a tensor asked for when its buffer was created (pool buffers may be larger). */
+  dataBytes(buffer: GPUBuffer): number { return this.requested.get(buffer) ?? buffer.size; }
+  private readonly requested = new WeakMap<GPUBuffer, number>();
+
+  /**
+   * A storage buffer of at least `bytes`. Up to maxBufferSize: buffers larger than one binding may
+   * cover are bound in ranges by the ops that can split their work (see bindingChunks).
+   */
   createBuffer(bytes: number): GPUBuffer {
     this.check();
-    if (bytes > this.maxBinding) throw new GpuLimitError('a tensor buffer', bytes, 'maxStorageBufferBindingSize', this.maxBinding);
-    return this.pool.acquire(bytes, STORAGE_USAGE);
+    const max = this.device.limits.maxBufferSize;
+    if (bytes > max) throw new GpuLimitError('a tensor buffer', bytes, 'maxBufferSize', max);
+    const b = this.pool.acquire(bytes, STORAGE_USAGE);
+    this.requested.set(b, bytes);
+    return b;
   }
 
   releaseBuffer(buffer: GPUBuffer): void {
     if (!this.lost) this.pool.release(buffer);
   }
 
+  /**
+   * Queue write into a buffer that no recorded-but-unsubmitted command touches (a fresh buffer):
+   * queue writes run before command buffers submitted later. Use overwrite() for live tensors.
+   */
   writeBuffer(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     this.check();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Overwrites a live buffer after everything recorded so far (which is submitted first). */
+  overwrite(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    if (this.encoder) this.submit();
+    this.writeBuffer(buffer, data, offset);
   }
 
   private getEncoder(): GPUCommandEncoder {
     return (this.encoder ??= this.device.createCommandEncoder());
   }
 
+  /** The bind group of one dispatch: whole buffers (checked against the binding limit) or ranges. */
+  bindGroup(pipeline: GPUComputePipeline, buffers: readonly Binding[], name?: string): GPUBindGroup {
+    const limit = this.maxBinding;
+    const entries = buffers.map((b, binding) => {
+      if ('buffer' in b) {
+        if (b.size > limit || b.offset % this.bindingAlignment) throw new GpuError(`internal: kernel ${name ?? ''} binds ${b.size} bytes at offset ${b.offset} (limit ${limit}, alignment ${this.bindingAlignment})`);
+        return { binding, resource: { buffer: b.buffer, offset: b.offset, size: b.size } };
+      }
+      const bytes = this.dataBytes(b);
+      if (bytes > limit) {
+        throw new GpuLimitError(`${name ? `kernel '${name}'` : 'a kernel'}: operand ${binding} of ${bytes} bytes`, bytes, 'maxStorageBufferBindingSize', limit);
+      }
+      // Pool size classes may round a buffer past the binding limit; the data itself never is.
+      return { binding, resource: { buffer: b, size: Math.min(b.size, limit, this.device.limits.maxStorageBufferBindingSize) } };
+    });
+    return this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  }
+
   /** Records one compute dispatch; commands are batched and submitted in groups. */
-  dispatch(pipeline: GPUComputePipeline, buffers: GPUBuffer[], workgroups: [number, number?, number?]): void {
+  dispatch(pipeline: GPUComputePipeline, buffers: readonly Binding[], workgroups: [number, number?, number?], name?: string): void {
     this.check();
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     for (const w of workgroups) if (w !== undefined && w > max) throw new GpuLimitError('a dispatch', w, 'maxComputeWorkgroupsPerDimension', max);
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      // Pool size classes may round a buffer past the binding limit; the data itself never is.
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer, size: Math.min(buffer.size, this.maxBinding) } })),
-    });
+    const bindGroup = this.bindGroup(pipeline, buffers, name);
+    if (this.profiler) {
+      if (this.profiler.full) this.submit();
+      this.endPass();
+      this.pass = this.getEncoder().beginComputePass({ timestampWrites: this.profiler.timestampWrites(name ?? 'unnamed') });
+    }
     this.pass ??= this.getEncoder().beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
@@ -153,12 +209,35 @@ export class GpuContext {
     this.check();
     this.endPass();
     if (this.encoder) {
+      const afterSubmit = this.profiler?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
+      afterSubmit?.();
       this.encoder = null;
       this.submits++;
     }
     this.dispatches = 0;
     this.pool.onSubmit();
+  }
+
+  /**
+   * Starts timing every dispatch by kernel name (needs the adapter's timestamp-query feature);
+   * `await ctx.stopProfiling()` returns the totals, slowest first.
+   */
+  startProfiling(): void {
+    if (!this.timestamps) throw new GpuError('profiling needs the timestamp-query feature, which this adapter does not offer');
+    this.submit();
+    this.profiler ??= new KernelProfiler(this.device);
+    this.profiler.reset();
+  }
+
+  async stopProfiling(): Promise<KernelTime[]> {
+    const p = this.profiler;
+    if (!p) return [];
+    this.submit();
+    this.profiler = null;
+    const times = await p.report();
+    p.destroy();
+    return times;
   }
 
   /** Waits until the GPU has finished everything submitted so far. */

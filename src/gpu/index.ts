@@ -1,11 +1,12 @@
 import { GpuContext } from './context.js';
 import type { GpuOptions } from './adapter.js';
 
-export { GpuContext, type AdapterSummary } from './context.js';
+export { GpuContext, type AdapterSummary, type Binding } from './context.js';
 export type { GpuOptions } from './adapter.js';
 export * from './errors.js';
 export { sizeClass, type PoolStats } from './buffer-pool.js';
-export { launch, shader, grid1D, f32bits } from './kernel.js';
+export { launch, shader, grid1D, f32bits, bindingChunks, rangeOf } from './kernel.js';
+export { formatKernelTimes, type KernelTime } from './profiler.js';
 
 let current: GpuContext | null = null;
 let pending: Promise<GpuContext> | null = null;

@@ -1,7 +1,10 @@
-import type { GpuContext } from './context.js';
+import type { Binding, GpuContext } from './context.js';
+import { GpuLimitError } from './errors.js';
 import { shaderSources } from './shaders.gen.js';
 
 const filled = new Map<string, string>();
+/** Shader name of each filled source, for the profiler. */
+const nameOf = new Map<string, string>();
 
 /** WGSL from shaders/<name>.wgsl with `{{KEY}}` placeholders replaced. */
 export function shader(name: string, fill: Record<string, string | number> = {}): string {
@@ -15,6 +18,7 @@ export function shader(name: string, fill: Record<string, string | number> = {})
     return String(fill[k]);
   });
   filled.set(key, code);
+  nameOf.set(code, name);
   return code;
 }
 
@@ -44,7 +48,7 @@ export function grid1D(n: number, wg: number, maxPerDim = 65535): [number, numbe
 export function launch(
   ctx: GpuContext,
   code: string,
-  buffers: GPUBuffer[],
+  buffers: Binding[],
   meta: ArrayLike<number> | null,
   workgroups: [number, number?, number?],
   constants?: Record<string, number>,
@@ -55,9 +59,40 @@ export function launch(
     const words = Uint32Array.from(meta);
     const mbuf = ctx.createBuffer(Math.max(16, words.byteLength));
     ctx.writeBuffer(mbuf, words);
-    ctx.dispatch(pipeline, [...buffers, mbuf], workgroups);
+    ctx.dispatch(pipeline, [...buffers, mbuf], workgroups, kernelName(code, entry));
     ctx.releaseBuffer(mbuf);
   } else {
-    ctx.dispatch(pipeline, buffers, workgroups);
+    ctx.dispatch(pipeline, buffers, workgroups, kernelName(code, entry));
   }
+}
+
+/** Names generated WGSL (not from shader()) in profiles. */
+export function nameKernel(code: string, name: string): void { nameOf.set(code, name); }
+
+function kernelName(code: string, entry: string): string {
+  const name = nameOf.get(code) ?? 'inline';
+  return entry === 'main' ? name : `${name}:${entry}`;
+}
+
+/**
+ * Splits `count` units of `unitBytes` bytes (rows of a tensor) into ranges that one binding can cover,
+ * each starting at an offset the adapter accepts: [firstUnit, units] pairs. One range when it all fits.
+ */
+export function bindingChunks(ctx: GpuContext, count: number, unitBytes: number): [number, number][] {
+  const limit = ctx.maxBinding;
+  if (count * unitBytes <= limit) return [[0, count]];
+  // Units per chunk: a multiple of the units that make an aligned offset, as many as fit.
+  const align = ctx.bindingAlignment;
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const step = align / gcd(align, unitBytes);
+  const per = Math.floor(limit / unitBytes / step) * step;
+  if (per < 1) throw new GpuLimitError(`one row of ${unitBytes} bytes (aligned to ${align})`, unitBytes * step, 'maxStorageBufferBindingSize', limit);
+  const out: [number, number][] = [];
+  for (let u = 0; u < count; u += per) out.push([u, Math.min(per, count - u)]);
+  return out;
+}
+
+/** The byte range of `units` units from `first` of a buffer, as a binding. */
+export function rangeOf(buffer: GPUBuffer, first: number, units: number, unitBytes: number): Binding {
+  return { buffer, offset: first * unitBytes, size: units * unitBytes };
 }

@@ -90,9 +90,19 @@ export class CLIPTokenizer {
   /** From OpenAI's bpe_simple_vocab_16e6.txt (already gunzipped). */
   static fromBpeText(bpe: string): CLIPTokenizer {
     const lines = bpe.split('\n');
-    const merges = lines.slice(1, 49152 - 256 - 2 + 1);
+    return CLIPTokenizer.fromMerges(lines.slice(1, 49152 - 256 - 2 + 1));
+  }
+
+  /** CLIP's vocabulary layout from a merges list: 256 byte characters, the same with </w>, one token per merge, SOT, EOT. */
+  static fromMerges(merges: readonly string[]): CLIPTokenizer {
     const vocab = [...VOCAB_BASE, ...VOCAB_BASE.map((c) => `${c}</w>`), ...merges.map((m) => m.split(' ').join('')), SOT, EOT];
-    return new CLIPTokenizer(Object.fromEntries(vocab.map((t, i) => [t, i])), merges);
+    return new CLIPTokenizer(Object.fromEntries(vocab.map((t, i) => [t, i])), [...merges]);
+  }
+
+  /** vocab.json and merges.txt (HF layout) of this tokenizer. */
+  toHF(): { vocabJson: string; mergesTxt: string } {
+    const merges = [...this.ranks.entries()].sort((a, b) => a[1] - b[1]).map(([m]) => m);
+    return { vocabJson: JSON.stringify(Object.fromEntries(this.encoder)), mergesTxt: `#version: 0.2\n${merges.join('\n')}\n` };
   }
 
   /** From the gzipped bpe_simple_vocab_16e6.txt.gz bytes (DecompressionStream: Node ≥ 18 and browsers). */
@@ -167,4 +177,47 @@ export class CLIPTokenizer {
     const bytes = Uint8Array.from([...text.replace(/<\/w>/g, ' ')].map((c) => (c === ' ' ? 0x20 : byteOf.get(c) ?? 0x3f)));
     return new TextDecoder().decode(bytes).trim();
   }
+}
+
+/**
+ * Learns CLIP-style byte-level BPE merges from texts (cleaned and split as the tokenizer does; the last
+ * character of each word carries </w>): repeatedly merges the most frequent adjacent pair, ties broken
+ * by the pair's text, until `numMerges` merges or no pair occurs twice.
+ */
+export function learnClipBpe(texts: Iterable<string>, numMerges: number): string[] {
+  const utf8 = new TextEncoder();
+  const counts = new Map<string, number>();
+  for (const text of texts) {
+    for (const m of cleanText(text).matchAll(WORD_PATTERN)) {
+      const w = Array.from(utf8.encode(m[0]), (b) => BYTE_CHARS[b]).join('');
+      counts.set(w, (counts.get(w) ?? 0) + 1);
+    }
+  }
+  const words = [...counts].map(([w, n]) => {
+    const sym = [...w];
+    sym[sym.length - 1] += '</w>';
+    return { sym, n };
+  });
+  const merges: string[] = [];
+  while (merges.length < numMerges) {
+    const pairs = new Map<string, number>();
+    for (const { sym, n } of words) for (let i = 0; i < sym.length - 1; i++) {
+      const k = `${sym[i]} ${sym[i + 1]}`;
+      pairs.set(k, (pairs.get(k) ?? 0) + n);
+    }
+    let best = '';
+    let bestN = 1;
+    for (const [k, n] of pairs) if (n > bestN || (n === bestN && best && k < best)) { best = k; bestN = n; }
+    if (!best) break;
+    merges.push(best);
+    const [a, b] = best.split(' ');
+    for (const w of words) {
+      const out: string[] = [];
+      for (let i = 0; i < w.sym.length; i++) {
+        if (i < w.sym.length - 1 && w.sym[i] === a && w.sym[i + 1] === b) { out.push(a + b); i++; } else out.push(w.sym[i]);
+      }
+      w.sym = out;
+    }
+  }
+  return merges;
 }

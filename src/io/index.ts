@@ -7,4 +7,4 @@ export { SafetensorsFile, parseSafetensorsHeader, type ReadOptions, type Safeten
 export { writeSafetensors, type TensorToWrite } from './safetensors-write.js';
 export { loadPth, stateDictFrom, type LoadPthOptions, type PthValue, type StorageRef } from './pth.js';
 export { readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
-export { CLIPTokenizer, cleanText, CLIP_CONTEXT_LENGTH } from './clip-tokenizer.js';
+export { CLIPTokenizer, cleanText, learnClipBpe, CLIP_CONTEXT_LENGTH } from './clip-tokenizer.js';

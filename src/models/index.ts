@@ -6,3 +6,4 @@ export { CLIPModel, CLIP_VIT_B32_CONFIG, clipConfig, l2normalize, type CLIPConfi
 export { ResNet, RESNET_CONFIGS, type ResNetConfig } from './resnet/resnet.js';
 export { memoryDir, type WeightsDir } from './weights-dir.js';
 export type { LoadOptions } from './pretrained.js';
+export { SmallConvNet, SmallSegmenter, ConvBnRelu, type SmallConvNetConfig, type SmallSegmenterConfig } from './small/convnet.js';

@@ -5,6 +5,7 @@ import { full, zerosLike } from '../ops/creation.js';
 import { add, div, minimum, mul, sqrt } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { f32bits, grid1D, launch, shader } from '../ops/util.js';
+import { bindingChunks, rangeOf } from '../gpu/kernel.js';
 
 const FLAG_DECOUPLED = 1;
 const FLAG_NESTEROV = 2;
@@ -36,9 +37,30 @@ export abstract class Optimizer {
 
   abstract step(): void;
 
+  /** The state tensors in a fixed order (checkpoints restore them with loadState). */
+  stateTensors(): Tensor[] { return []; }
+
+  get steps(): number { return this.stepCount; }
+
+  /** Restores a checkpoint: the step count and the values of stateTensors(), in order. */
+  loadState(steps: number, values: readonly ArrayLike<number>[]): void {
+    const own = this.stateTensors();
+    if (values.length !== own.length) throw new Error(`cflens: optimiser checkpoint has ${values.length} state tensors, this optimiser ${own.length}`);
+    own.forEach((t, i) => {
+      if (values[i].length !== t.size) throw new Error(`cflens: optimiser checkpoint state ${i} has ${values[i].length} values, expected ${t.size}`);
+      t.ctx.overwrite(t.buffer, Float32Array.from(values[i]));
+    });
+    this.stepCount = steps;
+  }
+
   protected update(mode: number, p: Tensor, m: Tensor, v: Tensor, words: number[]): void {
     if (!p.grad) return;
-    launch(p.ctx, shader('optim', { MODE: mode }), [p.buffer, p.grad.buffer, m.buffer, v.buffer], [p.size, ...words], grid1D(p.size, 256));
+    // Parameters larger than one binding (a big vocabulary's embedding) are updated range by range.
+    const code = shader('optim', { MODE: mode });
+    for (const [lo, k] of bindingChunks(p.ctx, p.size, 4)) {
+      const part = (t: Tensor) => (k === p.size || t.size !== p.size ? t.buffer : rangeOf(t.buffer, lo, k, 4));
+      launch(p.ctx, code, [part(p), part(p.grad), part(m), part(v)], [k, ...words], grid1D(k, 256));
+    }
   }
 
   dispose(): void {
@@ -65,6 +87,8 @@ export class SGD extends Optimizer {
     });
     this.stepCount++;
   }
+
+  override stateTensors(): Tensor[] { return [...this.buf]; }
 
   override dispose(): void {
     for (const t of this.buf) t.dispose();
@@ -95,6 +119,8 @@ export class Adam extends Optimizer {
       this.update(1, p, this.m[i], this.v[i], [f32bits(lr), f32bits(betas[0]), f32bits(betas[1]), f32bits(eps), f32bits(weightDecay), f32bits(bc1), f32bits(bc2), flags]);
     });
   }
+
+  override stateTensors(): Tensor[] { return [...this.m, ...this.v]; }
 
   override dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();

@@ -3,6 +3,7 @@ import { Tensor, shapeStr } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
+import { nameKernel } from '../gpu/kernel.js';
 import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -231,6 +232,7 @@ function gemmCode(fill: Record<string, string | number>): string {
     BK, TM, TN, RM: TM / 4, RN: TN / 4, LA: (BM * BK) / NT, LB: (BK * BN) / NT,
   };
   code = unrollLoops(shader('conv_gemm', fill), consts);
+  nameKernel(code, `conv_gemm[${['fwd', 'dgrad', 'wgrad'][n('MODE')]} ${BM}x${BN}]`);
   gemmCodes.set(key, code);
   return code;
 }
@@ -347,7 +349,7 @@ export function convBackwardWeightKernel(x: Tensor, dy: Tensor, g: ConvGeom): Te
   const dw = Tensor.empty([g.Co, g.C / g.G, g.KH, g.KW], 'f32', x.ctx);
   if (!dw.size) return dw;
   if (g.B * g.OH * g.OW === 0) {
-    launch(x.ctx, shader('fill'), [dw.buffer], [dw.size, 0, 0], grid1D(dw.size, 256));
+    launch(x.ctx, shader('fill'), [dw.buffer], [dw.size, 0, 0, 0], grid1D(dw.size, 256));
     return dw;
   }
   if (useGemm(g, 2)) runGemm(x.ctx, g, 2, dy.buffer, x.buffer, null, dw);

@@ -1,3 +1,4 @@
+import { bindingChunks, rangeOf } from '../gpu/kernel.js';
 import { Tensor, numelOf, type DType } from '../autograd/tensor.js';
 import { gpu } from '../gpu/index.js';
 import type { GpuContext } from '../gpu/context.js';
@@ -13,7 +14,10 @@ function finish(t: Tensor, o?: CreateOptions): Tensor {
 function fillKernel(t: Tensor, start: number, step: number): void {
   const n = t.size;
   if (n === 0) return;
-  launch(t.ctx, shader('fill'), [t.buffer], [n, f32bits(start), f32bits(step)], grid1D(n, 256));
+  // Tensors larger than one binding are filled range by range.
+  for (const [lo, k] of bindingChunks(t.ctx, n, 4)) {
+    launch(t.ctx, shader('fill'), [k === n ? t.buffer : rangeOf(t.buffer, lo, k, 4)], [k, f32bits(start), f32bits(step), lo], grid1D(k, 256));
+  }
 }
 
 export function full(shape: readonly number[], value: number, o?: CreateOptions): Tensor {

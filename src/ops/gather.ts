@@ -1,6 +1,8 @@
 import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { fromArray, zeros } from './creation.js';
+import type { Binding, GpuContext } from '../gpu/context.js';
+import { bindingChunks, rangeOf } from '../gpu/kernel.js';
 import { contiguousStrides, grid1D, launch, normAxis, sameCtx, shader } from './util.js';
 
 // torch.gather / torch.index_select and their vjps (scatter-adds), each differentiable in turn.
@@ -38,13 +40,25 @@ function checkSource(op: string, x: Tensor): void {
   if (x.dtype === 'f16') throw new Error(`cflens: ${op} needs f32 or i32 tensors, got f16 of shape ${shapeStr(x.shape)}; cast with .float()`);
 }
 
+/**
+ * A source (or result) larger than one binding is bound in ranges of whole rows when the op runs along
+ * axis 0; each range is one dispatch. Other axes bind the whole buffer (an error names the limit).
+ */
+function rowRanges(buffer: GPUBuffer, shape: readonly number[], axis: number, ctx: GpuContext): [number, number, Binding][] {
+  const rows = shape[axis];
+  if (axis !== 0 || !rows) return [[0, rows, buffer]];
+  const rowBytes = (4 * shape.reduce((a, b) => a * b, 1)) / rows;
+  const chunks = bindingChunks(ctx, rows, rowBytes);
+  return chunks.length === 1 ? [[0, rows, buffer]] : chunks.map(([lo, n]) => [lo, n, rangeOf(buffer, lo, n, rowBytes)]);
+}
+
 /** Raw gather kernel (no tape): out has `outShape`; reads `x` (any of f32 / i32). */
 function gatherKernel(mode: Mode, x: Tensor, axis: number, idx: Tensor, outShape: readonly number[]): Tensor {
   const out = Tensor.empty(outShape, x.dtype, x.ctx);
   if (!out.size) return out;
   const meta = [out.size, x.ndim, axis, x.shape[axis], ...outShape, ...contiguousStrides(x.shape)];
   const code = shader('gather', { MODE: mode, T: x.dtype === 'i32' ? 'i32' : 'f32', ...indexFill(idx) });
-  launch(x.ctx, code, [x.buffer, idx.buffer, out.buffer], meta, grid1D(out.size, 256));
+  for (const [lo, n, src] of rowRanges(x.buffer, x.shape, axis, x.ctx)) launch(x.ctx, code, [src, idx.buffer, out.buffer], [...meta, lo, n], grid1D(out.size, 256));
   return out;
 }
 
@@ -53,7 +67,8 @@ function scatterAddKernel(mode: Mode, g: Tensor, shape: readonly number[], axis:
   const out = zeros(shape, { ctx: g.ctx });
   if (!g.size) return out;
   const meta = [g.size, shape.length, axis, shape[axis], ...g.shape, ...contiguousStrides(shape)];
-  launch(g.ctx, shader('scatter_add', { MODE: mode, ...indexFill(idx) }), [g.buffer, idx.buffer, out.buffer], meta, grid1D(g.size, 256));
+  const code = shader('scatter_add', { MODE: mode, ...indexFill(idx) });
+  for (const [lo, n, dst] of rowRanges(out.buffer, shape, axis, g.ctx)) launch(g.ctx, code, [g.buffer, idx.buffer, dst], [...meta, lo, n], grid1D(g.size, 256));
   return out;
 }
 
@@ -62,8 +77,10 @@ function indexAddKernel(g: Tensor, shape: readonly number[], axis: number, idx: 
   const out = Tensor.empty(shape, 'f32', g.ctx);
   if (!out.size) return out;
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const meta = [out.size, shape[axis], idx.size, inner];
-  launch(g.ctx, shader('scatter_index', indexFill(idx)), [g.buffer, idx.buffer, out.buffer], meta, grid1D(out.size, 256));
+  for (const [lo, n, dst] of rowRanges(out.buffer, shape, axis, g.ctx)) {
+    const count = (out.size / shape[axis]) * n;
+    launch(g.ctx, shader('scatter_index', indexFill(idx)), [g.buffer, idx.buffer, dst], [count, shape[axis], idx.size, inner, lo, n], grid1D(count, 256));
+  }
   return out;
 }
 

@@ -6,3 +6,4 @@ export * from './attributes.js';
 export * from './render.js';
 export * from './dataset.js';
 export * from './png.js';
+export * from './probe.js';

@@ -1,6 +1,8 @@
 import { tidy } from '../../autograd/scope.js';
 import type { Tensor } from '../../autograd/tensor.js';
-import { narrow } from '../../ops/shape.js';
+import { fromArray } from '../../ops/creation.js';
+import { add, div, mul } from '../../ops/elementwise.js';
+import { narrow, pad } from '../../ops/shape.js';
 import { Conv2d, GroupNorm, ModuleList } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { activation } from './activations.js';
@@ -121,7 +123,83 @@ export class AutoencoderKL extends Module {
     });
   }
 
-  decode(z: Tensor): Tensor {
+  /**
+   * Pixels from unscaled latents. `tiling: 'auto'` (default) decodes in overlapping tiles when the
+   * decoder's full-resolution activations would not fit in one binding of this adapter (SD's VAE at
+   * 512² on a 128 MiB limit), as diffusers' enable_tiling(); true / false force it.
+   */
+  decode(z: Tensor, { tiling = 'auto', tile = 32, overlap = 8 }: DecodeOptions = {}): Tensor {
+    const tiled = tiling === true || (tiling === 'auto' && (z.shape[2] > tile || z.shape[3] > tile) && this.decodeActivationBytes(z) > z.ctx.maxBinding);
+    if (tiled) return this.decodeTiled(z, tile, overlap);
     return tidy(() => this.decoder.forward(this.post_quant_conv.forward(z)));
   }
+
+  /** Bytes of the decoder's largest activation for latents z: the upsampled features entering the last up block. */
+  decodeActivationBytes(z: Tensor): number {
+    const ch = this.config.block_out_channels;
+    const f = 2 ** (ch.length - 1);
+    return 4 * z.shape[0] * Math.max(ch[0], ch[Math.min(1, ch.length - 1)]) * z.shape[2] * f * z.shape[3] * f;
+  }
+
+  /**
+   * Tiled decoding: latent tiles of `tile`² with `overlap` shared on each side, decoded one by one and
+   * blended with linear ramps over the overlaps (weights sum to one everywhere). Differentiable.
+   * GroupNorm statistics are per tile, so seams can differ slightly from a whole decode.
+   */
+  decodeTiled(z: Tensor, tile = 32, overlap = 8): Tensor {
+    const [, , H, W] = z.shape;
+    if ((H > tile || W > tile) && !(overlap >= 0 && overlap < tile)) throw new Error(`cflens: AutoencoderKL.decodeTiled: overlap ${overlap} must be in [0, tile ${tile})`);
+    const f = 2 ** (this.config.block_out_channels.length - 1);
+    const starts = (n: number) => {
+      if (n <= tile) return [0];
+      const out: number[] = [];
+      for (let s = 0; ; s += tile - overlap) {
+        if (s + tile >= n) { out.push(n - tile); break; }
+        out.push(s);
+      }
+      return out;
+    };
+    const ys = starts(H);
+    const xs = starts(W);
+    // 1-D ramp of a tile along one axis: rises over the overlap with the previous tile, falls over the next.
+    const ramp = (pos: number[], k: number, len: number, total: number) => {
+      const w = new Float32Array(len * f).fill(1);
+      const prevEnd = k > 0 ? (pos[k - 1] + Math.min(tile, total)) * f : 0;
+      const nextStart = k + 1 < pos.length ? pos[k + 1] * f : Infinity;
+      for (let i = 0; i < len * f; i++) {
+        const p = pos[k] * f + i;
+        if (p < prevEnd) w[i] = Math.min(w[i], (p - pos[k] * f + 0.5) / (prevEnd - pos[k] * f));
+        if (p >= nextStart) w[i] = Math.min(w[i], ((pos[k] + len) * f - p - 0.5) / ((pos[k] + len) * f - nextStart));
+      }
+      return w;
+    };
+    return tidy(() => {
+      let acc: Tensor | null = null;
+      let wsum: Tensor | null = null;
+      ys.forEach((y, iy) => xs.forEach((x, ix) => {
+        const th = Math.min(tile, H);
+        const tw = Math.min(tile, W);
+        const out = this.decoder.forward(this.post_quant_conv.forward(narrow(narrow(z, 2, y, th), 3, x, tw)));
+        const ry = ramp(ys, iy, th, H);
+        const rx = ramp(xs, ix, tw, W);
+        const w2 = new Float32Array(ry.length * rx.length);
+        for (let i = 0; i < ry.length; i++) for (let j = 0; j < rx.length; j++) w2[i * rx.length + j] = ry[i] * rx[j];
+        const wt = fromArray(w2, [1, 1, ry.length, rx.length], { ctx: z.ctx });
+        const pads = [x * f, (W - x - tw) * f, y * f, (H - y - th) * f];
+        const part = pad(mul(out, wt), pads);
+        const wpad = pad(wt, pads);
+        acc = acc ? add(acc, part) : part;
+        wsum = wsum ? add(wsum, wpad) : wpad;
+      }));
+      return div(acc!, wsum!);
+    });
+  }
+}
+
+export interface DecodeOptions {
+  /** 'auto' (default): tile only when the whole decode would exceed the binding limit. */
+  tiling?: boolean | 'auto';
+  /** Latent tile side (default 32 = 256 px for SD) and overlap in latent pixels (default 8). */
+  tile?: number;
+  overlap?: number;
 }

@@ -1,0 +1,42 @@
+// cflens diagnose: the world diagnosis of one default target model, written as a report folder.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { initGpu, SmallConvNet, UNet2DModel, DDIMScheduler } from '../index.js';
+import { diagnoseWorld } from '../pipelines/world-diagnosis.js';
+import { worldReport } from '../report/world-report.js';
+import { readJson } from '../train/evaluate.js';
+
+export interface DiagnoseArgs { target: string; models: string; out: string; faces: number; counterfactuals: number; iterations: number; seed: number }
+
+export async function diagnose(a: DiagnoseArgs): Promise<string> {
+  const t0 = performance.now();
+  await initGpu();
+  const dir = (name: string) => join(a.models, name);
+  const config = await readJson(dir(a.target), 'config.json').catch(() => {
+    throw new Error(`cflens diagnose: no model '${a.target}' in ${a.models} (expected ${dir(a.target)}/config.json); run \`npm run train:defaults\` or pick --target from the folders there`);
+  });
+  if (!config.cflens_label) throw new Error(`cflens diagnose: ${dir(a.target)} is not a binary world classifier (no cflens_label in its config.json)`);
+  const target = await SmallConvNet.fromPretrained(dir(a.target));
+  const probe = await SmallConvNet.fromPretrained(dir('probe'));
+  const unet = await UNet2DModel.fromPretrained(dir('ddpm'));
+  const scheduler = new DDIMScheduler(await readJson(dir('ddpm'), 'scheduler_config.json'));
+  const d = await diagnoseWorld({
+    target, label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? null, probe, unet, scheduler,
+    faces: a.faces, counterfactuals: a.counterfactuals, iterations: a.iterations, seed: a.seed,
+    onProgress: (m) => console.log(`  ${m}`),
+  });
+  const files = worldReport(d, { target: a.target, size: 32, models: a.models, elapsedMs: performance.now() - t0 });
+  await mkdir(a.out, { recursive: true });
+  for (const [name, body] of Object.entries(files)) await writeFile(join(a.out, name), body);
+  for (const m of [target, probe, unet]) m.dispose();
+  const top = d.sensitivity.slice(0, 4).map((s) => `  ${s.attribute.padEnd(20)} mean |Δp| ${s.meanAbsDelta.toFixed(3)}  flips ${(100 * s.flipRate).toFixed(0)}%`).join('\n');
+  const changed = Object.entries(d.changedCounts).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none';
+  return [
+    `${a.target}: predicts '${d.label}'${d.spurious ? `, trained with '${d.spurious}' planted as a shortcut` : ''}`,
+    `held-out accuracy ${(100 * d.heldOut.accuracy).toFixed(1)}%${Number.isFinite(d.heldOut.conflictingAccuracy) ? `, bias-conflicting ${(100 * d.heldOut.conflictingAccuracy).toFixed(1)}%` : ''}`,
+    'most sensitive attributes (exact counterfactuals):',
+    top,
+    `generative counterfactuals: ${d.flipped}/${d.counterfactuals.length} flipped; attributes they changed: ${changed}`,
+    `report: ${join(a.out, 'report.html')} (+ report.json, pairs.png)`,
+  ].join('\n');
+}

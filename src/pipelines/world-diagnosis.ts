@@ -1,0 +1,251 @@
+// A diagnosis of a target classifier on the synthetic world, in two parts:
+//  1. exact counterfactuals: every attribute of held-out faces is changed alone by the renderer, and
+//     the target's flip rate and probability shift per attribute are measured (ground truth of what
+//     the model is sensitive to);
+//  2. generative counterfactuals: real faces are DDIM-inverted part way with the default DDPM, the
+//     noisy latent is optimised (through the checkpointed DDIM decoder) until the target's decision
+//     flips while the image stays close, and the attribute probe names what the edit changed.
+import { checkpoint } from '../autograd/checkpoint.js';
+import { backward } from '../autograd/engine.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { keep, tidy } from '../autograd/scope.js';
+import type { Tensor } from '../autograd/tensor.js';
+import { fromArray } from '../ops/creation.js';
+import { add, mul } from '../ops/elementwise.js';
+import { crossEntropy, mseLoss } from '../ops/loss.js';
+import { softmax } from '../ops/softmax.js';
+import { Adam } from '../nn/optim.js';
+import type { Module } from '../nn/module.js';
+import type { UNet2DModel } from '../models/diffusers/unet-2d.js';
+import type { SmallConvNet } from '../models/small/convnet.js';
+import { ATTRIBUTES, attributeWord, type Attributes, type AttributeName } from '../world/attributes.js';
+import { WorldDataset } from '../world/dataset.js';
+import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
+import { Rng, hashSeed } from '../world/rng.js';
+import type { DDIMScheduler } from './ddim.js';
+
+export interface AttributeSensitivity {
+  attribute: AttributeName;
+  /** Fraction of faces whose predicted class changed when only this attribute changed. */
+  flipRate: number;
+  /** Mean |Δ p(class 1)|. */
+  meanAbsDelta: number;
+}
+
+export interface CounterfactualPair {
+  /** Pixels [3, S, S] in [0, 1]: the real face, its reconstruction, the counterfactual. */
+  original: Float32Array;
+  before: Float32Array;
+  after: Float32Array;
+  /** True attributes of the real face, and what the probe reads before / after. */
+  attributes: Attributes;
+  probeBefore: Record<string, string | boolean>;
+  probeAfter: Record<string, string | boolean>;
+  /** Target's p(class 1) before and after, and whether its decision flipped. */
+  pBefore: number;
+  pAfter: number;
+  flipped: boolean;
+  /** Attributes the probe reads differently after the edit. */
+  changed: string[];
+  /** Mean absolute pixel change (0–1 scale). */
+  pixelChange: number;
+}
+
+export interface WorldDiagnosisOptions {
+  target: SmallConvNet;
+  /** Label feature and spurious feature of the target's held-out set (from its config). */
+  label: string;
+  spurious?: string | null;
+  probe: SmallConvNet;
+  unet: UNet2DModel;
+  scheduler: DDIMScheduler;
+  size?: number;
+  /** Held-out faces for the exact counterfactuals (default 64). */
+  faces?: number;
+  /** Real faces to explain with generative counterfactuals (default 4; 0 skips that part). */
+  counterfactuals?: number;
+  /** DDIM steps of the whole schedule (default 10) and how many of them are inverted (default 4: t = 400). */
+  ddimSteps?: number;
+  invertSteps?: number;
+  /** Optimisation of the latent: iterations, Adam learning rate, weight of the pixel distance. */
+  iterations?: number;
+  lr?: number;
+  proximity?: number;
+  seed?: number;
+  onProgress?: (message: string) => void;
+}
+
+export interface WorldDiagnosis {
+  label: string;
+  spurious: string | null;
+  heldOut: { n: number; accuracy: number; conflictingAccuracy: number };
+  sensitivity: AttributeSensitivity[];
+  counterfactuals: CounterfactualPair[];
+  /** How often each attribute changed among the counterfactuals that flipped the decision. */
+  changedCounts: Record<string, number>;
+  flipped: number;
+}
+
+function freeze(...ms: Module[]): void {
+  for (const m of ms) {
+    m.eval();
+    for (const p of m.parameters()) p.requiresGrad_(false);
+  }
+}
+
+async function host(t: Tensor): Promise<Float32Array> {
+  const a = (await t.toArray()) as Float32Array;
+  t.dispose();
+  return a;
+}
+
+/** p(class 1) of the target for images in [0, 1]. */
+async function probs(target: SmallConvNet, images: Float32Array, n: number, size: number): Promise<number[]> {
+  const p = await host(noGrad(() => tidy(() => softmax(target.forward(fromArray(images, [n, 3, size, size])), 1))));
+  return Array.from({ length: n }, (_, i) => p[2 * i + 1]);
+}
+
+/** A counterfactual value of one attribute: the other binary value, another category, the mirrored lighting. */
+function changedValue(a: Attributes, name: AttributeName, rng: Rng): Partial<Attributes> {
+  const spec = ATTRIBUTES.find((s) => s.name === name)!;
+  const v = a[name];
+  if (spec.kind === 'binary') return { [name]: !v } as Partial<Attributes>;
+  if (spec.kind === 'categorical') {
+    const others = spec.values.filter((x) => x !== v);
+    return { [name]: others[rng.int(others.length)] } as Partial<Attributes>;
+  }
+  const x = v as number;
+  return { [name]: Math.abs(x) < 0.5 ? (x >= 0 ? 0.9 : -0.9) : -x } as Partial<Attributes>;
+}
+
+export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiagnosis> {
+  const size = o.size ?? 32;
+  const seed = o.seed ?? 0;
+  const log = o.onProgress ?? (() => {});
+  freeze(o.target, o.probe, o.unet);
+  const ds = new WorldDataset({ label: o.label, spurious: o.spurious ?? undefined, n: o.faces ?? 64, balanced: Boolean(o.spurious), seed: hashSeed(seed, 0xd1a9), size });
+  const all = ds.all();
+  const p0 = await probs(o.target, all.images, ds.n, size);
+  const correct = p0.map((p, i) => (p > 0.5 ? 1 : 0) === ds.labels[i]);
+  const conflicting = o.spurious ? [...ds.cell('1,0'), ...ds.cell('0,1')] : [];
+  const heldOut = {
+    n: ds.n,
+    accuracy: correct.filter(Boolean).length / ds.n,
+    conflictingAccuracy: conflicting.length ? conflicting.filter((i) => correct[i]).length / conflicting.length : NaN,
+  };
+  log(`held-out accuracy ${(100 * heldOut.accuracy).toFixed(1)}%, bias-conflicting ${(100 * heldOut.conflictingAccuracy).toFixed(1)}% (${ds.n} faces)`);
+
+  // 1. Exact counterfactuals, one attribute at a time.
+  const sensitivity: AttributeSensitivity[] = [];
+  for (const spec of ATTRIBUTES) {
+    const rng = new Rng(hashSeed(seed, spec.name.length, 17));
+    const imgs = new Float32Array(all.images.length);
+    const per = 3 * size * size;
+    for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, changedValue(ds.attributes[i], spec.name, rng)).image, i * per);
+    const p1 = await probs(o.target, imgs, ds.n, size);
+    let flips = 0;
+    let delta = 0;
+    for (let i = 0; i < ds.n; i++) {
+      if ((p0[i] > 0.5) !== (p1[i] > 0.5)) flips++;
+      delta += Math.abs(p1[i] - p0[i]);
+    }
+    sensitivity.push({ attribute: spec.name, flipRate: flips / ds.n, meanAbsDelta: delta / ds.n });
+  }
+  sensitivity.sort((a, b) => b.meanAbsDelta - a.meanAbsDelta);
+  log(`most sensitive to: ${sensitivity.slice(0, 3).map((s) => `${s.attribute} (flips ${(100 * s.flipRate).toFixed(0)}%)`).join(', ')}`);
+
+  // 2. Generative counterfactuals of the first faces (bias-conflicting ones first when there are).
+  const k = o.counterfactuals ?? 4;
+  const order = [...conflicting, ...Array.from({ length: ds.n }, (_, i) => i).filter((i) => !conflicting.includes(i))].slice(0, k);
+  const counterfactuals: CounterfactualPair[] = [];
+  if (k > 0) counterfactuals.push(...(await generativeCounterfactuals(o, ds, order, p0, size, log)));
+  const changedCounts: Record<string, number> = {};
+  for (const c of counterfactuals) if (c.flipped) for (const a of c.changed) changedCounts[a] = (changedCounts[a] ?? 0) + 1;
+  return { label: o.label, spurious: o.spurious ?? null, heldOut, sensitivity, counterfactuals, changedCounts, flipped: counterfactuals.filter((c) => c.flipped).length };
+}
+
+async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldDataset, idx: number[], p0: number[], size: number, log: (m: string) => void): Promise<CounterfactualPair[]> {
+  const n = idx.length;
+  const s = o.scheduler;
+  s.setTimesteps(o.ddimSteps ?? 10);
+  const down = [...s.timesteps].reverse().slice(0, o.invertSteps ?? 4); // t = 0, 100, 200, 300
+  const b = ds.batch(idx);
+  const x0 = fromArray(b.images.map((v) => 2 * v - 1), [n, 3, size, size]);
+  // DDIM inversion to t_start.
+  let z = x0;
+  for (const t of down) {
+    const next = noGrad(() => tidy(() => s.invertStep(o.unet.forward(z, t), t, s.nextTimestep(t), z)));
+    if (z !== x0) z.dispose();
+    z = next;
+  }
+  const tStart = s.nextTimestep(down[down.length - 1]);
+  const up = [tStart, ...[...down].reverse().slice(0, -1), 0].filter((t, i, a) => a.indexOf(t) === i);
+  const decode = (zt: Tensor) => {
+    let x = zt;
+    for (const t of up) {
+      const prev = x;
+      x = checkpoint((xx: Tensor) => tidy(() => s.step(o.unet.forward(xx, t), t, xx).prevSample), x);
+      if (prev !== zt) prev.dispose();
+    }
+    return x;
+  };
+  const before01 = keep(noGrad(() => tidy(() => mul(add(decode(z), 1), 0.5))));
+  const wanted = idx.map((i) => (p0[i] > 0.5 ? 0 : 1));
+  const latent = keep(noGrad(() => tidy(() => mul(z, 1))));
+  if (z !== x0) z.dispose();
+  latent.requiresGrad_(true);
+  const opt = new Adam([latent], { lr: o.lr ?? 0.05 });
+  const iterations = o.iterations ?? 8;
+  for (let it = 0; it < iterations; it++) {
+    const loss = tidy(() => {
+      const x01 = mul(add(decode(latent), 1), 0.5);
+      const l = add(crossEntropy(o.target.forward(x01), wanted), mul(mseLoss(x01, before01), o.proximity ?? 10));
+      backward(l);
+      return l;
+    });
+    opt.step();
+    opt.zeroGrad();
+    log(`counterfactual search ${it + 1}/${iterations}: loss ${(await loss.item()).toFixed(4)}`);
+    loss.dispose();
+  }
+  const after01 = noGrad(() => tidy(() => mul(add(decode(latent), 1), 0.5)));
+  opt.dispose();
+  latent.dispose();
+  x0.dispose();
+  const bh = await host(before01);
+  const ah = await host(after01);
+  const pB = await probs(o.target, bh, n, size);
+  const pA = await probs(o.target, ah, n, size);
+  const readProbe = async (imgs: Float32Array) => {
+    const r = await host(noGrad(() => tidy(() => o.probe.forward(fromArray(imgs, [n, 3, size, size])))));
+    const per = r.length / n;
+    return Array.from({ length: n }, (_, i) => decodeProbe(r, i * per));
+  };
+  const prB = await readProbe(bh);
+  const prA = await readProbe(ah);
+  const per = 3 * size * size;
+  return idx.map((i, j) => {
+    const before = bh.slice(j * per, (j + 1) * per);
+    const after = ah.slice(j * per, (j + 1) * per);
+    let change = 0;
+    for (let q = 0; q < per; q++) change += Math.abs(after[q] - before[q]);
+    return {
+      original: b.images.slice(j * per, (j + 1) * per),
+      before, after,
+      attributes: ds.attributes[i],
+      probeBefore: prB[j], probeAfter: prA[j],
+      pBefore: pB[j], pAfter: pA[j],
+      flipped: (pB[j] > 0.5) !== (pA[j] > 0.5),
+      changed: PROBE_GROUPS.map((g) => g.attribute).filter((a) => prB[j][a] !== prA[j][a]),
+      pixelChange: change / per,
+    };
+  });
+}
+
+/** "smiling → neutral, blond hair → brown hair" for a pair. */
+export function describeChange(c: CounterfactualPair): string {
+  return c.changed.map((a) => {
+    const w = (v: string | boolean) => attributeWord({ ...c.attributes, [a]: v } as Attributes, a as AttributeName);
+    return `${w(c.probeBefore[a])} → ${w(c.probeAfter[a])}`;
+  }).join(', ') || 'no attribute the probe reads';
+}

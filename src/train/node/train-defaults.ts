@@ -1,0 +1,90 @@
+// npm run train:defaults [-- --only ddpm,clip] [--skip ...] [--out models/defaults] [--no-eval] [--eval-only]
+// [--steps N (smoke runs)] [--checkpoints .cache/train]
+// Trains every default model from its seed (resumable: checkpoints in .cache/train/), writes the shipped
+// folders (config.json + model.safetensors in f16 + training.json), then evaluates them into
+// models/defaults/manifest.json.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { initGpu } from '../../index.js';
+import { defaultTasks } from '../tasks.js';
+import { trainTask, type CheckpointStore } from '../trainer.js';
+import { evaluateDefaults } from '../evaluate.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+function fsStore(dir: string): CheckpointStore {
+  return {
+    async load(name) {
+      try {
+        return new Uint8Array(await readFile(join(dir, name)));
+      } catch {
+        return null;
+      }
+    },
+    async save(name, bytes) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, `${name}.tmp`), bytes);
+      await rename(join(dir, `${name}.tmp`), join(dir, name));
+    },
+  };
+}
+
+const fmt = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
+
+async function main(): Promise<void> {
+  const out = arg('out') ?? 'models/defaults';
+  const store = fsStore(arg('checkpoints') ?? '.cache/train');
+  const only = arg('only')?.split(',');
+  const skip = arg('skip')?.split(',') ?? [];
+  const ctx = await initGpu();
+  const hardware = `${ctx.summary.description || ctx.summary.device} (${ctx.summary.backend}), ${cpus().length} CPU cores: ${cpus()[0]?.model ?? '?'}`;
+  if (!flag('eval-only')) {
+    for (const task of defaultTasks()) {
+      if ((only && !only.includes(task.name)) || skip.includes(task.name)) continue;
+      console.log(`[${task.name}] ${task.description}: ${task.steps} steps of ${task.batchSize}`);
+      let last = 0;
+      const r = await trainTask(task, {
+        store,
+        steps: arg('steps') ? Number(arg('steps')) : undefined,
+        onProgress: (p) => {
+          if (p.step === p.steps || performance.now() - last > 10_000) {
+            last = performance.now();
+            console.log(`[${p.task}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} elapsed ${fmt(p.elapsedMs)} eta ${fmt(p.etaMs)}`);
+          }
+        },
+      });
+      const dir = join(out, task.name);
+      await mkdir(dir, { recursive: true });
+      const built = task.build();
+      built.model.dispose();
+      await writeFile(join(dir, 'config.json'), `${JSON.stringify(built.config, null, 1)}\n`);
+      for (const [name, text] of Object.entries(built.files ?? {})) await writeFile(join(dir, name), text);
+      await writeFile(join(dir, 'model.safetensors'), await r.exportWeights('f16', { format: 'pt', cflens_task: task.name }));
+      const record = {
+        task: task.name, description: task.description, seed: task.seed, steps: r.state.step, batchSize: task.batchSize, lr: task.lr, ema: task.ema,
+        trainingMs: Math.round(r.state.elapsedMs), hardware, losses: r.state.extra.losses,
+      };
+      await writeFile(join(dir, 'training.json'), `${JSON.stringify(record, null, 1)}\n`);
+      console.log(`[${task.name}] done in ${fmt(r.state.elapsedMs)} → ${dir}`);
+      r.dispose();
+    }
+  }
+  if (!flag('no-eval')) {
+    const manifest = await evaluateDefaults(out, { only, log: (s) => console.log(s), writeFile: (name, bytes) => writeFile(join(out, name), bytes) });
+    await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+    console.log(`wrote ${join(out, 'manifest.json')}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,128 @@
+// The training loop shared by every default model: warm-up + cosine learning rate, AdamW, optional
+// EMA of the weights, checkpoints every few minutes through a store, progress with an ETA.
+import { noGrad } from '../autograd/grad-mode.js';
+import { keep, tidy } from '../autograd/scope.js';
+import type { Tensor } from '../autograd/tensor.js';
+import { backward } from '../autograd/engine.js';
+import { clone } from '../ops/shape.js';
+import { add, mul } from '../ops/elementwise.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../nn/optim.js';
+import { checkpointBytes, restoreCheckpoint, weightsBytes, type TrainState } from './checkpoint.js';
+import { optimizerFor, type DefaultTask } from './tasks.js';
+
+/** Where checkpoints live (a folder in Node, anything with bytes in a browser). */
+export interface CheckpointStore {
+  load(name: string): Promise<Uint8Array | null>;
+  save(name: string, bytes: Uint8Array): Promise<void>;
+}
+
+export interface TrainProgress { task: string; step: number; steps: number; loss: number; elapsedMs: number; etaMs: number }
+
+export interface TrainOptions {
+  store?: CheckpointStore;
+  /** Checkpoint at least this often (default 120 s). */
+  checkpointEveryMs?: number;
+  onProgress?: (p: TrainProgress) => void;
+  /** Overrides task.steps (smoke runs). */
+  steps?: number;
+  /** Stops (with a checkpoint) after this step, as an interruption would; the schedule still spans `steps`. */
+  until?: number;
+}
+
+export interface TrainResult {
+  model: Module;
+  state: TrainState;
+  /** The weights to ship (EMA weights where the task keeps them). */
+  exportWeights(dtype: 'f16' | 'f32', metadata?: Record<string, string>): Promise<Uint8Array>;
+  dispose(): void;
+}
+
+/** Linear warm-up over the first 5% of steps, then cosine decay to 10%. */
+export function learningRate(base: number, step: number, steps: number): number {
+  const warm = Math.max(1, Math.round(0.05 * steps));
+  if (step < warm) return (base * (step + 1)) / warm;
+  const p = (step - warm) / Math.max(1, steps - warm);
+  return base * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, p))));
+}
+
+function copyInto(dst: Tensor, src: Tensor): void {
+  dst.ctx.copyBuffer(src.buffer, 0, dst.buffer, 0, dst.size * 4);
+}
+
+/** Trains `task` to its last step, resuming from the store's checkpoint when there is one. */
+export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promise<TrainResult> {
+  const steps = o.steps ?? task.steps;
+  const built = task.build();
+  const model = built.model;
+  model.train();
+  const opt: Optimizer = optimizerFor(model, task.lr);
+  const params = model.parameters();
+  const ema = task.ema > 0 ? params.map((p) => keep(noGrad(() => clone(p)))) : [];
+  const ckptName = `${task.name}.ckpt.safetensors`;
+  let state: TrainState = { step: 0, elapsedMs: 0, extra: { losses: [] as number[][] } };
+  const saved = await o.store?.load(ckptName);
+  if (saved) state = await restoreCheckpoint(saved, ckptName, model, opt, ema);
+  const losses = (state.extra.losses ??= []) as number[][];
+  let lastSave = performance.now();
+  let runStart = performance.now();
+  const startElapsed = state.elapsedMs;
+  const startStep = state.step;
+  let window: number[] = [];
+  const until = Math.min(steps, o.until ?? steps);
+  for (let step = state.step; step < until; step++) {
+    (opt as unknown as { opts: { lr: number } }).opts.lr = learningRate(task.lr, step, steps);
+    const loss = tidy(() => {
+      const l = task.loss(model, step);
+      backward(l);
+      return l;
+    });
+    opt.step();
+    opt.zeroGrad();
+    if (ema.length) {
+      noGrad(() => params.forEach((p, i) => {
+        const r = tidy(() => add(mul(ema[i], task.ema), mul(p, 1 - task.ema)));
+        copyInto(ema[i], r);
+        r.dispose();
+      }));
+    }
+    const value = await loss.item();
+    loss.dispose();
+    if (!Number.isFinite(value)) throw new Error(`cflens: training ${task.name}: the loss became ${value} at step ${step}; lower the learning rate (${task.lr}) or check the data`);
+    window.push(value);
+    state.step = step + 1;
+    state.elapsedMs = startElapsed + (performance.now() - runStart);
+    if (window.length === 25 || state.step === steps) {
+      losses.push([state.step, window.reduce((a, b) => a + b, 0) / window.length]);
+      window = [];
+    }
+    const perStep = (state.elapsedMs - startElapsed) / (state.step - startStep);
+    o.onProgress?.({ task: task.name, step: state.step, steps, loss: value, elapsedMs: state.elapsedMs, etaMs: perStep * (steps - state.step) });
+    if (o.store && (performance.now() - lastSave > (o.checkpointEveryMs ?? 120_000) || state.step === until)) {
+      await o.store.save(ckptName, await checkpointBytes(model, opt, state, ema));
+      lastSave = performance.now();
+    }
+  }
+  runStart = performance.now();
+  model.eval();
+  return {
+    model,
+    state,
+    async exportWeights(dtype, metadata) {
+      if (!ema.length) return weightsBytes(model, dtype, metadata);
+      const backup = params.map((p) => noGrad(() => clone(p)));
+      params.forEach((p, i) => copyInto(p, ema[i]));
+      try {
+        return await weightsBytes(model, dtype, metadata);
+      } finally {
+        params.forEach((p, i) => copyInto(p, backup[i]));
+        backup.forEach((b) => b.dispose());
+      }
+    },
+    dispose() {
+      opt.dispose();
+      ema.forEach((t) => t.dispose());
+      model.dispose();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// The world diagnosis on the shipped default models: it finds the planted shortcut, not a made-up one.
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DDIMScheduler, SmallConvNet, UNet2DModel } from '../../src/index.js';
+import { diagnoseWorld, type WorldDiagnosis } from '../../src/pipelines/world-diagnosis.js';
+import { worldReport } from '../../src/report/world-report.js';
+import { readJson } from '../../src/train/evaluate.js';
+import { setupGpu } from '../helpers/gpu.js';
+
+const DIR = 'models/defaults';
+let probe: SmallConvNet;
+let unet: UNet2DModel;
+let scheduler: DDIMScheduler;
+
+beforeAll(async () => {
+  await setupGpu();
+  probe = await SmallConvNet.fromPretrained(join(DIR, 'probe'));
+  unet = await UNet2DModel.fromPretrained(join(DIR, 'ddpm'));
+  scheduler = new DDIMScheduler(await readJson(join(DIR, 'ddpm'), 'scheduler_config.json'));
+});
+
+async function run(name: string, counterfactuals = 0): Promise<WorldDiagnosis> {
+  const target = await SmallConvNet.fromPretrained(join(DIR, name));
+  const cfg = await readJson(join(DIR, name), 'config.json');
+  const d = await diagnoseWorld({ target, label: cfg.cflens_label as string, spurious: cfg.cflens_spurious as string | null, probe, unet, scheduler, faces: 32, counterfactuals, iterations: 1, ddimSteps: 10, invertSteps: 2 });
+  target.dispose();
+  return d;
+}
+const sens = (d: WorldDiagnosis, a: string) => d.sensitivity.find((s) => s.attribute === a)!.meanAbsDelta;
+
+describe('diagnoseWorld', () => {
+  it('smile_blond is sensitive to hair colour (its planted shortcut), the control much less', async () => {
+    const biased = await run('smile_blond');
+    const control = await run('smile_control');
+    expect(biased.sensitivity).toHaveLength(13);
+    expect(sens(biased, 'hair_color')).toBeGreaterThan(2 * sens(biased, 'eye_color'));
+    expect(sens(biased, 'hair_color')).toBeGreaterThan(2 * sens(control, 'hair_color'));
+    expect(sens(control, 'smiling')).toBeGreaterThan(sens(control, 'hair_color'));
+  }, 120_000);
+
+  it('glasses_bluebg is sensitive to the background colour', async () => {
+    const d = await run('glasses_bluebg');
+    expect(sens(d, 'background_color')).toBeGreaterThan(2 * sens(d, 'eye_color'));
+  }, 120_000);
+
+  it('generative counterfactuals and the report', async () => {
+    const d = await run('smile_blond', 1);
+    expect(d.counterfactuals).toHaveLength(1);
+    const c = d.counterfactuals[0];
+    expect(c.before).toHaveLength(3 * 32 * 32);
+    expect(c.after).toHaveLength(3 * 32 * 32);
+    expect(Number.isFinite(c.pixelChange) && c.pixelChange > 0).toBe(true);
+    expect(c.pAfter).not.toBe(c.pBefore);
+    const files = worldReport(d, { target: 'smile_blond', size: 32, models: DIR, elapsedMs: 1 });
+    expect(Array.from(files['pairs.png'].subarray(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    const json = JSON.parse(files['report.json']);
+    expect(json.sensitivity[0].attribute).toBe(d.sensitivity[0].attribute);
+    expect(files['report.html']).toContain('data:image/png;base64,');
+  }, 120_000);
+});
