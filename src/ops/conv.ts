@@ -4,6 +4,8 @@ import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
 import { nameKernel } from '../gpu/kernel.js';
+import { convRegsShader, convRegsWgradShader } from './conv-regs.js';
+import { fixedSubgroupSize, matmulKernelFor } from './matmul.js';
 import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -123,7 +125,8 @@ export function convTranspose2dGeom(xs: readonly number[], ws: readonly number[]
 // Kernels (no tape).
 
 type Mode = 0 | 1 | 2;
-export type ConvAlgo = 'auto' | 'gemm' | 'direct';
+/** 'gemm': conv_gemm (workgroup-memory tiles); 'regs': conv_regs where the mode has it (CPU adapters' default), else gemm. */
+export type ConvAlgo = 'auto' | 'gemm' | 'direct' | 'regs';
 let forcedAlgo: ConvAlgo = 'auto';
 /** Forces the GEMM or direct kernels (tests and benchmarks); 'auto' picks by shape. */
 export function setConvAlgo(a: ConvAlgo): void { forcedAlgo = a; }
@@ -158,7 +161,7 @@ function gemmSizes(g: ConvGeom, mode: Mode): { M: number; N: number; K: number }
 }
 
 function useGemm(g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'auto') return forcedAlgo === 'gemm';
+  if (forcedAlgo !== 'auto') return forcedAlgo === 'gemm' || forcedAlgo === 'regs';
   const { M, N, K } = gemmSizes(g, mode);
   return M >= 8 && N >= 32 && K >= 8;
 }
@@ -189,7 +192,55 @@ export function setConvSplitK(s: number | null): void { splitOverride = s; }
 const TARGET_WORKGROUPS = 256;
 const MIN_TILES_PER_SPLIT = 16;
 
+/** The regs kernel serves the table modes; CPU adapters use it unless another algorithm is forced. */
+function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
+  const supported = mode !== 1 || (g.sh === 1 && g.sw === 1);
+  if (!supported) return false;
+  return forcedAlgo === 'regs' || (forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs');
+}
+
+function runRegs(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
+  const { M, N, K } = gemmSizes(g, mode);
+  const SG = fixedSubgroupSize(ctx);
+  const WG = SG || 8;
+  const TM = M <= 4 ? 4 : 16;
+  const code = convRegsShader({ MODE: mode as 0 | 1, SH: g.sh, SW: g.sw, TM, SG, WG, vecA: K % 4 === 0 });
+  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, 0, 0];
+  launch(ctx, code, [a, b, bias ?? dummy(ctx), kTable(ctx, g, mode, K)!, out.buffer], meta, [Math.ceil(N / (4 * WG)), Math.ceil(M / TM), g.G]);
+}
+
+/** Weight gradient with the regs kernel, split over K so that enough workgroups run. */
+function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer, out: Tensor): void {
+  const { M, N, K } = gemmSizes(g, 2);
+  const SG = fixedSubgroupSize(ctx);
+  const WG = SG || 8;
+  const TM = M <= 4 ? 4 : 16;
+  const gx = Math.ceil(N / (4 * WG));
+  const gy = Math.ceil(M / TM);
+  const tiles = gx * gy * g.G;
+  let splits = splitOverride ?? Math.max(1, Math.min(Math.ceil(REGS_WORKGROUPS / tiles), Math.floor(K / 256)));
+  while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
+  const per = Math.ceil(K / Math.max(1, splits) / 4) * 4;
+  splits = Math.ceil(K / per);
+  const code = convRegsWgradShader({ SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, KH: g.KH, KW: g.KW, TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0 });
+  const meta = [...baseMeta(g), M, N, K, per, out.size];
+  if (splits === 1) {
+    launch(ctx, code, [dy, x, out.buffer], meta, [gx, gy, g.G]);
+    return;
+  }
+  const part = Tensor.empty([splits * out.size], 'f32', ctx);
+  launch(ctx, code, [dy, x, part.buffer], meta, [gx, gy, g.G * splits]);
+  launch(ctx, shader('conv_reduce'), [part.buffer, out.buffer], [out.size, splits], grid1D(out.size, 256));
+  part.dispose();
+}
+/** Workgroups the regs weight gradient aims for (CPU adapters run a few per core). */
+const REGS_WORKGROUPS = 32;
+
 function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
+  if (useRegs(ctx, g, mode)) {
+    if (mode === 2) return runRegsWgrad(ctx, g, a, b, out);
+    return runRegs(ctx, g, mode, a, b, bias, out);
+  }
   const { M, N, K } = gemmSizes(g, mode);
   const tile = tileOverride ?? pickTile(M, N);
   const nt = (tile.BM / tile.TM) * (tile.BN / tile.TN);

@@ -37,7 +37,7 @@ export function matmulKernelFor(ctx: GpuContext): MatmulKernel {
 }
 
 /** Subgroup size the regs kernel may rely on (fixed-size subgroups only), or 0. */
-function fixedSubgroupSize(ctx: GpuContext): number {
+export function fixedSubgroupSize(ctx: GpuContext): number {
   if (!ctx.subgroups || !allowSubgroups) return 0;
   const info = (ctx.device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
   const lo = info?.subgroupMinSize;

@@ -60,12 +60,17 @@ describe('device and pool', () => {
     ctx.destroy();
   });
 
-  it('rejects a tensor larger than maxStorageBufferBindingSize with the limit named', async () => {
+  it('refuses a buffer over maxBufferSize; one over the binding limit exists but a kernel that cannot split it names the limit', async () => {
     const ctx = await GpuContext.create();
-    const n = ctx.device.limits.maxStorageBufferBindingSize / 4 + 1024;
     expect(() => fromArray(new Float32Array(0), [0], { ctx })).not.toThrow();
-    expect(() => ctx.createBuffer(n * 4)).toThrow(GpuLimitError);
-    expect(() => ctx.createBuffer(n * 4)).toThrow(/maxStorageBufferBindingSize/);
+    const max = ctx.device.limits.maxBufferSize;
+    expect(() => ctx.createBuffer(max + 4)).toThrow(GpuLimitError);
+    expect(() => ctx.createBuffer(max + 4)).toThrow(/maxBufferSize/);
+    ctx.maxBindingOverride = 1024;
+    const big = fromArray(new Float32Array(1000).fill(1), [1000], { ctx }); // 4000 bytes
+    expect(() => add(big, big)).toThrow(/kernel 'binary': operand 0 of 4000 bytes.*maxStorageBufferBindingSize is 1024/);
+    ctx.maxBindingOverride = null;
+    expect(Array.from(await add(big, big).toArray()).every((v) => v === 2)).toBe(true);
     ctx.destroy();
   });
 

@@ -71,7 +71,7 @@ const CASES: ConvCase[] = [
 ];
 
 describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
-  for (const algo of ['gemm', 'direct'] as ConvAlgo[]) {
+  for (const algo of ['gemm', 'regs', 'direct'] as ConvAlgo[]) {
     for (const c of CASES) {
       it(`${c.name} (${algo})`, async () => {
         setConvAlgo(algo);
@@ -99,10 +99,11 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'vec4 weight loads: forward K 36, dgrad K 72', x: [2, 4, 7, 9], w: [8, 4, 3, 3], bias: true, o: { padding: 1 } },
     { name: 'split-K 3, M 70, K 180', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 }, split: 3 },
     { name: 'split-K 4, groups 2, s2', x: [1, 12, 9, 10], w: [40, 6, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 2 }, split: 4 },
+    { name: 'vec4 dy loads (OH·OW % 4 = 0), split-K 5, 20 rows', x: [3, 6, 8, 6], w: [20, 6, 3, 3], bias: false, o: { padding: 1 }, split: 5 },
   ];
-  for (const c of big) {
-    it(c.name, async () => {
-      setConvAlgo('gemm');
+  for (const c of big) for (const algo of ['gemm', 'regs'] as ConvAlgo[]) {
+    it(`${c.name} (${algo})`, async () => {
+      setConvAlgo(algo);
       if (c.split) setConvSplitK(c.split);
       const x = randomArray(c.x, 21);
       const w = randomArray(c.w, 22, -0.3, 0.3);
@@ -137,7 +138,7 @@ describe('convTranspose2d vs reference, forward and gradcheck', () => {
     { name: 's2 k2 (2x upsampler)', x: [1, 5, 3, 4], w: [5, 3, 2, 2], bias: true, o: { stride: 2 } },
     { name: 'groups 2, s [2,3], dilation 2', x: [1, 4, 3, 3], w: [4, 2, 3, 3], bias: true, o: { stride: [2, 3], padding: [1, 0], dilation: 2, groups: 2, outputPadding: [1, 2] } },
   ];
-  for (const algo of ['gemm', 'direct'] as ConvAlgo[]) {
+  for (const algo of ['gemm', 'regs', 'direct'] as ConvAlgo[]) {
     for (const c of cases) {
       it(`${c.name} (${algo})`, async () => {
         setConvAlgo(algo);
@@ -159,7 +160,7 @@ describe('conv2d input and weight gradients as differentiable ops (double backwa
   const xs = [1, 4, 7, 8];
   const ws = [6, 2, 3, 2];
   const ys = ref.conv2d(nd(randomArray(xs, 1)), nd(randomArray(ws, 2)), null, o as ref.Conv2dOptions).shape;
-  for (const algo of ['gemm', 'direct'] as ConvAlgo[]) {
+  for (const algo of ['gemm', 'regs', 'direct'] as ConvAlgo[]) {
     it(`conv2dWeightGrad(x, dy): forward and gradcheck of x and dy (${algo})`, async () => {
       setConvAlgo(algo);
       await checkOp(

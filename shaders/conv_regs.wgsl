@@ -1,0 +1,68 @@
+// Implicit-GEMM convolution for CPU adapters ("regs", like matmul.wgsl): the table modes of
+// conv_gemm.wgsl (MODE 0 forward; MODE 1 input gradient at stride 1) without workgroup memory or
+// barriers. C[M, N] = A[M, K] · B[K, N] for group g = workgroup z, where A rows are contiguous
+// (w, or w permuted to [G, Cg, Mg·T] for MODE 1) and B is gathered from the image X through the
+// K table (offset, row shift, column shift) relative to each column's base, zero outside the image.
+// One workgroup = one subgroup of SG lanes (SG = 0: lanes of WG, each loading A itself); it owns TM
+// rows; each lane owns 4 consecutive columns (TM × vec4 accumulators). Table entries past K fail
+// the bounds test, so B is zero there and A (clamped to its row) may be anything finite.
+// The unrolled blocks (setup, k step, store) are generated in src/ops/conv-regs.ts.
+{{ENABLE}}
+const MODE: u32 = {{MODE}}u;
+const SH: i32 = {{SH}};
+const SW: i32 = {{SW}};
+
+@group(0) @binding(0) var<storage, read> A: array<{{A_T}}>;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> ktab: array<vec4<i32>>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, hasBias, (unused), (unused)
+@group(0) @binding(5) var<storage, read> params: array<u32>;
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32{{SG_ARG}}) {
+  let C = params[1];
+  let H = i32(params[2]);
+  let W = i32(params[3]);
+  let Co = params[4];
+  let OH = i32(params[5]);
+  let OW = i32(params[6]);
+  let Cg = params[8];
+  let Mg = params[9];
+  let pt = i32(params[10]);
+  let pl = i32(params[11]);
+  let M = params[12];
+  let N = params[13];
+  let K = params[14];
+  let hasBias = params[15] != 0u;
+  let g = wid.z;
+  let m0 = wid.y * {{TM}}u;
+  let n0 = (wid.x * {{WG}}u + lane) * 4u;
+  // Columns: MODE 0 (b, oh, ow) over the output, gathering from x [Bt, C, H, W];
+  //          MODE 1 (b, ih, iw) over the input, gathering from dy [Bt, Co, OH, OW].
+  var PH: i32 = H;
+  var PW: i32 = W;
+  var colW: u32 = u32(OW);
+  var cols: u32 = u32(OH * OW);
+  var srcBatch: u32 = C * u32(H * W);
+  var srcGroup: u32 = g * Cg * u32(H * W);
+  var outBatch: u32 = Co * u32(OH * OW);
+  var chan0: u32 = g * Mg;
+  if (MODE == 1u) {
+    PH = OH;
+    PW = OW;
+    colW = u32(W);
+    cols = u32(H * W);
+    srcBatch = Co * u32(OH * OW);
+    srcGroup = g * Mg * u32(OH * OW);
+    outBatch = C * u32(H * W);
+    chan0 = g * Cg;
+  }
+  let aRow0 = g * M;
+{{SETUP}}
+  for (var k = 0u; k < K; k += 4u) {
+{{STEP}}
+  }
+{{STORE}}
+}

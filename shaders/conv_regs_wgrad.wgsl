@@ -1,0 +1,49 @@
+// Weight gradient of a convolution for CPU adapters ("regs"; conv_gemm.wgsl's MODE 2 without
+// workgroup memory): dw[g·Mg + m, n] = Σ_k dy[b, g·Mg + m, oh, ow] · x[b, g·Cg + ci, oh·SH − pt + kh·DH,
+// ow·SW − pl + kw·DW] with n = (ci, kh, kw) and k = (b, oh, ow). Each lane owns 4 consecutive n (its
+// window offsets are fixed), the workgroup TM rows m; every step decodes 4 k's (uniform over lanes).
+// Split-K: workgroup z = split · G + g sums k in [split · kPerSplit, ...) into dst slice `split`.
+{{ENABLE}}
+const SH: i32 = {{SH}};
+const SW: i32 = {{SW}};
+const DH: i32 = {{DH}};
+const DW: i32 = {{DW}};
+const KH: u32 = {{KH}}u;
+const KW: u32 = {{KW}}u;
+
+@group(0) @binding(0) var<storage, read> A: array<{{A_T}}>;  // dy [Bt, Co, OH, OW]
+@group(0) @binding(1) var<storage, read> X: array<f32>;      // x [Bt, C, H, W]
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, kPerSplit, outSize
+@group(0) @binding(3) var<storage, read> params: array<u32>;
+
+@compute @workgroup_size({{WG}})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32{{SG_ARG}}) {
+  let C = params[1];
+  let H = i32(params[2]);
+  let W = i32(params[3]);
+  let Co = params[4];
+  let OW = params[6];
+  let OHW = params[5] * OW;
+  let G = params[7];
+  let Cg = params[8];
+  let Mg = params[9];
+  let pt = i32(params[10]);
+  let pl = i32(params[11]);
+  let M = params[12];
+  let N = params[13];
+  let K = params[14];
+  let g = wid.z % G;
+  let split = wid.z / G;
+  let kBegin = split * params[15];
+  let kEnd = min(K, kBegin + params[15]);
+  let m0 = wid.y * {{TM}}u;
+  let n0 = (wid.x * {{WG}}u + lane) * 4u;
+  let HW = u32(H * W);
+  let xGroup = g * Cg * HW;
+{{SETUP}}
+  for (var k = kBegin; k < kEnd; k += 4u) {
+{{STEP}}
+  }
+{{STORE}}
+}

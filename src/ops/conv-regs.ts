@@ -1,0 +1,156 @@
+// The "regs" convolution kernel for CPU adapters (shaders/conv_regs.wgsl): register-blocked implicit
+// GEMM without workgroup memory, A shared through subgroup broadcasts, as the regs matmul. Used for
+// the table modes (forward; input gradient at stride 1); the weight gradient stays on conv_gemm.
+import { nameKernel, shader } from '../gpu/kernel.js';
+
+const COMP = ['x', 'y', 'z', 'w'];
+
+export interface ConvRegsShape { MODE: 0 | 1; SH: number; SW: number; TM: number; SG: number; WG: number; vecA: boolean }
+
+const codes = new Map<string, string>();
+
+export function convRegsShader(o: ConvRegsShape): string {
+  const key = JSON.stringify(o);
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { TM, SG, WG, vecA } = o;
+  const nA = SG ? Math.ceil(TM / SG) : TM;
+  const setup: string[] = [];
+  const step: string[] = [];
+  // Columns: base offset into X and the row / column of the window origin, per lane column j.
+  for (let j = 0; j < 4; j++) {
+    setup.push(`  let nc${j} = min(n0 + ${j}u, N - 1u);`);
+    setup.push(`  let b${j} = nc${j} / cols;`);
+    setup.push(`  let p${j} = nc${j} % cols;`);
+    setup.push(`  var hy${j} = i32(p${j} / colW) * SH - pt;`);
+    setup.push(`  var wx${j} = i32(p${j} % colW) * SW - pl;`);
+    setup.push(`  if (MODE == 1u) { hy${j} = i32(p${j} / colW) + pt; wx${j} = i32(p${j} % colW) + pl; }`);
+    setup.push(`  let base${j} = i32(b${j} * srcBatch + srcGroup) + hy${j} * PW + wx${j};`);
+  }
+  // A rows this lane loads (shared by broadcast with subgroups).
+  for (let r = 0; r < nA; r++) {
+    const c = SG ? `min(${r * SG}u + sg, ${TM - 1}u)` : `${r}u`;
+    setup.push(`  let ra${r} = (aRow0 + min(m0 + ${c}, M - 1u)) * K;`);
+  }
+  for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
+  // k step: table entries, B block (4 k × 4 columns), A chunks, fma.
+  for (let q = 0; q < 4; q++) step.push(`    let t${q} = ktab[k + ${q}u];`);
+  for (let q = 0; q < 4; q++) {
+    const vals: string[] = [];
+    for (let j = 0; j < 4; j++) {
+      step.push(`    let y${q}${j} = hy${j} + t${q}.y;`);
+      step.push(`    let x${q}${j} = wx${j} + t${q}.z;`);
+      step.push(`    let v${q}${j} = select(0.0, X[u32(max(base${j} + t${q}.x, 0))], y${q}${j} >= 0 && y${q}${j} < PH && x${q}${j} >= 0 && x${q}${j} < PW);`);
+      vals.push(`v${q}${j}`);
+    }
+    step.push(`    let bq${q} = vec4f(${vals.join(', ')});`);
+  }
+  for (let r = 0; r < nA; r++) {
+    if (vecA) step.push(`    let al${r} = A[(ra${r} + k) / 4u];`);
+    else step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[ra${r} + min(k + ${q}u, K - 1u)]`).join(', ')});`);
+  }
+  for (let i = 0; i < TM; i++) {
+    const chunk = SG ? `ch${i}` : `al${i}`;
+    if (SG) step.push(`    let ch${i} = subgroupBroadcast(al${Math.floor(i / SG)}, ${i % SG}u);`);
+    for (let q = 0; q < 4; q++) step.push(`    acc${i} = fma(vec4f(${chunk}.${COMP[q]}), bq${q}, acc${i});`);
+  }
+  const store: string[] = [];
+  for (let j = 0; j < 4; j++) {
+    store.push(`  if (n0 + ${j}u < N) {`);
+    store.push(`    let o${j} = b${j} * outBatch + p${j};`);
+    for (let i = 0; i < TM; i++) {
+      store.push(`    if (m0 + ${i}u < M) {`);
+      store.push(`      let c = chan0 + m0 + ${i}u;`);
+      store.push(`      dst[o${j} + c * cols] = acc${i}.${COMP[j]} + select(0.0, bias[c], hasBias);`);
+      store.push('    }');
+    }
+    store.push('  }');
+  }
+  const code = shader('conv_regs', {
+    ENABLE: SG ? 'enable subgroups;' : '',
+    SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '',
+    A_T: vecA ? 'vec4f' : 'f32',
+    MODE: o.MODE, SH: o.SH, SW: o.SW, TM, WG,
+    SETUP: setup.join('\n'),
+    STEP: step.join('\n'),
+    STORE: store.join('\n'),
+  });
+  nameKernel(code, `conv_regs[${o.MODE ? 'dgrad' : 'fwd'}]`);
+  codes.set(key, code);
+  return code;
+}
+
+export interface ConvRegsWgradShape { SH: number; SW: number; DH: number; DW: number; KH: number; KW: number; TM: number; SG: number; WG: number; vecA: boolean }
+
+/** The weight-gradient regs kernel (shaders/conv_regs_wgrad.wgsl); vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. */
+export function convRegsWgradShader(o: ConvRegsWgradShape): string {
+  const key = `w${JSON.stringify(o)}`;
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { TM, SG, WG, vecA } = o;
+  const nA = SG ? Math.ceil(TM / SG) : TM;
+  const setup: string[] = [];
+  const step: string[] = [];
+  // Columns n = (ci, kh, kw): fixed window offsets per lane column.
+  for (let j = 0; j < 4; j++) {
+    setup.push(`  let nc${j} = min(n0 + ${j}u, N - 1u);`);
+    setup.push(`  let tt${j} = nc${j} % (KH * KW);`);
+    setup.push(`  let ry${j} = i32(tt${j} / KW) * DH - pt;`);
+    setup.push(`  let rx${j} = i32(tt${j} % KW) * DW - pl;`);
+    setup.push(`  let cb${j} = xGroup + (nc${j} / (KH * KW)) * HW;`);
+  }
+  for (let r = 0; r < nA; r++) {
+    const c = SG ? `min(${r * SG}u + sg, ${TM - 1}u)` : `${r}u`;
+    setup.push(`  let ca${r} = g * Mg + min(m0 + ${c}, M - 1u);`);
+  }
+  for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
+  // Decode the 4 k's of the step: image b, output row and column.
+  for (let q = 0; q < 4; q++) {
+    step.push(`    let k${q} = min(k + ${q}u, K - 1u);`);
+    step.push(`    let kin${q} = k + ${q}u < kEnd;`);
+    step.push(`    let b${q} = k${q} / OHW;`);
+    step.push(`    let p${q} = k${q} % OHW;`);
+    step.push(`    let oy${q} = i32(p${q} / OW) * SH;`);
+    step.push(`    let ox${q} = i32(p${q} % OW) * SW;`);
+    step.push(`    let xb${q} = b${q} * C * HW;`);
+  }
+  for (let q = 0; q < 4; q++) {
+    const vals: string[] = [];
+    for (let j = 0; j < 4; j++) {
+      step.push(`    let y${q}${j} = oy${q} + ry${j};`);
+      step.push(`    let x${q}${j} = ox${q} + rx${j};`);
+      step.push(`    let v${q}${j} = select(0.0, X[xb${q} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], kin${q} && y${q}${j} >= 0 && y${q}${j} < H && x${q}${j} >= 0 && x${q}${j} < W);`);
+      vals.push(`v${q}${j}`);
+    }
+    step.push(`    let bq${q} = vec4f(${vals.join(', ')});`);
+  }
+  // A chunk of row r: dy[b, ca, p] for the 4 k's (one vec4 when they lie in one image, aligned).
+  for (let r = 0; r < nA; r++) {
+    if (vecA) step.push(`    let al${r} = A[((b0 * Co + ca${r}) * OHW + p0) / 4u];`);
+    else step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[(b${q} * Co + ca${r}) * OHW + p${q}]`).join(', ')});`);
+  }
+  for (let i = 0; i < TM; i++) {
+    const chunk = SG ? `ch${i}` : `al${i}`;
+    if (SG) step.push(`    let ch${i} = subgroupBroadcast(al${Math.floor(i / SG)}, ${i % SG}u);`);
+    for (let q = 0; q < 4; q++) step.push(`    acc${i} = fma(vec4f(${chunk}.${COMP[q]}), bq${q}, acc${i});`);
+  }
+  const store: string[] = ['  let slice = split * params[16];'];
+  for (let i = 0; i < TM; i++) {
+    store.push(`  if (m0 + ${i}u < M) {`);
+    store.push(`    let row${i} = slice + (g * Mg + m0 + ${i}u) * N;`);
+    for (let j = 0; j < 4; j++) store.push(`    if (n0 + ${j}u < N) { dst[row${i} + n0 + ${j}u] = acc${i}.${COMP[j]}; }`);
+    store.push('  }');
+  }
+  const code = shader('conv_regs_wgrad', {
+    ENABLE: SG ? 'enable subgroups;' : '',
+    SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '',
+    A_T: vecA ? 'vec4f' : 'f32',
+    SH: o.SH, SW: o.SW, DH: o.DH, DW: o.DW, KH: o.KH, KW: o.KW, TM, WG,
+    SETUP: setup.join('\n'),
+    STEP: step.join('\n'),
+    STORE: store.join('\n'),
+  });
+  nameKernel(code, 'conv_regs[wgrad]');
+  codes.set(key, code);
+  return code;
+}
