@@ -18,11 +18,6 @@ const BK: u32 = 8u * RN;
 const QS: u32 = BQ + 1u;
 const KS: u32 = BK + 1u;
 
-var<private> INF_BITS: u32 = 0x7f800000u;
-// Mask kind and strides (q, k), read once from params at the start of main.
-var<private> MKIND: u32;
-var<private> MSQ: u32;
-var<private> MSK: u32;
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;   // [B, Lq, D]
 @group(0) @binding(1) var<storage, read> K: array<f32>;   // [B, Lk, D]
@@ -41,25 +36,7 @@ var<workgroup> Ps: array<f32, BQ * KS>;  // P [query][key]
 var<workgroup> Ss: array<f32, BQ * KS>;  // dS [query][key]
 var<workgroup> Rs: array<vec2f, BQ>;
 
-fn mask_base(b: u32) -> u32 {
-  let r = params[6];
-  var rest = b;
-  var off = 0u;
-  for (var d = i32(r) - 1; d >= 0; d--) {
-    let size = params[12u + u32(d)];
-    off += (rest % size) * params[12u + r + u32(d)];
-    rest = rest / size;
-  }
-  return off;
-}
-
-fn logit(s: f32, i: u32, j: u32, lk: u32, causal: bool, mb: u32) -> f32 {
-  let ninf = -bitcast<f32>(INF_BITS);
-  if (j >= lk || (causal && j > i)) { return ninf; }
-  if (MKIND == 1u) { return s + M[mb + i * MSQ + j * MSK]; }
-  if (MKIND == 2u) { return select(ninf, s, M[mb + i * MSQ + j * MSK] != 0.0); }
-  return s;
-}
+// #include attention_mask
 
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 

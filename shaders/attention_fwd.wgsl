@@ -22,11 +22,6 @@ const BK: u32 = 8u * RN;
 const QS: u32 = BQ + 1u;
 const KS: u32 = BK + 1u;
 
-var<private> INF_BITS: u32 = 0x7f800000u;
-// Mask kind and strides (q, k), read once from params at the start of main.
-var<private> MKIND: u32;
-var<private> MSQ: u32;
-var<private> MSK: u32;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;   // [B, Lq, D]
@@ -44,27 +39,7 @@ var<workgroup> KV: array<f32, max(D8 * KS, BK * DV8)>;   // Kᵀ [d][key], then 
 var<workgroup> Ss: array<f32, BQ * KS>;                // logits, then probabilities: [row][key]
 var<workgroup> Mx: array<f32, BQ * 8u>;              // per-thread row maxima of a tile: [row][tx]
 
-fn mask_base(b: u32) -> u32 {
-  let r = params[6];
-  var rest = b;
-  var off = 0u;
-  for (var d = i32(r) - 1; d >= 0; d--) {
-    let size = params[12u + u32(d)];
-    off += (rest % size) * params[12u + r + u32(d)];
-    rest = rest / size;
-  }
-  return off;
-}
-
-// The logit of (query i, key j) from s = q·k·scale: -inf outside the keys, above the causal diagonal
-// (top-left aligned, tril(ones(Lq, Lk))) or where a keep-mask is 0; plus an additive mask.
-fn logit(s: f32, i: u32, j: u32, lk: u32, causal: bool, mb: u32) -> f32 {
-  let ninf = -bitcast<f32>(INF_BITS);
-  if (j >= lk || (causal && j > i)) { return ninf; }
-  if (MKIND == 1u) { return s + M[mb + i * MSQ + j * MSK]; }
-  if (MKIND == 2u) { return select(ninf, s, M[mb + i * MSQ + j * MSK] != 0.0); }
-  return s;
-}
+// #include attention_mask
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

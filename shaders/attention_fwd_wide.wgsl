@@ -17,11 +17,6 @@ const BK: u32 = 16u * RN;
 const PS: u32 = 17u;
 const CV: u32 = (DVA + 15u) / 16u;
 
-var<private> INF_BITS: u32 = 0x7f800000u;
-// Mask kind and strides (q, k), read once from params at the start of main.
-var<private> MKIND: u32;
-var<private> MSQ: u32;
-var<private> MSK: u32;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 
 @group(0) @binding(0) var<storage, read> Q: array<f32>;   // [B, Lq, D]
@@ -38,25 +33,7 @@ var<workgroup> Qt: array<VM, DA * PS>;            // Qᵀ·scale: [d][row group]
 var<workgroup> KV: array<VN, max(DA, DVA) * PS>;  // Kᵀ [d][key group], then Vᵀ [c][key group]
 var<workgroup> Pt: array<VM, BK * PS>;            // row maxima [tx][ty], then P: [key][row group]
 
-fn mask_base(b: u32) -> u32 {
-  let r = params[6];
-  var rest = b;
-  var off = 0u;
-  for (var d = i32(r) - 1; d >= 0; d--) {
-    let size = params[12u + u32(d)];
-    off += (rest % size) * params[12u + r + u32(d)];
-    rest = rest / size;
-  }
-  return off;
-}
-
-fn logit(s: f32, i: u32, j: u32, lk: u32, causal: bool, mb: u32) -> f32 {
-  let ninf = -bitcast<f32>(INF_BITS);
-  if (j >= lk || (causal && j > i)) { return ninf; }
-  if (MKIND == 1u) { return s + M[mb + i * MSQ + j * MSK]; }
-  if (MKIND == 2u) { return select(ninf, s, M[mb + i * MSQ + j * MSK] != 0.0); }
-  return s;
-}
+// #include attention_mask
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

@@ -129,7 +129,11 @@ type Kernel = 'fwd' | 'dq' | 'dkv';
  * for GPUs. 'narrow': 8×8 threads with scalar reads (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl):
  * smaller tiles (it fits head sizes that 'wide' cannot, and the 16 KiB minimum of workgroup memory).
  */
-export type AttentionFamily = 'wide' | 'narrow';
+/** 'wide'/'narrow': workgroup-memory tiles (GPUs); 'rows': one row per invocation, no workgroup memory (CPU adapters; head sizes multiples of 4). */
+export type AttentionFamily = 'wide' | 'narrow' | 'rows';
+const ROWS_WG = 8;
+// Larger heads make the per-invocation register arrays spill (and compile slowly) on CPU drivers.
+const ROWS_MAX_HEAD = 64;
 
 /** A kernel's tile: each thread owns RM query rows and RN keys of a BQ×BK logits tile. */
 export interface KernelConfig { family: AttentionFamily; RM: number; RN: number; BQ: number; BK: number; smemBytes: number }
@@ -191,6 +195,10 @@ export function setAttentionFamily(family: AttentionFamily | null): void {
 export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768, families: readonly AttentionFamily[] = ['wide', 'narrow']): KernelConfig | null {
   const f = forced.blocks[kind];
   for (const family of forced.family ? [forced.family] : families) {
+    if (family === 'rows') {
+      if (d % 4 === 0 && dv % 4 === 0 && d <= ROWS_MAX_HEAD && dv <= ROWS_MAX_HEAD) return { family, RM: 1, RN: 1, BQ: ROWS_WG, BK: ROWS_WG, smemBytes: 0 };
+      continue;
+    }
     const list = family === 'wide' ? WIDE_BLOCKS[kind] : NARROW_BLOCKS;
     const budget = Math.min(smemBytes, family === 'wide' ? 49152 : 32768);
     for (const [RM, RN] of f ? [f, ...list] : list) {
@@ -223,18 +231,19 @@ function fusedParams(f: Fused, c: KernelConfig): number[] {
 }
 
 function fill(f: Fused, c: KernelConfig): Record<string, number | string> {
+  if (c.family === 'rows') return { D4: f.dims.d / 4, DV4: f.dims.dv / 4, WG: ROWS_WG };
   if (c.family === 'wide') return { RM: c.RM, RN: c.RN, VM: `vec${c.RM}f`, VN: `vec${c.RN}f`, DA: up8(f.dims.d), DVA: up8(f.dims.dv) };
   return { CD: Math.ceil(f.dims.d / 8), CV: Math.ceil(f.dims.dv / 8), RM: c.RM, RN: c.RN };
 }
 
-const kernelName = (base: string, c: KernelConfig) => (c.family === 'wide' ? `${base}_wide` : base);
+const kernelName = (base: string, c: KernelConfig) => (c.family === 'narrow' ? base : `${base}_${c.family}`);
 
 function grid(tiles: number, B: number): [number, number, number] {
   return [tiles, Math.min(B, 65535), Math.ceil(B / 65535)];
 }
 
-/** CPU adapters (lavapipe) run the narrow kernels faster: there workgroup memory costs as much as a global load. */
-const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.summary.isCpu ? ['narrow', 'wide'] : ['wide', 'narrow']);
+/** CPU adapters (lavapipe) run the rows kernels fastest (workgroup memory costs as much as a global load there), then narrow. */
+const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.summary.isCpu ? ['rows', 'narrow', 'wide'] : ['wide', 'narrow']);
 
 function config(kind: Kernel, f: Fused): KernelConfig {
   const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q), familiesFor(f.q));

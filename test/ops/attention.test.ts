@@ -160,10 +160,12 @@ describe('fused vs unfused', () => {
   });
 });
 
-// GPUs run the 'wide' kernels (16×16 threads, vector micro-tiles), CPU adapters the 'narrow' ones: force
-// the other family here so that both are tested on any adapter.
-describe('the other kernel family', () => {
-  const other = () => (ctx.summary.isCpu ? 'wide' : 'narrow');
+// GPUs run the 'wide' kernels (16×16 threads, vector micro-tiles), CPU adapters the 'rows' ones (one row
+// per invocation; 'narrow' where the head size is not a multiple of 4): force the others here so that
+// every family is tested on any adapter.
+const OTHER_FAMILIES = ['narrow', 'wide', 'rows'] as const;
+for (const family of OTHER_FAMILIES) describe(`the ${family} kernel family, forced`, () => {
+  const other = () => family;
 
   it('gradcheck: cross attention with a bool mask and causal, D 8', async () => {
     const c = cases[10];
