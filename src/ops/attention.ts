@@ -129,11 +129,7 @@ type Kernel = 'fwd' | 'dq' | 'dkv';
  * for GPUs. 'narrow': 8×8 threads with scalar reads (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl):
  * smaller tiles (it fits head sizes that 'wide' cannot, and the 16 KiB minimum of workgroup memory).
  */
-/** 'wide'/'narrow': workgroup-memory tiles (GPUs); 'rows': one row per invocation, no workgroup memory (CPU adapters; head sizes multiples of 4). */
-export type AttentionFamily = 'wide' | 'narrow' | 'rows';
-const ROWS_WG = 8;
-// Larger heads make the per-invocation register arrays spill (and compile slowly) on CPU drivers.
-const ROWS_MAX_HEAD = 64;
+export type AttentionFamily = 'wide' | 'narrow';
 
 /** A kernel's tile: each thread owns RM query rows and RN keys of a BQ×BK logits tile. */
 export interface KernelConfig { family: AttentionFamily; RM: number; RN: number; BQ: number; BK: number; smemBytes: number }
@@ -195,10 +191,6 @@ export function setAttentionFamily(family: AttentionFamily | null): void {
 export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768, families: readonly AttentionFamily[] = ['wide', 'narrow']): KernelConfig | null {
   const f = forced.blocks[kind];
   for (const family of forced.family ? [forced.family] : families) {
-    if (family === 'rows') {
-      if (d % 4 === 0 && dv % 4 === 0 && d <= ROWS_MAX_HEAD && dv <= ROWS_MAX_HEAD) return { family, RM: 1, RN: 1, BQ: ROWS_WG, BK: ROWS_WG, smemBytes: 0 };
-      continue;
-    }
     const list = family === 'wide' ? WIDE_BLOCKS[kind] : NARROW_BLOCKS;
     const budget = Math.min(smemBytes, family === 'wide' ? 49152 : 32768);
     for (const [RM, RN] of f ? [f, ...list] : list) {
@@ -231,7 +223,6 @@ function fusedParams(f: Fused, c: KernelConfig): number[] {
 }
 
 function fill(f: Fused, c: KernelConfig): Record<string, number | string> {
-  if (c.family === 'rows') return { D4: f.dims.d / 4, DV4: f.dims.dv / 4, WG: ROWS_WG };
   if (c.family === 'wide') return { RM: c.RM, RN: c.RN, VM: `vec${c.RM}f`, VN: `vec${c.RN}f`, DA: up8(f.dims.d), DVA: up8(f.dims.dv) };
   return { CD: Math.ceil(f.dims.d / 8), CV: Math.ceil(f.dims.dv / 8), RM: c.RM, RN: c.RN };
 }
@@ -242,8 +233,12 @@ function grid(tiles: number, B: number): [number, number, number] {
   return [tiles, Math.min(B, 65535), Math.ceil(B / 65535)];
 }
 
-/** CPU adapters (lavapipe) run the rows kernels fastest (workgroup memory costs as much as a global load there), then narrow. */
-const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.summary.isCpu ? ['rows', 'narrow', 'wide'] : ['wide', 'narrow']);
+/**
+ * CPU adapters (lavapipe) run the narrow kernels faster: there workgroup memory costs as much as a global
+ * load. (A one-row-per-invocation family without workgroup memory was 1.6-2x slower still: llvmpipe
+ * turns every lane's load of the shared K/V rows into a gather.)
+ */
+const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.summary.isCpu ? ['narrow', 'wide'] : ['wide', 'narrow']);
 
 function config(kind: Kernel, f: Fused): KernelConfig {
   const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q), familiesFor(f.q));
