@@ -9,10 +9,30 @@ export interface ConvRegsShape { MODE: 0 | 1; SH: number; SW: number; TM: number
 
 const codes = new Map<string, string>();
 
-export function convRegsShader(o: ConvRegsShape): string {
-  const key = JSON.stringify(o);
+/** acc_i += A(i, q) · b_q for the TM rows, A chunks shared by subgroup broadcast (SG > 0) or loaded per lane. */
+function fmaBlock(TM: number, SG: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    const chunk = SG ? `ch${i}` : `al${i}`;
+    if (SG) out.push(`    let ${chunk} = subgroupBroadcast(al${Math.floor(i / SG)}, ${i % SG}u);`);
+    for (let q = 0; q < 4; q++) out.push(`    acc${i} = fma(vec4f(${chunk}.${COMP[q]}), bq${q}, acc${i});`);
+  }
+  return out;
+}
+
+/** The template filled with the generated blocks, cached and named for profiles. */
+function fillRegs(name: string, label: string, key: string, SG: number, fill: Record<string, string | number>): string {
   const hit = codes.get(key);
   if (hit) return hit;
+  const code = shader(name, { ENABLE: SG ? 'enable subgroups;' : '', SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '', ...fill });
+  nameKernel(code, label);
+  codes.set(key, code);
+  return code;
+}
+
+export function convRegsShader(o: ConvRegsShape): string {
+  const key = JSON.stringify(o);
+  if (codes.has(key)) return codes.get(key)!;
   const { TM, SG, WG, vecA } = o;
   const nA = SG ? Math.ceil(TM / SG) : TM;
   const setup: string[] = [];
@@ -49,11 +69,7 @@ export function convRegsShader(o: ConvRegsShape): string {
     if (vecA) step.push(`    let al${r} = A[(ra${r} + k) / 4u];`);
     else step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[ra${r} + min(k + ${q}u, K - 1u)]`).join(', ')});`);
   }
-  for (let i = 0; i < TM; i++) {
-    const chunk = SG ? `ch${i}` : `al${i}`;
-    if (SG) step.push(`    let ch${i} = subgroupBroadcast(al${Math.floor(i / SG)}, ${i % SG}u);`);
-    for (let q = 0; q < 4; q++) step.push(`    acc${i} = fma(vec4f(${chunk}.${COMP[q]}), bq${q}, acc${i});`);
-  }
+  step.push(...fmaBlock(TM, SG));
   const store: string[] = [];
   for (let j = 0; j < 4; j++) {
     store.push(`  if (n0 + ${j}u < N) {`);
@@ -66,18 +82,10 @@ export function convRegsShader(o: ConvRegsShape): string {
     }
     store.push('  }');
   }
-  const code = shader('conv_regs', {
-    ENABLE: SG ? 'enable subgroups;' : '',
-    SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '',
-    A_T: vecA ? 'vec4f' : 'f32',
-    MODE: o.MODE, SH: o.SH, SW: o.SW, TM, WG,
-    SETUP: setup.join('\n'),
-    STEP: step.join('\n'),
-    STORE: store.join('\n'),
+  return fillRegs('conv_regs', `conv_regs[${o.MODE ? 'dgrad' : 'fwd'}]`, key, SG, {
+    A_T: vecA ? 'vec4f' : 'f32', MODE: o.MODE, SH: o.SH, SW: o.SW, TM, WG,
+    SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
-  nameKernel(code, `conv_regs[${o.MODE ? 'dgrad' : 'fwd'}]`);
-  codes.set(key, code);
-  return code;
 }
 
 export interface ConvRegsWgradShape { SH: number; SW: number; DH: number; DW: number; KH: number; KW: number; TM: number; SG: number; WG: number; vecA: boolean }
@@ -85,8 +93,7 @@ export interface ConvRegsWgradShape { SH: number; SW: number; DH: number; DW: nu
 /** The weight-gradient regs kernel (shaders/conv_regs_wgrad.wgsl); vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. */
 export function convRegsWgradShader(o: ConvRegsWgradShape): string {
   const key = `w${JSON.stringify(o)}`;
-  const hit = codes.get(key);
-  if (hit) return hit;
+  if (codes.has(key)) return codes.get(key)!;
   const { TM, SG, WG, vecA } = o;
   const nA = SG ? Math.ceil(TM / SG) : TM;
   const setup: string[] = [];
@@ -129,11 +136,7 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     if (vecA) step.push(`    let al${r} = A[((b0 * Co + ca${r}) * OHW + p0) / 4u];`);
     else step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[(b${q} * Co + ca${r}) * OHW + p${q}]`).join(', ')});`);
   }
-  for (let i = 0; i < TM; i++) {
-    const chunk = SG ? `ch${i}` : `al${i}`;
-    if (SG) step.push(`    let ch${i} = subgroupBroadcast(al${Math.floor(i / SG)}, ${i % SG}u);`);
-    for (let q = 0; q < 4; q++) step.push(`    acc${i} = fma(vec4f(${chunk}.${COMP[q]}), bq${q}, acc${i});`);
-  }
+  step.push(...fmaBlock(TM, SG));
   const store: string[] = ['  let slice = split * params[16];'];
   for (let i = 0; i < TM; i++) {
     store.push(`  if (m0 + ${i}u < M) {`);
@@ -141,16 +144,8 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     for (let j = 0; j < 4; j++) store.push(`    if (n0 + ${j}u < N) { dst[row${i} + n0 + ${j}u] = acc${i}.${COMP[j]}; }`);
     store.push('  }');
   }
-  const code = shader('conv_regs_wgrad', {
-    ENABLE: SG ? 'enable subgroups;' : '',
-    SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '',
-    A_T: vecA ? 'vec4f' : 'f32',
-    SH: o.SH, SW: o.SW, DH: o.DH, DW: o.DW, KH: o.KH, KW: o.KW, TM, WG,
-    SETUP: setup.join('\n'),
-    STEP: step.join('\n'),
-    STORE: store.join('\n'),
+  return fillRegs('conv_regs_wgrad', 'conv_regs[wgrad]', key, SG, {
+    A_T: vecA ? 'vec4f' : 'f32', SH: o.SH, SW: o.SW, DH: o.DH, DW: o.DW, KH: o.KH, KW: o.KW, TM, WG,
+    SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
-  nameKernel(code, 'conv_regs[wgrad]');
-  codes.set(key, code);
-  return code;
 }
