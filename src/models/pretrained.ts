@@ -82,6 +82,8 @@ export async function openDirWeights(dir: WeightsDir, file?: string): Promise<We
 
 export interface LoadOptions {
   strict?: boolean;
+  /** Weights on the GPU as f32 (default) or f16 (half the memory; frozen, computed in f32 per call). */
+  dtype?: 'f32' | 'f16';
   /** Renames checkpoint keys to the module's (e.g. strip a 'module.' prefix). */
   keyMap?: (key: string) => string | null;
 }
@@ -113,7 +115,10 @@ export async function loadWeightsInto(module: Module, reader: WeightsReader, opt
     const target = own.get(k);
     if (!target || reader.shape(src).join() !== target.shape.join()) continue;
     const data = await reader.read(src);
-    module.setByPath(k, keep(fromArray(data, target.shape, { ctx: target.ctx })));
+    const half = opts.dtype === 'f16' && target.dtype === 'f32' && !k.endsWith('num_batches_tracked');
+    const t = keep(fromArray(data, target.shape, { ctx: target.ctx, dtype: half ? 'f16' : target.dtype }));
+    module.setByPath(k, t);
+    if (half) t.requiresGrad_(false);
   }
   return report;
 }

@@ -2,6 +2,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { tidy } from '../autograd/scope.js';
 import { Tensor } from '../autograd/tensor.js';
 import { gelu, quickGelu, silu } from '../ops/activation.js';
+import { cast } from '../ops/cast.js';
 import { conv2d, convTranspose2d } from '../ops/conv.js';
 import { full, ones, rand, zeros } from '../ops/creation.js';
 import { div, lt, mul, relu } from '../ops/elementwise.js';
@@ -23,6 +24,11 @@ function uniformInit(shape: number[], fanIn: number, seed?: number): Tensor {
   return noGrad(() => rand(shape, { low: -bound, high: bound, seed }));
 }
 
+/** An f32 view of a weight for one call: f16 weights (Module.to('f16')) are cast, f32 ones pass through. */
+export function asF32<T extends Tensor | null | undefined>(t: T): T {
+  return (t && t.dtype === 'f16' ? cast(t, 'f32') : t) as T;
+}
+
 const seedFor = (o: InitOptions | undefined, k: number) => (o?.seed === undefined ? undefined : o.seed * 7919 + k);
 
 export class Linear extends Module {
@@ -33,7 +39,7 @@ export class Linear extends Module {
     this.weight = this.param('weight', uniformInit([outFeatures, inFeatures], inFeatures, seedFor(o, 1)));
     this.bias = this.param('bias', bias ? uniformInit([outFeatures], inFeatures, seedFor(o, 2)) : null);
   }
-  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias ?? undefined); }
+  forward(x: Tensor): Tensor { return tidy(() => linear(x, asF32(this.weight), asF32(this.bias) ?? undefined)); }
 }
 
 export interface ConvOptions extends InitOptions {
@@ -60,7 +66,7 @@ export class Conv2d extends Module {
   }
   forward(x: Tensor): Tensor {
     const { stride = 1, padding = 0, dilation = 1, groups = 1 } = this.opts;
-    return conv2d(x, this.weight, this.bias ?? undefined, { stride, padding, dilation, groups });
+    return tidy(() => conv2d(x, asF32(this.weight), asF32(this.bias) ?? undefined, { stride, padding, dilation, groups }));
   }
 }
 
@@ -77,7 +83,7 @@ export class ConvTranspose2d extends Module {
   }
   forward(x: Tensor): Tensor {
     const { stride = 1, padding = 0, dilation = 1, groups = 1, outputPadding = 0 } = this.opts;
-    return convTranspose2d(x, this.weight, this.bias ?? undefined, { stride, padding: padding as Pair, dilation, groups, outputPadding });
+    return tidy(() => convTranspose2d(x, asF32(this.weight), asF32(this.bias) ?? undefined, { stride, padding: padding as Pair, dilation, groups, outputPadding }));
   }
 }
 
@@ -91,7 +97,7 @@ export class GroupNorm extends Module {
     this.bias = this.param('bias', affine ? zeros([numChannels]) : null);
   }
   readonly eps: number;
-  forward(x: Tensor): Tensor { return groupNorm(x, this.numGroups, this.weight ?? undefined, this.bias ?? undefined, this.eps); }
+  forward(x: Tensor): Tensor { return tidy(() => groupNorm(x, this.numGroups, asF32(this.weight) ?? undefined, asF32(this.bias) ?? undefined, this.eps)); }
 }
 
 export class LayerNorm extends Module {
@@ -106,7 +112,7 @@ export class LayerNorm extends Module {
     this.weight = this.param('weight', elementwiseAffine ? ones(this.normalizedShape) : null);
     this.bias = this.param('bias', elementwiseAffine && bias ? zeros(this.normalizedShape) : null);
   }
-  forward(x: Tensor): Tensor { return layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.eps); }
+  forward(x: Tensor): Tensor { return tidy(() => layerNorm(x, this.normalizedShape, asF32(this.weight) ?? undefined, asF32(this.bias) ?? undefined, this.eps)); }
 }
 
 export class BatchNorm2d extends Module {
@@ -129,11 +135,12 @@ export class BatchNorm2d extends Module {
     this.num_batches_tracked = this.buffer('num_batches_tracked', full([], 0));
   }
   forward(x: Tensor): Tensor {
-    return batchNorm2d(x, this.running_mean, this.running_var, this.weight ?? undefined, this.bias ?? undefined, {
+    if (this.training && this.running_mean.dtype === 'f16') throw new Error("cflens: BatchNorm2d: f16 running statistics are frozen; train after .to('f32') or call .eval()");
+    return tidy(() => batchNorm2d(x, asF32(this.running_mean), asF32(this.running_var), asF32(this.weight) ?? undefined, asF32(this.bias) ?? undefined, {
       training: this.training,
       momentum: this.momentum,
       eps: this.eps,
-    });
+    }));
   }
 }
 
@@ -144,7 +151,7 @@ export class Embedding extends Module {
     // torch initialises embeddings N(0, 1); a uniform with the same variance keeps this module dependency-free.
     this.weight = this.param('weight', noGrad(() => rand([numEmbeddings, embeddingDim], { low: -Math.sqrt(3), high: Math.sqrt(3), seed: seedFor(o, 1) })));
   }
-  forward(indices: Tensor | number[]): Tensor { return embedding(this.weight, indices); }
+  forward(indices: Tensor | number[]): Tensor { return tidy(() => embedding(asF32(this.weight), indices)); }
 }
 
 /** Inverted dropout in training, identity in eval. */

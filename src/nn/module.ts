@@ -1,3 +1,4 @@
+import { cast } from '../ops/cast.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { fromArray } from '../ops/creation.js';
@@ -135,6 +136,21 @@ export abstract class Module {
       m.setTensor(leaf, t);
     }
     return report;
+  }
+
+  /**
+   * Stores the floating-point parameters and buffers as f16 (half the memory) or back as f32. f16
+   * weights are frozen: layers compute in f32 from a per-call cast; gradients still reach the inputs
+   * (diagnosis), and optimisers refuse f16 parameters (train with .to('f32')).
+   */
+  to(dtype: 'f16' | 'f32'): this {
+    for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      if (t.dtype === dtype || t.dtype === 'i32' || name.endsWith('num_batches_tracked')) continue;
+      const c = noGrad(() => cast(t, dtype));
+      this.setByPath(name, c);
+      if (dtype === 'f16') c.requiresGrad_(false);
+    }
+    return this;
   }
 
   train(on = true): this {

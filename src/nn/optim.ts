@@ -22,7 +22,10 @@ export abstract class Optimizer {
   // Unused state slots bind these; WebGPU forbids two writable bindings of one buffer.
   protected readonly unused: [Tensor, Tensor];
   constructor(readonly params: Tensor[]) {
-    for (const p of params) if (!p.isLeaf) throw new Error(`cflens: optimiser: ${p.toString()} is not a leaf tensor`);
+    for (const p of params) {
+      if (!p.isLeaf) throw new Error(`cflens: optimiser: ${p.toString()} is not a leaf tensor`);
+      if (p.dtype !== 'f32') throw new Error(`cflens: optimiser: ${p.toString()} is ${p.dtype}; f16 weights are frozen (train the model after .to('f32'))`);
+    }
     const ctx = params[0]?.ctx;
     this.unused = [keep(full([1], 0, { ctx })), keep(full([1], 0, { ctx }))];
   }

@@ -1,5 +1,6 @@
 import { record } from '../autograd/record.js';
-import { Tensor, type DType } from '../autograd/tensor.js';
+import { BYTES, Tensor, type DType } from '../autograd/tensor.js';
+import { bindingChunks } from '../gpu/kernel.js';
 import { grid1D, launch, shader } from './util.js';
 
 // f16 tensors are stored as packed pairs (array<u32>) so the kernels also compile without shader-f16.
@@ -9,6 +10,9 @@ const LOAD: Record<DType, string> = {
   f16: 'return unpack2x16float(src[i / 2u])[i % 2u];',
 };
 const SRC: Record<DType, string> = { f32: 'f32', i32: 'i32', f16: 'u32' };
+
+/** Elements per range unit when a cast is split: 256-byte aligned in both f16 and f32. */
+const CAST_UNIT = 128;
 
 function storeCode(to: DType): [string, string] {
   if (to === 'f32') return ['f32', 'if (i < params[0]) { dst[i] = load(i); }'];
@@ -26,7 +30,17 @@ export function cast(x: Tensor, to: DType): Tensor {
   const threads = to === 'f16' ? Math.ceil(x.size / 2) : x.size;
   if (x.size) {
     const code = shader('cast', { SRC: SRC[x.dtype], DST: dstType, LOAD: LOAD[x.dtype], STORE: store });
-    launch(x.ctx, code, [x.buffer, y.buffer], [x.size], grid1D(threads, 256));
+    const chunks = bindingChunks(x.ctx, Math.ceil(x.size / CAST_UNIT), CAST_UNIT * 4);
+    if (chunks.length === 1) launch(x.ctx, code, [x.buffer, y.buffer], [x.size], grid1D(threads, 256));
+    else {
+      // Larger than one binding: ranges of whole units, aligned for both 2- and 4-byte elements.
+      for (const [u, k] of chunks) {
+        const lo = u * CAST_UNIT;
+        const n = Math.min(x.size - lo, k * CAST_UNIT);
+        const part = (t: Tensor) => ({ buffer: t.buffer, offset: lo * BYTES[t.dtype], size: Math.ceil((n * BYTES[t.dtype]) / 4) * 4 });
+        launch(x.ctx, code, [part(x), part(y)], [n], grid1D(to === 'f16' ? Math.ceil(n / 2) : n, 256));
+      }
+    }
   }
   if (to === 'i32' || x.dtype === 'i32') return y;
   return record('cast', [x], y, (g) => [cast(g, x.dtype)]);

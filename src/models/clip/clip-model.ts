@@ -9,7 +9,7 @@ import { indexSelect } from '../../ops/gather.js';
 import { matmul } from '../../ops/matmul.js';
 import { sum } from '../../ops/reduce.js';
 import { concat, permute, reshape, transpose, broadcastTo, narrow } from '../../ops/shape.js';
-import { Conv2d, LayerNorm, Linear, ModuleList } from '../../nn/layers.js';
+import { asF32, Conv2d, LayerNorm, Linear, ModuleList } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import type { LoadOptions } from '../pretrained.js';
 import type { WeightsDir } from '../weights-dir.js';
@@ -167,8 +167,8 @@ export class CLIPTextTransformer extends Module {
     if (l > this.c.max_position_embeddings) throw new Error(`cflens: CLIP text: ${l} tokens exceed max_position_embeddings ${this.c.max_position_embeddings}`);
     return tidy(() => {
       const flat = Int32Array.from(ids.flat());
-      const tok = reshape(embedding(this.embeddings.token_embedding.weight, fromArray(flat, [b * l])), [b, l, this.c.hidden_size]);
-      const pos = narrow(this.embeddings.position_embedding.weight, 0, 0, l);
+      const tok = reshape(embedding(asF32(this.embeddings.token_embedding.weight), fromArray(flat, [b * l])), [b, l, this.c.hidden_size]);
+      const pos = narrow(asF32(this.embeddings.position_embedding.weight), 0, 0, l);
       const h = this.final_layer_norm.forward(this.encoder.forward(add(tok, pos), true));
       // EOS pooling: the position of the largest id in each row (the EOT token for CLIP vocabularies).
       const rows = ids.map((row, i) => i * l + row.indexOf(Math.max(...row)));
@@ -203,8 +203,8 @@ export class CLIPVisionTransformer extends Module {
       const d = this.c.hidden_size;
       const p = this.embeddings.patch_embedding.forward(pixels); // [B, D, gh, gw]
       const tokens = transpose(reshape(p, [b, d, p.shape[2] * p.shape[3]]), 1, 2);
-      const cls = broadcastTo(reshape(this.embeddings.class_embedding, [1, 1, d]), [b, 1, d]);
-      const x = add(concat([cls, tokens], 1), this.embeddings.position_embedding.weight);
+      const cls = broadcastTo(reshape(asF32(this.embeddings.class_embedding), [1, 1, d]), [b, 1, d]);
+      const x = add(concat([cls, tokens], 1), asF32(this.embeddings.position_embedding.weight));
       const h = this.encoder.forward(this.pre_layrnorm.forward(x), false);
       const pooled = this.post_layernorm.forward(reshape(narrow(h, 1, 0, 1), [b, d]));
       return { lastHiddenState: h, pooled };
@@ -258,7 +258,7 @@ export class CLIPModel extends Module {
     return tidy(() => {
       const textEmbeds = l2normalize(this.getTextFeatures(ids));
       const imageEmbeds = l2normalize(this.getImageFeatures(pixels));
-      const logitsPerText = mul(matmul(textEmbeds, transpose(imageEmbeds, 0, 1)), exp(this.logit_scale));
+      const logitsPerText = mul(matmul(textEmbeds, transpose(imageEmbeds, 0, 1)), exp(asF32(this.logit_scale)));
       return { logitsPerText, logitsPerImage: transpose(logitsPerText, 0, 1), textEmbeds, imageEmbeds };
     });
   }
