@@ -22,6 +22,7 @@ import { ATTRIBUTES, attributeWord, type Attributes, type AttributeName } from '
 import { WorldDataset } from '../world/dataset.js';
 import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
 import { Rng, hashSeed } from '../world/rng.js';
+import { otherValue } from '../world/counterfactual.js';
 import type { DDIMScheduler } from './ddim.js';
 
 export interface AttributeSensitivity {
@@ -105,18 +106,6 @@ async function probs(target: SmallConvNet, images: Float32Array, n: number, size
   return Array.from({ length: n }, (_, i) => p[2 * i + 1]);
 }
 
-/** A counterfactual value of one attribute: the other binary value, another category, the mirrored lighting. */
-function changedValue(a: Attributes, name: AttributeName, rng: Rng): Partial<Attributes> {
-  const spec = ATTRIBUTES.find((s) => s.name === name)!;
-  const v = a[name];
-  if (spec.kind === 'binary') return { [name]: !v } as Partial<Attributes>;
-  if (spec.kind === 'categorical') {
-    const others = spec.values.filter((x) => x !== v);
-    return { [name]: others[rng.int(others.length)] } as Partial<Attributes>;
-  }
-  const x = v as number;
-  return { [name]: Math.abs(x) < 0.5 ? (x >= 0 ? 0.9 : -0.9) : -x } as Partial<Attributes>;
-}
 
 export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiagnosis> {
   const size = o.size ?? 32;
@@ -141,7 +130,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
     const rng = new Rng(hashSeed(seed, spec.name.length, 17));
     const imgs = new Float32Array(all.images.length);
     const per = 3 * size * size;
-    for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, changedValue(ds.attributes[i], spec.name, rng)).image, i * per);
+    for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, otherValue(ds.attributes[i], spec.name, rng)).image, i * per);
     const p1 = await probs(o.target, imgs, ds.n, size);
     let flips = 0;
     let delta = 0;

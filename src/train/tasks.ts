@@ -20,7 +20,7 @@ import { WorldDataset, type Batch, type DatasetOptions } from '../world/dataset.
 import { MASK_CLASSES, KEYPOINT_NAMES } from '../world/render.js';
 import { PROBE_COLUMNS, probeTargets } from '../world/probe.js';
 import { Rng, hashSeed } from '../world/rng.js';
-import { EpochSampler, freshBatch, trainingCaption } from './world-batches.js';
+import { counterfactualPairs, EpochSampler, freshBatch, trainingCaption } from './world-batches.js';
 
 export const IMAGE_SIZE = 32;
 
@@ -222,7 +222,7 @@ function initClipEmbeddings(m: CLIPModel, seed: number): void {
 function clipTask(seed: number): DefaultTask {
   let tok: CLIPTokenizer | null = null;
   return {
-    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64) trained contrastively on world image–caption pairs; pixels in [-1, 1]', steps: 800, batchSize: 64, seed, lr: 1e-3, ema: 0,
+    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64) trained contrastively on world image–caption pairs, half of each batch exact counterfactuals of the other half (hard negatives); pixels in [-1, 1]', steps: 800, batchSize: 64, seed, lr: 1e-3, ema: 0,
     build() {
       manualSeed(seed);
       tok = worldTokenizer(seed);
@@ -236,9 +236,8 @@ function clipTask(seed: number): DefaultTask {
     loss(model, step) {
       tok ??= worldTokenizer(seed);
       const B = this.batchSize;
-      const b = freshBatch(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
-      const rng = new Rng(hashSeed(seed, step, 3));
-      const ids = tokenizeBatch(tok, b.attributes.map((a: Attributes) => trainingCaption(a, rng)));
+      const { batch: b, captions } = counterfactualPairs(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
+      const ids = tokenizeBatch(tok, captions);
       const m = model as CLIPModel;
       const t = l2normalize(m.getTextFeatures(ids));
       const v = l2normalize(m.getImageFeatures(images(b)));

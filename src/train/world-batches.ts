@@ -3,6 +3,7 @@
 import { attributeWord, ATTRIBUTES, type Attributes, type AttributeName } from '../world/attributes.js';
 import { WorldDataset, type Batch, type DatasetOptions } from '../world/dataset.js';
 import { Rng, hashSeed } from '../world/rng.js';
+import { otherValue } from '../world/counterfactual.js';
 
 /** Epoch-wise reshuffled batches of a fixed dataset. */
 export class EpochSampler {
@@ -46,8 +47,50 @@ export function attributePhrase(a: Attributes, name: AttributeName): string {
  * A training caption: "a face with " and the phrases of a random subset of attributes in random
  * order (absent accessories as "no glasses"), so that single-attribute prompts are in distribution.
  */
-export function trainingCaption(a: Attributes, rng: Rng): string {
+export function trainingCaption(a: Attributes, rng: Rng, mustMention?: AttributeName): string {
+  return captionOf(a, captionAttributes(rng, mustMention));
+}
+
+/** The attributes (in caption order) a training caption mentions: all with p 0.3, else 1–4, optionally including one. */
+export function captionAttributes(rng: Rng, mustMention?: AttributeName): AttributeName[] {
   const names = rng.shuffle(ATTRIBUTES.map((s) => s.name));
   const k = rng.bool(0.3) ? names.length : 1 + rng.int(4);
-  return `a face with ${names.slice(0, k).map((n) => attributePhrase(a, n)).join(', ')}`;
+  const chosen = names.slice(0, k);
+  if (mustMention && !chosen.includes(mustMention)) chosen[rng.int(k)] = mustMention;
+  return chosen;
+}
+
+export function captionOf(a: Attributes, names: readonly AttributeName[]): string {
+  return `a face with ${names.map((n) => attributePhrase(a, n)).join(', ')}`;
+}
+
+/**
+ * Contrastive batches with hard negatives: n/2 fresh faces and, for each, its exact counterfactual with
+ * one random attribute changed (same pose); both captions mention that attribute, so a batch cannot be
+ * solved from a few easy attributes (background colour alone tells 64 random faces apart).
+ */
+export function counterfactualPairs(step: number, n: number, seed: number, opts: Omit<DatasetOptions, 'seed' | 'n'> = {}): { batch: Batch; captions: string[] } {
+  const half = Math.floor(n / 2);
+  const ds = new WorldDataset({ ...opts, seed: hashSeed(seed, step), n: half });
+  const rng = new Rng(hashSeed(seed, step, 0xcf));
+  const base = ds.all();
+  const size = base.size;
+  const per = 3 * size * size;
+  const images = new Float32Array(2 * half * per);
+  images.set(base.images);
+  const captions: string[] = new Array(2 * half);
+  const attributes: Attributes[] = [...base.attributes];
+  for (let i = 0; i < half; i++) {
+    const a = ds.attributes[i];
+    const spec = ATTRIBUTES[rng.int(ATTRIBUTES.length)];
+    const change = otherValue(a, spec.name, rng);
+    const cf = ds.counterfactual(i, change);
+    images.set(cf.image, (half + i) * per);
+    const names = captionAttributes(rng, spec.name);
+    const b = { ...a, ...change } as Attributes;
+    attributes.push(b);
+    captions[i] = captionOf(a, names);
+    captions[half + i] = captionOf(b, names);
+  }
+  return { batch: { ...base, indices: Int32Array.from({ length: 2 * half }, (_, i) => i), images, attributes, captions }, captions };
 }

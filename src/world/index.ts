@@ -7,3 +7,4 @@ export * from './render.js';
 export * from './dataset.js';
 export * from './png.js';
 export * from './probe.js';
+export * from './counterfactual.js';
