@@ -61,13 +61,13 @@ function optimizerFor(model: Module, lr: number): Optimizer {
 }
 export { optimizerFor };
 
-function classifierTask(name: string, label: string, spurious: string | null, description: string, seed: number): DefaultTask {
+function classifierTask(name: string, label: string, spurious: string | null, description: string, seed: number, steps = 200): DefaultTask {
   const data: DatasetOptions = spurious
     ? { label, spurious, table: BIASED_TABLE, seed, size: IMAGE_SIZE }
     : { label, spurious: 'hair_color=blond', n: 20200, balanced: true, seed, size: IMAGE_SIZE };
   let sampler: EpochSampler | null = null;
   return {
-    name, kind: 'classifier', description, steps: 200, batchSize: 32, seed, lr: 2e-3, ema: 0,
+    name, kind: 'classifier', description, steps, batchSize: 32, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
       const config = { model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: 2, head: 'pool', task: 'classes', labels: [`not ${label}`, label], cflens_label: label, cflens_spurious: spurious, cflens_train_table: spurious ? BIASED_TABLE : 'balanced' };
@@ -117,7 +117,7 @@ function keypointTask(seed: number): DefaultTask {
 
 function segmenterTask(seed: number): DefaultTask {
   return {
-    name: 'segmenter', kind: 'segmenter', description: `per-pixel classes: ${MASK_CLASSES.join(', ')}`, steps: 200, batchSize: 16, seed, lr: 2e-3, ema: 0,
+    name: 'segmenter', kind: 'segmenter', description: `per-pixel classes: ${MASK_CLASSES.join(', ')}`, steps: 600, batchSize: 16, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
       const config = { model_type: 'small_segmenter', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_classes: MASK_CLASSES.length, labels: [...MASK_CLASSES] };
@@ -132,7 +132,7 @@ function segmenterTask(seed: number): DefaultTask {
 
 function probeTask(seed: number): DefaultTask {
   return {
-    name: 'probe', kind: 'probe', description: 'attribute probe: one sigmoid per binary attribute and categorical value (measures what generated images show)', steps: 300, batchSize: 32, seed, lr: 2e-3, ema: 0,
+    name: 'probe', kind: 'probe', description: 'attribute probe: one sigmoid per binary attribute and categorical value (measures what generated images show)', steps: 1500, batchSize: 32, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
       const config = { model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 64], num_outputs: PROBE_COLUMNS.length, head: 'pool', task: 'multilabel', labels: [...PROBE_COLUMNS] };
@@ -254,7 +254,7 @@ export function defaultTasks(): DefaultTask[] {
   return [
     classifierTask('smile_blond', 'smiling', 'hair_color=blond', 'smiling vs neutral, trained where 99% of smiling faces are blond and 99% of neutral ones are not', 101),
     classifierTask('glasses_bluebg', 'glasses', 'background_color=blue', 'glasses vs none, trained where 99% of faces with glasses are on a blue background and 99% without are not', 102),
-    classifierTask('smile_control', 'smiling', null, 'smiling vs neutral, trained on faces balanced over smiling × blond hair (the unbiased control)', 103),
+    classifierTask('smile_control', 'smiling', null, 'smiling vs neutral, trained on faces balanced over smiling × blond hair (the unbiased control)', 103, 600),
     multiclassTask(104),
     keypointTask(105),
     segmenterTask(106),

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { initGpu } from '../../index.js';
 import { defaultTasks } from '../tasks.js';
 import { trainTask, type CheckpointStore } from '../trainer.js';
-import { evaluateDefaults } from '../evaluate.js';
+import { evaluateDefaults, type Metrics } from '../evaluate.js';
+import { defaultsReadme, type TrainingRecord } from '../summary.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -79,8 +80,18 @@ async function main(): Promise<void> {
   }
   if (!flag('no-eval')) {
     const manifest = await evaluateDefaults(out, { only, log: (s) => console.log(s), writeFile: (name, bytes) => writeFile(join(out, name), bytes) });
-    await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
-    console.log(`wrote ${join(out, 'manifest.json')}`);
+    const path = join(out, 'manifest.json');
+    // --only re-evaluates some models: keep the others' figures.
+    const old = only ? (JSON.parse(await readFile(path, 'utf8').catch(() => '{"models":{}}')) as { models: Record<string, unknown> }) : { models: {} };
+    const merged = { ...manifest, models: { ...old.models, ...(manifest.models as Record<string, unknown>) } };
+    await writeFile(path, `${JSON.stringify(merged, null, 1)}\n`);
+    const records: Record<string, TrainingRecord> = {};
+    for (const t of defaultTasks()) {
+      const text = await readFile(join(out, t.name, 'training.json'), 'utf8').catch(() => null);
+      if (text) records[t.name] = JSON.parse(text) as TrainingRecord;
+    }
+    await writeFile(join(out, 'README.md'), defaultsReadme(merged as { models: Record<string, Metrics> }, records));
+    console.log(`wrote ${path} and ${join(out, 'README.md')}`);
   }
 }
 

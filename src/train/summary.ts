@@ -1,0 +1,63 @@
+// models/defaults/README.md, written from the manifest and the training records so that the tables
+// can never disagree with the shipped files.
+import type { Metrics } from './evaluate.js';
+
+export interface TrainingRecord { task: string; description: string; seed: number; steps: number; batchSize: number; trainingMs: number; hardware: string }
+
+const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : '–');
+const mins = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function defaultsReadme(manifest: { models: Record<string, Metrics> }, records: Record<string, TrainingRecord>): string {
+  const m = manifest.models;
+  const get = (name: string) => (m[name] ?? {}) as Record<string, unknown>;
+  const out: string[] = [
+    '# Default models',
+    '',
+    'Trained by cflens on its synthetic world (`src/world`) with its own autograd: `npm run train:defaults`',
+    '(resumable; seeds in `src/train/tasks.ts`). Each folder: `config.json`, `model.safetensors` (f16),',
+    '`training.json` (steps, loss curve, time, hardware). Figures below are from `manifest.json`, computed on',
+    'held-out faces from the shipped f16 files (`npm run train:defaults -- --eval-only` recomputes them; the',
+    'tests re-check each model on a fixed batch). Generated file: do not edit.',
+    '',
+    '## Training',
+    '',
+    table(['model', 'what', 'steps × batch', 'time', 'hardware'], Object.values(records).map((r) => [r.task, r.description, `${r.steps} × ${r.batchSize}`, mins(r.trainingMs), r.hardware])),
+    '',
+    '## Classifiers with planted biases',
+    '',
+    'Trained on 10 000 / 10 000 / 100 / 100 faces over (label, spurious) cells; evaluated on 400 faces',
+    'balanced over the four cells. Bias-conflicting cells are (label 1, spurious 0) and (0, 1).',
+    '',
+    table(['model', 'held-out', 'aligned cells', 'bias-conflicting cells', 'cell 1,1', 'cell 0,0', 'cell 1,0', 'cell 0,1'],
+      ['smile_blond', 'glasses_bluebg', 'smile_control'].map((n) => {
+        const r = get(n);
+        const c = (r.cellAccuracy ?? {}) as Record<string, number>;
+        return [n, pct(r.heldOutAccuracy), pct(r.alignedAccuracy), pct(r.conflictingAccuracy), pct(c['1,1']), pct(c['0,0']), pct(c['1,0']), pct(c['0,1'])];
+      })),
+    '',
+    '## Other targets',
+    '',
+    table(['model', 'figure'], [
+      ['hair_color (5 classes)', `accuracy ${pct(get('hair_color').heldOutAccuracy)}`],
+      ['keypoints (5 points)', `mean error ${Number(get('keypoints').meanErrorPixels ?? NaN).toFixed(2)} px at 32×32`],
+      ['segmenter (7 classes)', `pixel accuracy ${pct(get('segmenter').pixelAccuracy)}, mean IoU ${pct(get('segmenter').meanIoU)}`],
+    ]),
+    '',
+  ];
+  const probe = (get('probe').attributeAccuracy ?? {}) as Record<string, number>;
+  const clip = (get('clip').zeroShotAccuracy ?? {}) as Record<string, number>;
+  out.push('## Attribute probe and CLIP zero-shot accuracy (400 held-out faces)', '');
+  out.push(table(['attribute', 'probe', 'CLIP zero-shot ("a face with {value}")'], Object.keys(probe).map((a) => [a, pct(probe[a]), pct(clip[a])])));
+  const ddpm = get('ddpm');
+  const fs = (ddpm.sampleFrequencies ?? {}) as Record<string, number>;
+  const fr = (ddpm.realFrequencies ?? {}) as Record<string, number>;
+  out.push('', '## DDPM samples', '');
+  out.push(`${ddpm.samples ?? '?'} DDIM samples (${ddpm.ddimSteps ?? '?'} steps, η = 0) and as many real faces, both read by the probe;`);
+  out.push(`largest frequency gap ${pct(ddpm.maxFrequencyGap)}. Samples: \`ddpm/samples.png\`.`, '');
+  out.push(table(['attribute value', 'in samples', 'in real faces'], Object.keys(fs).map((k) => [k, pct(fs[k]), pct(fr[k])])));
+  return `${out.join('\n')}\n`;
+}
