@@ -60,7 +60,8 @@ export function convRegsShader(o: ConvRegsShape): string {
     for (let j = 0; j < 4; j++) {
       step.push(`    let y${q}${j} = hy${j} + t${q}.y;`);
       step.push(`    let x${q}${j} = wx${j} + t${q}.z;`);
-      step.push(`    let v${q}${j} = select(0.0, X[u32(max(base${j} + t${q}.x, 0))], y${q}${j} >= 0 && y${q}${j} < PH && x${q}${j} >= 0 && x${q}${j} < PW);`);
+      // One unsigned compare per axis tests both bounds; & (not &&) keeps it branch-free.
+      step.push(`    let v${q}${j} = select(0.0, X[u32(max(base${j} + t${q}.x, 0))], (u32(y${q}${j}) < u32(PH)) & (u32(x${q}${j}) < u32(PW)));`);
       vals.push(`v${q}${j}`);
     }
     step.push(`    let bq${q} = vec4f(${vals.join(', ')});`);
@@ -126,7 +127,7 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     for (let j = 0; j < 4; j++) {
       step.push(`    let y${q}${j} = oy${q} + ry${j};`);
       step.push(`    let x${q}${j} = ox${q} + rx${j};`);
-      step.push(`    let v${q}${j} = select(0.0, X[xb${q} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], kin${q} && y${q}${j} >= 0 && y${q}${j} < H && x${q}${j} >= 0 && x${q}${j} < W);`);
+      step.push(`    let v${q}${j} = select(0.0, X[xb${q} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], kin${q} & (u32(y${q}${j}) < u32(H)) & (u32(x${q}${j}) < u32(W)));`);
       vals.push(`v${q}${j}`);
     }
     step.push(`    let bq${q} = vec4f(${vals.join(', ')});`);
