@@ -25,6 +25,8 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
     '',
     '## Training',
     '',
+    'Times are wall-clock on the software adapter, with up to three trainings sharing the same two cores.',
+    '',
     table(['model', 'what', 'steps × batch', 'time', 'hardware'], Object.values(records).map((r) => [r.task, r.description, `${r.steps} × ${r.batchSize}`, mins(r.trainingMs), r.hardware])),
     '',
     '## Classifiers with planted biases',
