@@ -16,7 +16,7 @@ const WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> Bsrc: array<f32>; // MODE 0: w, 1: w, 2: dy
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, count, hasBias
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, count, hasBias, 0 (conv_params reads M, N, K from 12..14: unused here)
 @group(0) @binding(4) var<storage, read> params: array<u32>;
 
 var<workgroup> part: array<f32, WG>;
@@ -25,16 +25,7 @@ var<workgroup> part: array<f32, WG>;
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let Bt = params[0];
-  let C = params[1];
-  let H = i32(params[2]);
-  let W = i32(params[3]);
-  let Co = params[4];
-  let OH = i32(params[5]);
-  let OW = i32(params[6]);
-  let Cg = params[8];
-  let Mg = params[9];
-  let pt = i32(params[10]);
-  let pl = i32(params[11]);
+// #include conv_params
   let count = params[12];
   let hasBias = params[13] != 0u;
   let HW = u32(H * W);

@@ -22,19 +22,7 @@ const SW: i32 = {{SW}};
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32{{SG_ARG}}) {
-  let C = params[1];
-  let H = i32(params[2]);
-  let W = i32(params[3]);
-  let Co = params[4];
-  let OH = i32(params[5]);
-  let OW = i32(params[6]);
-  let Cg = params[8];
-  let Mg = params[9];
-  let pt = i32(params[10]);
-  let pl = i32(params[11]);
-  let M = params[12];
-  let N = params[13];
-  let K = params[14];
+// #include conv_params
   let hasBias = params[15] != 0u;
   let g = wid.z;
   let m0 = wid.y * {{TM}}u;

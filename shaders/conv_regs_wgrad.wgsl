@@ -19,20 +19,9 @@ const KW: u32 = {{KW}}u;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32{{SG_ARG}}) {
-  let C = params[1];
-  let H = i32(params[2]);
-  let W = i32(params[3]);
-  let Co = params[4];
-  let OW = params[6];
-  let OHW = params[5] * OW;
-  let G = params[7];
-  let Cg = params[8];
-  let Mg = params[9];
-  let pt = i32(params[10]);
-  let pl = i32(params[11]);
-  let M = params[12];
-  let N = params[13];
-  let K = params[14];
+// #include conv_params
+  let OWu = u32(OW);
+  let OHW = u32(OH) * OWu;
   let g = wid.z % G;
   let split = wid.z / G;
   let kBegin = split * params[15];

@@ -20,6 +20,12 @@ function fmaBlock(TM: number, SG: number): string[] {
   return out;
 }
 
+/** Chunks of A each lane loads per step, and the setup lines every regs kernel starts with (its 4 columns, clamped). */
+function prologue(TM: number, SG: number): { nA: number; setup: string[]; step: string[] } {
+  const setup = [0, 1, 2, 3].map((j) => `  let nc${j} = min(n0 + ${j}u, N - 1u);`);
+  return { nA: SG ? Math.ceil(TM / SG) : TM, setup, step: [] };
+}
+
 /** The template filled with the generated blocks, cached and named for profiles. */
 function fillRegs(name: string, label: string, key: string, SG: number, fill: Record<string, string | number>): string {
   const hit = codes.get(key);
@@ -34,12 +40,9 @@ export function convRegsShader(o: ConvRegsShape): string {
   const key = JSON.stringify(o);
   if (codes.has(key)) return codes.get(key)!;
   const { TM, SG, WG, vecA } = o;
-  const nA = SG ? Math.ceil(TM / SG) : TM;
-  const setup: string[] = [];
-  const step: string[] = [];
+  const { nA, setup, step } = prologue(TM, SG);
   // Columns: base offset into X and the row / column of the window origin, per lane column j.
   for (let j = 0; j < 4; j++) {
-    setup.push(`  let nc${j} = min(n0 + ${j}u, N - 1u);`);
     setup.push(`  let b${j} = nc${j} / cols;`);
     setup.push(`  let p${j} = nc${j} % cols;`);
     setup.push(`  var hy${j} = i32(p${j} / colW) * SH - pt;`);
@@ -96,12 +99,9 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
   const key = `w${JSON.stringify(o)}`;
   if (codes.has(key)) return codes.get(key)!;
   const { TM, SG, WG, vecA } = o;
-  const nA = SG ? Math.ceil(TM / SG) : TM;
-  const setup: string[] = [];
-  const step: string[] = [];
+  const { nA, setup, step } = prologue(TM, SG);
   // Columns n = (ci, kh, kw): fixed window offsets per lane column.
   for (let j = 0; j < 4; j++) {
-    setup.push(`  let nc${j} = min(n0 + ${j}u, N - 1u);`);
     setup.push(`  let tt${j} = nc${j} % (KH * KW);`);
     setup.push(`  let ry${j} = i32(tt${j} / KW) * DH - pt;`);
     setup.push(`  let rx${j} = i32(tt${j} % KW) * DW - pl;`);
@@ -118,8 +118,8 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     step.push(`    let kin${q} = k + ${q}u < kEnd;`);
     step.push(`    let b${q} = k${q} / OHW;`);
     step.push(`    let p${q} = k${q} % OHW;`);
-    step.push(`    let oy${q} = i32(p${q} / OW) * SH;`);
-    step.push(`    let ox${q} = i32(p${q} % OW) * SW;`);
+    step.push(`    let oy${q} = i32(p${q} / OWu) * SH;`);
+    step.push(`    let ox${q} = i32(p${q} % OWu) * SW;`);
     step.push(`    let xb${q} = b${q} * C * HW;`);
   }
   for (let q = 0; q < 4; q++) {

@@ -363,7 +363,7 @@ function runDirect(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GP
   const code = shader('conv_direct', constants(g, mode));
   const count = out.size;
   const grid = mode === 2 ? grid1D(count, 1) : grid1D(count, 64);
-  launch(ctx, code, [a, b, bias ?? dummy(ctx), out.buffer], [...baseMeta(g), count, bias ? 1 : 0], grid);
+  launch(ctx, code, [a, b, bias ?? dummy(ctx), out.buffer], [...baseMeta(g), count, bias ? 1 : 0, 0], grid);
 }
 
 /** y = conv2d(x, w) + b. */
