@@ -34,28 +34,11 @@ var<workgroup> Rs: array<vec2f, BQ>;
 
 // #include attention_mask
 
-fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-
-fn prob(z: f32, lse: f32) -> f32 {
-  let ninf = -bitcast<f32>(INF_BITS);
-  if (is_nan(lse)) { return lse; }
-  return select(exp(z - lse), 0.0, z == ninf);
-}
+// #include attention_prob
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let lq = params[0];
-  let lk = params[1];
-  let scale = bitcast<f32>(params[2]);
-  let causal = params[3] != 0u;
-  MKIND = params[10];
-  MSQ = params[4];
-  MSK = params[5];
-  let D = params[8];
-  let DV = params[9];
-  let nb = params[7];
-  let b = wid.y + wid.z * nwg.y;
-  if (b >= nb) { return; }
+// #include attention_params
   let tx = lid % 16u;
   let ty = lid / 16u;
   let c0 = wid.x * BK;

@@ -43,19 +43,8 @@ var<workgroup> Mx: array<f32, BQ * 8u>;              // per-thread row maxima of
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let lq = params[0];
-  let lk = params[1];
-  let scale = bitcast<f32>(params[2]);
-  let causal = params[3] != 0u;
-  MKIND = params[10];
-  MSQ = params[4];
-  MSK = params[5];
-  // The tile and head sizes again, at run time: loops over them stay loops (compile time on CPU adapters).
-  let D = params[8];
-  let DV = params[9];
+// #include attention_params
   let nBK = params[11];
-  let b = wid.y + wid.z * nwg.y;
-  if (b >= params[7]) { return; }
   let ninf = -bitcast<f32>(INF_BITS);
   let tx = lid % 8u;
   let ty = lid / 8u;

@@ -37,17 +37,7 @@ var<workgroup> Pt: array<VM, BK * PS>;            // row maxima [tx][ty], then P
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let lq = params[0];
-  let lk = params[1];
-  let scale = bitcast<f32>(params[2]);
-  let causal = params[3] != 0u;
-  MKIND = params[10];
-  MSQ = params[4];
-  MSK = params[5];
-  let D = params[8];
-  let DV = params[9];
-  let b = wid.y + wid.z * nwg.y;
-  if (b >= params[7]) { return; }
+// #include attention_params
   let ninf = -bitcast<f32>(INF_BITS);
   let tx = lid % 16u;
   let ty = lid / 16u;
