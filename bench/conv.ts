@@ -23,7 +23,7 @@ import {
   conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, setConvSplitK, setConvTile,
   type ConvGeom, type TileConfig, type GpuContext, type Tensor,
 } from '../src/index.js';
-import { gpuTime } from './lib.js';
+import { gpuTime, wallTime } from './lib.js';
 
 export interface ConvBenchOptions {
   /** Small shape and few iterations (CI / software adapters). */
@@ -66,40 +66,6 @@ const DEFAULT_TILE_SWEEP: Array<[TileConfig, number]> = [
 
 const FULL: Case = { label: 'UNet 2x320x32x32, 3x3 p1', x: [2, 320, 32, 32], w: [320, 320, 3, 3], padding: 1 };
 const QUICK: Case = { label: 'small 1x64x16x16, 3x3 p1', x: [1, 64, 16, 16], w: [64, 64, 3, 3], padding: 1 };
-
-/**
- * Median ms per call of `fn` (which enqueues GPU work and returns tensors to dispose). The GPU is
- * first kept busy for `warmMs` so its clocks ramp up; each sample submits `batch` calls, then waits.
- * Includes CPU launch overhead where it exceeds the GPU time.
- */
-async function timeGpu(ctx: GpuContext, fn: () => Tensor | Tensor[], iters: number, warmMs = 300): Promise<number> {
-  const run = () => {
-    const r = fn();
-    for (const t of Array.isArray(r) ? r : [r]) t.dispose();
-  };
-  const batch = Math.max(1, Math.min(20, iters));
-  const w0 = performance.now();
-  do {
-    for (let i = 0; i < batch; i++) {
-      run();
-      ctx.submit();
-    }
-    await ctx.sync();
-  } while (performance.now() - w0 < warmMs);
-  const samples: number[] = [];
-  for (let done = 0; done < iters; done += batch) {
-    const t0 = performance.now();
-    for (let i = 0; i < batch; i++) {
-      run();
-      ctx.submit(); // let the GPU start while the next call is encoded
-    }
-    await ctx.sync();
-    samples.push((performance.now() - t0) / batch);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
-}
-
 
 function flopsOf(g: ConvGeom): number {
   return 2 * g.B * g.Co * g.OH * g.OW * (g.C / g.G) * g.KH * g.KW;
@@ -216,7 +182,7 @@ export async function runConvBench(opts: ConvBenchOptions = {}): Promise<ConvBen
   const N = g.B * g.OH * g.OW;
   const K = (g.C / g.G) * g.KH * g.KW;
   const measure = async (name: string, sh: string, fn: () => Tensor, fl: number) => {
-    const wall = await timeGpu(ctx, fn, opts.tiles ? 20 : iters, opts.tiles ? 50 : 300);
+    const wall = await wallTime(ctx, fn, opts.tiles ? 20 : iters, opts.tiles ? 50 : 300);
     const gpuMs = await gpuTime(ctx, fn, opts.quick ? 3 : 50, opts.tiles ? 100 : 300);
     rows.push(row(name, sh, gpuMs, wall, fl));
   };

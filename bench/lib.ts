@@ -273,3 +273,36 @@ export async function gpuTime(ctx: GpuContext, fn: () => Tensor | Tensor[], reps
     ctx.submit();
   }
 }
+
+/**
+ * Median ms per call of `fn` (which enqueues GPU work and returns tensors to dispose). The GPU is
+ * first kept busy for `warmMs` so its clocks ramp up; each sample submits `batch` calls, then waits.
+ * Includes CPU launch overhead where it exceeds the GPU time.
+ */
+export async function wallTime(ctx: GpuContext, fn: () => Tensor | Tensor[], iters: number, warmMs = 300): Promise<number> {
+  const run = () => {
+    const r = fn();
+    for (const t of Array.isArray(r) ? r : [r]) t.dispose();
+  };
+  const batch = Math.max(1, Math.min(20, iters));
+  const w0 = performance.now();
+  do {
+    for (let i = 0; i < batch; i++) {
+      run();
+      ctx.submit();
+    }
+    await ctx.sync();
+  } while (performance.now() - w0 < warmMs);
+  const samples: number[] = [];
+  for (let done = 0; done < iters; done += batch) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) {
+      run();
+      ctx.submit(); // let the GPU start while the next call is encoded
+    }
+    await ctx.sync();
+    samples.push((performance.now() - t0) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}

@@ -7,7 +7,7 @@ import {
   grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, normConfig, randn, tidy,
   type GpuContext, type Tensor,
 } from '../src/index.js';
-import { gpuTime } from './lib.js';
+import { gpuTime, wallTime } from './lib.js';
 import { groupNorm as groupNormRef } from '../src/reference/norm.js';
 
 export interface NormBenchOptions {
@@ -42,36 +42,6 @@ export interface NormBenchRow {
   note?: string;
 }
 
-/** Median wall ms per call of `fn`; the GPU is first kept busy for `warmMs`. */
-async function timeWall(ctx: GpuContext, fn: () => Tensor | Tensor[], iters: number, warmMs = 200): Promise<number> {
-  const run = () => {
-    const r = fn();
-    for (const t of Array.isArray(r) ? r : [r]) t.dispose();
-  };
-  const batch = Math.max(1, Math.min(20, iters));
-  const w0 = performance.now();
-  do {
-    for (let i = 0; i < batch; i++) {
-      run();
-      ctx.submit();
-    }
-    await ctx.sync();
-  } while (performance.now() - w0 < warmMs);
-  const samples: number[] = [];
-  for (let done = 0; done < iters; done += batch) {
-    const t0 = performance.now();
-    for (let i = 0; i < batch; i++) {
-      run();
-      ctx.submit();
-    }
-    await ctx.sync();
-    samples.push((performance.now() - t0) / batch);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
-}
-
-
 type SoftmaxFn = (x: Tensor, axis?: number) => Tensor;
 
 /** softmax from src/ops/softmax.ts, when the build has it. */
@@ -93,7 +63,7 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
   const copyCache = new Map<number, { ms: number; wall: number }>();
 
   const measure = async (fn: () => Tensor | Tensor[]) => {
-    const wall = await timeWall(ctx, fn, iters);
+    const wall = await wallTime(ctx, fn, iters, 200);
     const gpuMs = await gpuTime(ctx, fn, reps);
     return { ms: gpuMs ?? wall, wall, timing: (gpuMs === null ? 'wall' : 'gpu-timestamps') as NormBenchRow['timing'] };
   };

@@ -17,7 +17,7 @@ import { matmul } from '../ops/matmul.js';
 import { mseLoss } from '../ops/loss.js';
 import { add, mul } from '../ops/elementwise.js';
 import { transpose } from '../ops/shape.js';
-import { ATTRIBUTES, attributeWord, type Attributes } from '../world/attributes.js';
+import { attributeSpec, type Attributes } from '../world/attributes.js';
 import { WorldDataset, type Batch } from '../world/dataset.js';
 import { MASK_CLASSES } from '../world/render.js';
 import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
@@ -157,17 +157,9 @@ export async function evaluateProbe(model: SmallConvNet, task: DefaultTask, limi
 /** Zero-shot prompts of each attribute value: "a face with glasses" / "a face with no glasses". */
 export function zeroShotPrompts(): { attribute: string; values: (string | boolean)[]; prompts: string[] }[] {
   return PROBE_GROUPS.map((g) => {
-    const values = [...g.values];
-    const prompts = values.map((v) => `a face with ${attributeWord({ ...(sampleFor(g.attribute, v)) }, g.attribute)}`);
-    return { attribute: g.attribute, values, prompts };
+    const words = attributeSpec(g.attribute).words; // in value order, as the groups' values
+    return { attribute: g.attribute, values: [...g.values], prompts: g.values.map((_, k) => `a face with ${words[k]}`) };
   });
-}
-
-function sampleFor(name: string, v: string | boolean): Attributes {
-  const base: Record<string, unknown> = {};
-  for (const s of ATTRIBUTES) base[s.name] = s.kind === 'binary' ? false : s.kind === 'categorical' ? s.values[0] : 0;
-  base[name] = v;
-  return base as unknown as Attributes;
 }
 
 /** CLIP zero-shot predictions of every attribute for images (pixels in [-1, 1]). */
@@ -270,7 +262,6 @@ export async function evaluateDefaults(dir: string, o: { only?: string[]; log?: 
   const open: Opener = o.open ?? ((name) => `${dir}/${name}`);
   const tasks = defaultTasks();
   const models: Metrics = {};
-  const byName = new Map(tasks.map((t) => [t.name, t]));
   let probe: SmallConvNet | null = null;
   for (const task of tasks) {
     if (o.only && !o.only.includes(task.name) && !(task.name === 'probe' && o.only.includes('ddpm'))) continue;
@@ -301,7 +292,6 @@ export async function evaluateDefaults(dir: string, o: { only?: string[]; log?: 
     o.log?.(`  ${JSON.stringify(m)}`);
   }
   probe?.dispose();
-  void byName;
   return { version: 1, imageSize: IMAGE_SIZE, evalSeed: EVAL_SEED, models };
 }
 

@@ -65,7 +65,7 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
   if (saved) state = await restoreCheckpoint(saved, ckptName, model, opt, ema);
   const losses = (state.extra.losses ??= []) as number[][];
   let lastSave = performance.now();
-  let runStart = performance.now();
+  const runStart = performance.now();
   const startElapsed = state.elapsedMs;
   const startStep = state.step;
   let window: number[] = [];
@@ -103,7 +103,6 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
       lastSave = performance.now();
     }
   }
-  runStart = performance.now();
   model.eval();
   return {
     model,

@@ -38,11 +38,6 @@ export function freshBatch(step: number, batchSize: number, seed: number, opts: 
   return ds.all();
 }
 
-/** The phrase CLIP learns for one attribute value, e.g. "glasses", "no glasses", "red hair", "dimly lit". */
-export function attributePhrase(a: Attributes, name: AttributeName): string {
-  return attributeWord(a, name);
-}
-
 /**
  * A training caption: "a face with " and the phrases of a random subset of attributes in random
  * order (absent accessories as "no glasses"), so that single-attribute prompts are in distribution.
@@ -61,7 +56,7 @@ export function captionAttributes(rng: Rng, mustMention?: AttributeName): Attrib
 }
 
 export function captionOf(a: Attributes, names: readonly AttributeName[]): string {
-  return `a face with ${names.map((n) => attributePhrase(a, n)).join(', ')}`;
+  return `a face with ${names.map((n) => attributeWord(a, n)).join(', ')}`;
 }
 
 /**
