@@ -1,4 +1,5 @@
 // Normalisation with one workgroup per row (GroupNorm, LayerNorm, BatchNorm in training), fused.
+// Entry `per_row`: one thread per row, no tree reduction (CPU adapters).
 // A row is `count` elements; element j of row r lives at
 //   SEG 0: r·rowStride + j                                    (contiguous rows: GroupNorm, LayerNorm)
 //   SEG 1: r·rowStride + (j / segLen)·segStride + j % segLen  (rows made of segments: BatchNorm)
@@ -126,6 +127,52 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let m1 = sm[0] / f32(count);
   let m2 = sq[0] / f32(count);
   for (var j = lid; j < count; j += WG) {
+    let a = addr(r, j);
+    let xh = (A[a] - mean) * rstd;
+    OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);
+  }
+}
+
+@compute @workgroup_size(64)
+fn per_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = gid.x + gid.y * nwg.x * 64u;
+  if (r >= params[0]) { return; }
+  let count = params[1];
+  let eps = bitcast<f32>(params[8]);
+  if (MODE == 0u) {
+    // Welford over blocks of 64 merged (Chan), of values shifted by the row's first element: a single
+    // thread's long running mean near a large offset (1e4 + U(-1, 1)) would drift in f32.
+    let shift = A[addr(r, 0u)];
+    var acc = Wf(0.0, 0.0, 0.0);
+    for (var j0 = 0u; j0 < count; j0 += 64u) {
+      var blk = Wf(0.0, 0.0, 0.0);
+      for (var j = j0; j < min(j0 + 64u, count); j++) { blk = wf_push(blk, A[addr(r, j)] - shift); }
+      acc = wf_merge(acc, blk);
+    }
+    let mean = shift + acc.m;
+    let variance = max(acc.q / f32(count), 0.0);
+    let rstd = inverseSqrt(variance + eps);
+    STATS[2u * r] = mean;
+    STATS[2u * r + 1u] = variance;
+    for (var j = 0u; j < count; j++) {
+      let a = addr(r, j);
+      OUT[a] = (A[a] - mean) * rstd * weight(a) + bias(a);
+    }
+    return;
+  }
+  let mean = STATS[2u * r];
+  let rstd = inverseSqrt(STATS[2u * r + 1u] + eps);
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var j = 0u; j < count; j++) {
+    let a = addr(r, j);
+    let gy = C[a] * weight(a);
+    s1 += gy;
+    s2 += gy * (A[a] - mean) * rstd;
+  }
+  let m1 = s1 / f32(count);
+  let m2 = s2 / f32(count);
+  for (var j = 0u; j < count; j++) {
     let a = addr(r, j);
     let xh = (A[a] - mean) * rstd;
     OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);

@@ -4,7 +4,7 @@ import { Tensor } from '../autograd/tensor.js';
 import { fromArray, zerosLike } from './creation.js';
 import { sumToShape } from './reduce.js';
 import {
-  assertFloat, broadcastShapes, broadcastStrides, f32bits, grid1D, launch, sameCtx, sameShape, shader, type TensorLike,
+  assertFloat, broadcastShapes, broadcastStrides, coalesceDims, f32bits, grid1D, launch, sameCtx, sameShape, shader, type TensorLike,
 } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -22,9 +22,11 @@ export function zipKernel(op: string, a: Tensor, b: Tensor, expr: string): Tenso
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = Tensor.empty(shape, 'f32', a.ctx);
   if (!out.size) return out;
-  const meta = sameShape(a.shape, b.shape)
-    ? [out.size, 0]
-    : [out.size, shape.length, ...shape, ...broadcastStrides(a.shape, shape), ...broadcastStrides(b.shape, shape)];
+  let meta = [out.size, 0];
+  if (!sameShape(a.shape, b.shape)) {
+    const c = coalesceDims(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+    meta = [out.size, c.shape.length, ...c.shape, ...c.strides[0], ...c.strides[1]];
+  }
   launch(a.ctx, shader('binary', { EXPR: expr }), [a.buffer, b.buffer, out.buffer], meta, grid1D(out.size, 256));
   return out;
 }
@@ -194,7 +196,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
   const y = Tensor.empty(shape, 'f32', ta.ctx);
   if (y.size) {
-    const meta = [y.size, shape.length, ...shape, ...broadcastStrides(cond.shape, shape), ...broadcastStrides(ta.shape, shape), ...broadcastStrides(tb.shape, shape)];
+    const c = coalesceDims(shape, [cond.shape, ta.shape, tb.shape].map((s) => broadcastStrides(s, shape)));
+    const meta = [y.size, c.shape.length, ...c.shape, ...c.strides.flat()];
     launch(ta.ctx, shader('where'), [cond.buffer, ta.buffer, tb.buffer, y.buffer], meta, grid1D(y.size, 256));
   }
   const out = record('where', [ta, tb], y, (g) => [

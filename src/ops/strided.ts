@@ -1,5 +1,5 @@
 import type { Tensor } from '../autograd/tensor.js';
-import { grid1D, launch, shader } from './util.js';
+import { coalesceDims, grid1D, launch, shader } from './util.js';
 
 export interface StridedView { offset: number; strides: readonly number[] }
 
@@ -10,6 +10,7 @@ export interface StridedView { offset: number; strides: readonly number[] }
 export function stridedCopy(src: Tensor, from: StridedView, dst: Tensor, to: StridedView, shape: readonly number[]): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const meta = [n, shape.length, from.offset, to.offset, ...shape, ...from.strides, ...to.strides];
+  const c = coalesceDims(shape, [from.strides, to.strides]);
+  const meta = [n, c.shape.length, from.offset, to.offset, ...c.shape, ...c.strides[0], ...c.strides[1]];
   launch(src.ctx, shader('strided_copy', { T: src.dtype === 'f32' ? 'f32' : 'u32' }), [src.buffer, dst.buffer], meta, grid1D(n, 256));
 }

@@ -37,6 +37,29 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
   return out.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : strides[i - off]));
 }
 
+/**
+ * Merges adjacent dimensions that every operand walks as one (stride[d] = stride[d+1]·size[d+1], or
+ * both 0) and drops size-1 ones, so kernels decode fewer indices per element: a scalar broadcast
+ * over [B, H, L, L] becomes one dimension.
+ */
+export function coalesceDims(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const out: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => out[k][last] === s[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      strides.forEach((s, k) => (out[k][last] = s[d]));
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((s, k) => out[k].push(s[d]));
+    }
+  }
+  if (!outShape.length) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape: outShape, strides: out };
+}
+
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

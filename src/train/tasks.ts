@@ -8,7 +8,7 @@ import { fromArray, manualSeed, randn } from '../ops/creation.js';
 import { add, mul } from '../ops/elementwise.js';
 import { binaryCrossEntropyWithLogits, crossEntropy, mseLoss } from '../ops/loss.js';
 import { matmul } from '../ops/matmul.js';
-import { transpose } from '../ops/shape.js';
+import { narrow, transpose } from '../ops/shape.js';
 import { AdamW, type Optimizer } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
 import { CLIPModel, l2normalize, type CLIPConfig } from '../models/clip/clip-model.js';
@@ -20,7 +20,8 @@ import { WorldDataset, type Batch, type DatasetOptions } from '../world/dataset.
 import { MASK_CLASSES, KEYPOINT_NAMES } from '../world/render.js';
 import { PROBE_COLUMNS, probeTargets } from '../world/probe.js';
 import { Rng, hashSeed } from '../world/rng.js';
-import { counterfactualPairs, EpochSampler, freshBatch, trainingCaption } from './world-batches.js';
+import { learningRate } from './schedule.js';
+import { captionMatches, counterfactualPairs, EpochSampler, freshBatch, trainingCaption } from './world-batches.js';
 
 export const IMAGE_SIZE = 32;
 
@@ -47,8 +48,10 @@ export interface DefaultTask {
   /** Tasks whose shipped models the evaluation needs. */
   evalNeeds?: string[];
   build(): BuiltModel;
-  /** The loss of training step `step` (graph recorded; the runner calls backward). */
-  loss(model: Module, step: number): Tensor;
+  /** The loss of training step `step` of `steps` (graph recorded; the runner calls backward). */
+  loss(model: Module, step: number, steps: number): Tensor;
+  /** The learning rate of a step, where the task schedules its own (default: warm-up + cosine of lr). */
+  learningRate?(step: number, steps: number): number;
 }
 
 const images = (b: Batch) => fromArray(b.images, [b.size ? b.indices.length : 0, 3, b.size, b.size]);
@@ -219,10 +222,34 @@ function initClipEmbeddings(m: CLIPModel, seed: number): void {
   });
 }
 
+/** Rows (or columns, transposed) of a 0/1 matrix scaled to sum to one: soft contrastive targets. */
+function normalizeRows(m: Float32Array, n: number, columns: boolean): Float32Array {
+  const out = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += columns ? m[j * n + i] : m[i * n + j];
+    for (let j = 0; j < n; j++) out[i * n + j] = (columns ? m[j * n + i] : m[i * n + j]) / s;
+  }
+  return out;
+}
+
+/**
+ * CLIP in two phases, as LiT (Zhai et al., "LiT: Zero-Shot Transfer with Locked-image text Tuning",
+ * 2022): a contrastive run from scratch on two CPU cores learns the background colour and little else
+ * in 800 steps, because random text features give the image tower nothing to align with.
+ *   1. The image tower learns the world's attributes: the first PROBE_COLUMNS outputs of its projection
+ *      are trained as one sigmoid per attribute value (the probe's targets).
+ *   2. The image tower is locked; the text tower learns contrastively to meet it, on counterfactual
+ *      pairs with soft targets (every caption that an image fits is a positive: a short caption such as
+ *      "a face with red hair" fits many faces of a batch).
+ */
+export const CLIP_IMAGE_PHASE = 0.5;
+
 function clipTask(seed: number): DefaultTask {
   let tok: CLIPTokenizer | null = null;
+  const imageSteps = (steps: number) => Math.round(CLIP_IMAGE_PHASE * steps);
   return {
-    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64) trained contrastively on world image–caption pairs, half of each batch exact counterfactuals of the other half (hard negatives); pixels in [-1, 1]', steps: 800, batchSize: 64, seed, lr: 1e-3, ema: 0,
+    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64), LiT-style: image tower trained on the attribute labels, then locked while the text tower is trained contrastively on world image–caption pairs (counterfactual pairs, soft targets); pixels in [-1, 1]', steps: 5000, batchSize: 64, seed, lr: 1e-3, ema: 0,
     build() {
       manualSeed(seed);
       tok = worldTokenizer(seed);
@@ -233,18 +260,30 @@ function clipTask(seed: number): DefaultTask {
       const json = { ...config, model_type: 'clip', cflens_pixel_range: 'pm1', cflens_context_length: CLIP_CONTEXT };
       return { model, config: json, files: { 'vocab.json': vocabJson, 'merges.txt': mergesTxt } };
     },
-    loss(model, step) {
+    learningRate(step, steps) {
+      const first = imageSteps(steps);
+      return step < first ? learningRate(this.lr, step, first) : learningRate(this.lr, step - first, steps - first);
+    },
+    loss(model, step, steps) {
       tok ??= worldTokenizer(seed);
       const B = this.batchSize;
-      const { batch: b, captions } = counterfactualPairs(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
-      const ids = tokenizeBatch(tok, captions);
       const m = model as CLIPModel;
-      const t = l2normalize(m.getTextFeatures(ids));
-      const v = l2normalize(m.getImageFeatures(images(b)));
-      // Fixed temperature 1/0.07 keeps the short run stable; logit_scale stays at its init.
+      if (step < imageSteps(steps)) {
+        const b = freshBatch(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
+        const C = PROBE_COLUMNS.length;
+        const y = new Float32Array(B * C);
+        b.attributes.forEach((a, i) => y.set(probeTargets(a), i * C));
+        return binaryCrossEntropyWithLogits(narrow(m.getImageFeatures(images(b)), 1, 0, C), fromArray(y, [B, C]));
+      }
+      const { batch: b, captions, mentions } = counterfactualPairs(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
+      const t = l2normalize(m.getTextFeatures(tokenizeBatch(tok, captions)));
+      const v = noGrad(() => l2normalize(m.getImageFeatures(images(b))));
+      // Fixed temperature 1/0.07; logit_scale stays at its init.
       const logits = mul(matmul(v, transpose(t, 0, 1)), 1 / 0.07);
-      const labels = Array.from({ length: B }, (_, i) => i);
-      return mul(add(crossEntropy(logits, labels), crossEntropy(transpose(logits, 0, 1), labels)), 0.5);
+      const fit = captionMatches(b.attributes, mentions);
+      const toText = crossEntropy(logits, fromArray(normalizeRows(fit, B, false), [B, B]));
+      const toImage = crossEntropy(transpose(logits, 0, 1), fromArray(normalizeRows(fit, B, true), [B, B]));
+      return mul(add(toText, toImage), 0.5);
     },
   };
 }

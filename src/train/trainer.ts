@@ -10,6 +10,9 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim.js';
 import { checkpointBytes, restoreCheckpoint, weightsBytes, type TrainState } from './checkpoint.js';
 import { optimizerFor, type DefaultTask } from './tasks.js';
+import { learningRate } from './schedule.js';
+
+export { learningRate };
 
 /** Where checkpoints live (a folder in Node, anything with bytes in a browser). */
 export interface CheckpointStore {
@@ -38,14 +41,6 @@ export interface TrainResult {
   dispose(): void;
 }
 
-/** Linear warm-up over the first 5% of steps, then cosine decay to 10%. */
-export function learningRate(base: number, step: number, steps: number): number {
-  const warm = Math.max(1, Math.round(0.05 * steps));
-  if (step < warm) return (base * (step + 1)) / warm;
-  const p = (step - warm) / Math.max(1, steps - warm);
-  return base * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, p))));
-}
-
 function copyInto(dst: Tensor, src: Tensor): void {
   dst.ctx.copyBuffer(src.buffer, 0, dst.buffer, 0, dst.size * 4);
 }
@@ -71,9 +66,9 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
   let window: number[] = [];
   const until = Math.min(steps, o.until ?? steps);
   for (let step = state.step; step < until; step++) {
-    (opt as unknown as { opts: { lr: number } }).opts.lr = learningRate(task.lr, step, steps);
+    (opt as unknown as { opts: { lr: number } }).opts.lr = task.learningRate ? task.learningRate(step, steps) : learningRate(task.lr, step, steps);
     const loss = tidy(() => {
-      const l = task.loss(model, step);
+      const l = task.loss(model, step, steps);
       backward(l);
       return l;
     });

@@ -64,7 +64,7 @@ export function captionOf(a: Attributes, names: readonly AttributeName[]): strin
  * one random attribute changed (same pose); both captions mention that attribute, so a batch cannot be
  * solved from a few easy attributes (background colour alone tells 64 random faces apart).
  */
-export function counterfactualPairs(step: number, n: number, seed: number, opts: Omit<DatasetOptions, 'seed' | 'n'> = {}): { batch: Batch; captions: string[] } {
+export function counterfactualPairs(step: number, n: number, seed: number, opts: Omit<DatasetOptions, 'seed' | 'n'> = {}): { batch: Batch; captions: string[]; mentions: AttributeName[][] } {
   const half = Math.floor(n / 2);
   const ds = new WorldDataset({ ...opts, seed: hashSeed(seed, step), n: half });
   const rng = new Rng(hashSeed(seed, step, 0xcf));
@@ -74,6 +74,7 @@ export function counterfactualPairs(step: number, n: number, seed: number, opts:
   const images = new Float32Array(2 * half * per);
   images.set(base.images);
   const captions: string[] = new Array(2 * half);
+  const mentions: AttributeName[][] = new Array(2 * half);
   const attributes: Attributes[] = [...base.attributes];
   for (let i = 0; i < half; i++) {
     const a = ds.attributes[i];
@@ -86,6 +87,23 @@ export function counterfactualPairs(step: number, n: number, seed: number, opts:
     attributes.push(b);
     captions[i] = captionOf(a, names);
     captions[half + i] = captionOf(b, names);
+    mentions[i] = mentions[half + i] = names;
   }
-  return { batch: { ...base, indices: Int32Array.from({ length: 2 * half }, (_, i) => i), images, attributes, captions }, captions };
+  return { batch: { ...base, indices: Int32Array.from({ length: 2 * half }, (_, i) => i), images, attributes, captions }, captions, mentions };
+}
+
+/**
+ * Which images fit which captions: entry [i, j] is 1 when image i shows every attribute caption j
+ * mentions, as caption j words it. A short caption ("a face with red hair") fits many faces of a
+ * batch; treating those as negatives would teach the model to contradict the captions.
+ */
+export function captionMatches(attributes: readonly Attributes[], mentions: readonly (readonly AttributeName[])[]): Float32Array {
+  const n = attributes.length;
+  const m = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      m[i * n + j] = mentions[j].every((name) => attributeWord(attributes[i], name) === attributeWord(attributes[j], name)) ? 1 : 0;
+    }
+  }
+  return m;
 }

@@ -6,6 +6,7 @@ import {
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { coalesceDims } from '../../src/ops/util.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -250,5 +251,21 @@ describe('errors', () => {
     expect(() => add(a, 1)).toThrow(/cflens: add: tensor #\d+ \(weights\) of shape \[3\] was disposed/);
     expect(() => a.buffer).toThrow(/was disposed/);
     a.dispose(); // twice is fine
+  });
+});
+
+describe('coalesceDims (fewer index decodes per element)', () => {
+  it('merges dimensions every operand walks as one, keeps the others, drops size 1', () => {
+    // a scalar broadcast over [2, 3, 4]: one dimension
+    expect(coalesceDims([2, 3, 4], [[12, 4, 1], [0, 0, 0]])).toEqual({ shape: [24], strides: [[1], [0]] });
+    // a bias [3, 1] over [2, 3, 4]: the batch and channel axes cannot merge with the broadcast one
+    expect(coalesceDims([2, 3, 4], [[12, 4, 1], [0, 1, 0]])).toEqual({ shape: [2, 3, 4], strides: [[12, 4, 1], [0, 1, 0]] });
+    // a row vector [4] over [2, 3, 4]: leading axes merge (both broadcast in b, contiguous in a)
+    expect(coalesceDims([2, 3, 4], [[12, 4, 1], [0, 0, 1]])).toEqual({ shape: [6, 4], strides: [[4, 1], [0, 1]] });
+    // size-1 axes vanish; an all-ones shape is one element
+    expect(coalesceDims([1, 5, 1], [[5, 1, 1], [0, 1, 0]])).toEqual({ shape: [5], strides: [[1], [1]] });
+    expect(coalesceDims([1, 1], [[1, 1], [0, 0]])).toEqual({ shape: [1], strides: [[0], [0]] });
+    // a transposed view stays two dimensions
+    expect(coalesceDims([3, 4], [[1, 3], [4, 1]])).toEqual({ shape: [3, 4], strides: [[1, 3], [4, 1]] });
   });
 });

@@ -15,7 +15,11 @@ beforeAll(async () => {
 const defaults = { ...normConfig };
 afterEach(() => Object.assign(normConfig, defaults));
 /** Forces the split (several workgroups per row) path. */
-const forceSplit = () => Object.assign(normConfig, { splitRowsBelow: 1e9, minChunk: 8, targetWorkgroups: 1e9, maxChunks: 64 });
+const forceSplit = () => Object.assign(normConfig, { rowKernel: 'workgroup', splitRowsBelow: 1e9, minChunk: 8, targetWorkgroups: 1e9, maxChunks: 64 });
+type Path = 'workgroup' | 'split' | 'thread';
+const PATHS: Path[] = ['workgroup', 'split', 'thread'];
+/** Forces one kernel path: a workgroup per row, several per row, or a thread per row. */
+const forcePath = (p: Path) => (p === 'split' ? forceSplit() : Object.assign(normConfig, { splitRowsBelow: 0, rowKernel: p }));
 
 const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
 const f32 = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: Float64Array.from(Float32Array.from(a.data)) });
@@ -25,8 +29,8 @@ const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a
 // Fixtures (PyTorch): NAME.<input>, NAME.out, NAME.R, NAME.grad_<input> = d sum(out·R) / d input.
 
 describe('PyTorch fixtures (test/fixtures/ops/norm.*)', () => {
-  const run = async (split: boolean) => {
-    if (split) forceSplit();
+  const run = async (path: Path) => {
+    forcePath(path);
     const fam = await loadFamily('norm');
     expect(Object.keys(fam.meta.cases).sort()).toEqual(['batch_norm_eval', 'batch_norm_train', 'group_norm', 'group_norm_eps6', 'layer_norm']);
     expect(await matchFixture(fam, 'group_norm', ['x', 'w', 'b'], ({ x, w, b }) => groupNorm(x, 4, w, b, 1e-5))).toBe(3);
@@ -35,8 +39,9 @@ describe('PyTorch fixtures (test/fixtures/ops/norm.*)', () => {
     expect(await matchFixture(fam, 'batch_norm_eval', ['x', 'rm', 'rv', 'w', 'b'], ({ x, rm, rv, w, b }) => batchNorm2d(x, rm, rv, w, b, { training: false, eps: 1e-5 }))).toBe(3);
     expect(await matchFixture(fam, 'batch_norm_train', ['x', 'w', 'b'], ({ x, w, b }) => batchNorm2d(x, null, null, w, b, { training: true, eps: 1e-5 }))).toBe(3);
   };
-  it('all five cases: out, grad_x, grad_w, grad_b (one workgroup per row)', () => run(false));
-  it('all five cases through the split (several workgroups per row) kernels', () => run(true));
+  it('all five cases: out, grad_x, grad_w, grad_b (one workgroup per row)', () => run('workgroup'));
+  it('all five cases through the split (several workgroups per row) kernels', () => run('split'));
+  it('all five cases through the thread-per-row kernels (CPU adapters)', () => run('thread'));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -60,10 +65,10 @@ function affineInputs(shape: readonly number[], affine: string, seed: number): {
 }
 
 describe('groupNorm vs reference, forward and gradcheck', () => {
-  for (const split of [false, true]) {
+  for (const path of PATHS) {
     for (const c of gnCases) {
-      it(`${c.name}${split ? ' [split]' : ''}`, async () => {
-        if (split) forceSplit();
+      it(`${c.name} [${path}]`, async () => {
+        forcePath(path);
         const eps = c.eps ?? 1e-5;
         const { inputs, idx } = affineInputs(c.shape, c.affine, 11);
         await checkOp(
@@ -85,10 +90,10 @@ describe('layerNorm vs reference, forward and gradcheck', () => {
     { name: '[4, 6] over [6], no affine', shape: [4, 6], norm: [6], affine: 'none' },
     { name: '[2, 40] over [40], weight only', shape: [2, 40], norm: [40], affine: 'w' },
   ];
-  for (const split of [false, true]) {
+  for (const path of PATHS) {
     for (const c of cases) {
-      it(`${c.name}${split ? ' [split]' : ''}`, async () => {
-        if (split) forceSplit();
+      it(`${c.name} [${path}]`, async () => {
+        forcePath(path);
         const inputs: HostArray[] = [randomArray(c.shape, 21, -3, 3)];
         if (c.affine.includes('w')) inputs.push(randomArray(c.norm, 22, 0.5, 1.5));
         if (c.affine.includes('b')) inputs.push(randomArray(c.norm, 23, -1, 1));
@@ -112,10 +117,10 @@ describe('layerNorm vs reference, forward and gradcheck', () => {
 
 describe('batchNorm2d', () => {
   const shapes = [[3, 4, 2, 2], [5, 3], [2, 3, 7]];
-  for (const split of [false, true]) {
+  for (const path of PATHS) {
     for (const shape of shapes) {
-      it(`training ${JSON.stringify(shape)}: forward and gradcheck (x, w, b)${split ? ' [split]' : ''}`, async () => {
-        if (split) forceSplit();
+      it(`training ${JSON.stringify(shape)}: forward and gradcheck (x, w, b) [${path}]`, async () => {
+        forcePath(path);
         const C = shape[1];
         await checkOp(
           `batchNorm2d train ${shape}`,
@@ -163,16 +168,16 @@ describe('batchNorm2d', () => {
 });
 
 describe('numerical stability', () => {
-  it('large mean (1e4 + U(-1, 1)) over a long row: Welford statistics, split and unsplit', async () => {
+  it('large mean (1e4 + U(-1, 1)) over a long row: Welford statistics, every kernel path', async () => {
     const a = randomArray([1, 4, 64, 64], 51, -1, 1);
     a.data.forEach((v, i) => (a.data[i] = 1e4 + v));
     const expected = ref.groupNorm(f32(a), 1, null, null, 1e-5).data;
-    for (const split of [false, true]) {
+    for (const path of PATHS) {
       Object.assign(normConfig, defaults);
-      if (!split) normConfig.splitRowsBelow = 0;
+      forcePath(path);
       const y = groupNorm(up(a), 1);
       // f32 inputs near 1e4 carry ~5e-4 absolute rounding; the statistics must not add more.
-      assertClose(await y.toArray(), expected, { atol: 3e-4, rtol: 1e-3 }, split ? 'split' : 'row');
+      assertClose(await y.toArray(), expected, { atol: 3e-4, rtol: 1e-3 }, path);
     }
   });
 

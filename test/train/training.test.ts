@@ -2,7 +2,8 @@
 // is identical to an uninterrupted one.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward, tidy, type Module } from '../../src/index.js';
-import { defaultTasks, optimizerFor, type DefaultTask } from '../../src/train/tasks.js';
+import { CLIP_IMAGE_PHASE, defaultTasks, optimizerFor, type DefaultTask } from '../../src/train/tasks.js';
+import type { CLIPModel } from '../../src/models/clip/clip-model.js';
 import { trainTask, learningRate, type CheckpointStore } from '../../src/train/trainer.js';
 import { setupGpu } from '../helpers/gpu.js';
 
@@ -13,37 +14,62 @@ function small(task: DefaultTask, batchSize: number): DefaultTask {
 }
 
 async function lossAt(task: DefaultTask, model: Module, step: number): Promise<number> {
-  const l = tidy(() => task.loss(model, step));
+  const l = tidy(() => task.loss(model, step, task.steps));
   const v = await l.item();
   l.dispose();
   return v;
 }
 
 const BATCH: Record<string, number> = { ddpm: 2, clip: 8, segmenter: 4 };
+/** Steps whose loss differs in kind: CLIP's image phase (step 0) and its text phase (the last step). */
+const PHASES: Record<string, (steps: number) => number[]> = { clip: (n) => [0, n - 1] };
+const rateAt = (task: DefaultTask, step: number) => (task.learningRate ? task.learningRate(step, task.steps) : learningRate(task.lr, step, task.steps));
 
 describe('default model training', () => {
   for (const base of defaultTasks()) {
-    it(`one step decreases the loss: ${base.name} (${base.kind})`, async () => {
-      const task = small(base, BATCH[base.kind] ?? 8);
-      const { model } = task.build();
-      model.train();
-      // the learning rate of the first step of the real schedule (the warm-up's first)
-      const opt = optimizerFor(model, learningRate(task.lr, 0, task.steps));
-      const before = await lossAt(task, model, 0);
-      const l = tidy(() => {
-        const x = task.loss(model, 0);
-        backward(x);
-        return x;
-      });
-      l.dispose();
-      opt.step();
-      const after = await lossAt(task, model, 0);
-      expect(Number.isFinite(before)).toBe(true);
-      expect(after).toBeLessThan(before);
-      opt.dispose();
-      model.dispose();
-    }, 60_000);
+    for (const step of (PHASES[base.kind] ?? (() => [0]))(base.steps)) {
+      it(`one step decreases the loss: ${base.name} (${base.kind}), step ${step}`, async () => {
+        const task = small(base, BATCH[base.kind] ?? 8);
+        const { model } = task.build();
+        model.train();
+        // the learning rate of this step of the real schedule (step 0: the warm-up's first)
+        const opt = optimizerFor(model, Math.max(rateAt(task, step), 1e-4));
+        const before = await lossAt(task, model, step);
+        const l = tidy(() => {
+          const x = task.loss(model, step, task.steps);
+          backward(x);
+          return x;
+        });
+        l.dispose();
+        opt.step();
+        const after = await lossAt(task, model, step);
+        expect(Number.isFinite(before)).toBe(true);
+        expect(after).toBeLessThan(before);
+        opt.dispose();
+        model.dispose();
+      }, 60_000);
+    }
   }
+
+  it('CLIP: the image tower learns first, then stays locked while the text tower learns', async () => {
+    const task = small(defaultTasks().find((t) => t.name === 'clip')!, 8);
+    const { model } = task.build();
+    const m = model as CLIPModel;
+    const grads = async (step: number) => {
+      tidy(() => backward(task.loss(model, step, task.steps)));
+      const has = (mod: Module) => mod.parameters().some((p) => p.grad);
+      const r = { vision: has(m.vision_model) || has(m.visual_projection), text: has(m.text_model) || has(m.text_projection) };
+      for (const p of model.parameters()) p.grad?.dispose(), (p.grad = null);
+      return r;
+    };
+    expect(await grads(0)).toEqual({ vision: true, text: false });
+    expect(await grads(task.steps - 1)).toEqual({ vision: false, text: true });
+    // each phase runs its own warm-up and cosine
+    const first = Math.round(CLIP_IMAGE_PHASE * task.steps);
+    expect(task.learningRate!(first, task.steps)).toBeCloseTo(learningRate(task.lr, 0, task.steps - first));
+    expect(task.learningRate!(first - 1, task.steps)).toBeLessThan(0.11 * task.lr);
+    model.dispose();
+  }, 60_000);
 
   it('learning rate: warm-up then cosine to 10%', () => {
     expect(learningRate(1, 0, 100)).toBeCloseTo(0.2);
