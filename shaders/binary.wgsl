@@ -1,5 +1,7 @@
 // out[i] = f(a[ia], b[ib]) with numpy broadcasting: strides of broadcast dimensions are 0.
 // {{EXPR}} is an expression of `a` and `b`.
+// Entry `main`: an element per thread. Entry `main4`: four per thread, as vec4 loads and stores, where
+// the innermost dimension's size is a multiple of 4 and each operand walks it with stride 1 or 0.
 // Runtime (not const-evaluated) special values: WGSL rejects inf/nan in constant expressions.
 var<private> INF_BITS: u32 = 0x7f800000u;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
@@ -13,6 +15,10 @@ fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 // n, rank, shape[rank], aStride[rank], bStride[rank]
 @group(0) @binding(3) var<storage, read> params: array<u32>;
+// The same buffers seen as vec4 (entry main4 only; an entry point may not use both views).
+@group(0) @binding(0) var<storage, read> A4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> B4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> dst4: array<vec4f>;
 
 // pow with PyTorch's real-valued semantics: negative bases with integral exponents are allowed.
 fn powf(a: f32, b: f32) -> f32 {
@@ -49,4 +55,41 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     ib += c * params[2u + 2u * rank + u32(d)];
   }
   dst[i] = op(A[ia], B[ib]);
+}
+
+fn op4(a: vec4f, b: vec4f) -> vec4f {
+  return vec4f(op(a.x, b.x), op(a.y, b.y), op(a.z, b.z), op(a.w, b.w));
+}
+
+// Four elements at a (multiple of 4) index `at` of A4/B4: a vec4 where the stride is 1, a splat where 0.
+fn load4a(at: u32, inner: u32) -> vec4f {
+  if (inner == 1u) { return A4[at / 4u]; }
+  return vec4f(A4[at / 4u][at % 4u]);
+}
+
+fn load4b(at: u32, inner: u32) -> vec4f {
+  if (inner == 1u) { return B4[at / 4u]; }
+  return vec4f(B4[at / 4u][at % 4u]);
+}
+
+@compute @workgroup_size(256)
+fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params[0] / 4u) { return; }
+  let rank = params[1];
+  if (rank == 0u) {
+    dst4[i] = op4(A4[i], B4[i]);
+    return;
+  }
+  var rest = 4u * i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let size = params[2u + u32(d)];
+    let c = rest % size;
+    rest = rest / size;
+    ia += c * params[2u + rank + u32(d)];
+    ib += c * params[2u + 2u * rank + u32(d)];
+  }
+  dst4[i] = op4(load4a(ia, params[1u + 2u * rank]), load4b(ib, params[1u + 3u * rank]));
 }

@@ -10,10 +10,14 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-/** Runs `expr` (WGSL, of x, s0, s1) over every element. No tape. */
+/** Runs `expr` (WGSL, of x, s0, s1) over every element, four per thread where the size allows. No tape. */
 export function mapKernel(x: Tensor, expr: string, s0 = 0, s1 = 0): Tensor {
   const out = Tensor.empty(x.shape, 'f32', x.ctx);
-  if (x.size) launch(x.ctx, shader('unary', { EXPR: expr }), [x.buffer, out.buffer], [x.size, f32bits(s0), f32bits(s1)], grid1D(x.size, 256));
+  if (!x.size) return out;
+  const code = shader('unary', { EXPR: expr });
+  const meta = [x.size, f32bits(s0), f32bits(s1)];
+  if (x.size % 4 === 0) launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(x.size / 4, 256), undefined, 'main4');
+  else launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(x.size, 256));
   return out;
 }
 
@@ -23,11 +27,17 @@ export function zipKernel(op: string, a: Tensor, b: Tensor, expr: string): Tenso
   const out = Tensor.empty(shape, 'f32', a.ctx);
   if (!out.size) return out;
   let meta = [out.size, 0];
+  let vec4 = out.size % 4 === 0;
   if (!sameShape(a.shape, b.shape)) {
     const c = coalesceDims(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
     meta = [out.size, c.shape.length, ...c.shape, ...c.strides[0], ...c.strides[1]];
+    // vec4 chunks never straddle the innermost dimension, and a stride-1 operand's chunks are aligned.
+    const last = c.shape.length - 1;
+    vec4 &&= c.shape[last] % 4 === 0 && c.strides.every((s) => s[last] <= 1 && s.every((v, d) => d === last || s[last] === 0 || v % 4 === 0));
   }
-  launch(a.ctx, shader('binary', { EXPR: expr }), [a.buffer, b.buffer, out.buffer], meta, grid1D(out.size, 256));
+  const code = shader('binary', { EXPR: expr });
+  if (vec4) launch(a.ctx, code, [a.buffer, b.buffer, out.buffer], meta, grid1D(out.size / 4, 256), undefined, 'main4');
+  else launch(a.ctx, code, [a.buffer, b.buffer, out.buffer], meta, grid1D(out.size, 256));
   return out;
 }
 

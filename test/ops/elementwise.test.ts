@@ -39,7 +39,7 @@ const UNARY: Array<{ name: UnaryName; input: (shape: number[], seed: number) => 
   { name: 'square', input: (s, k) => randomArray(s, k, -2, 2) },
   { name: 'reciprocal', input: (s, k) => awayFromZero(randomArray(s, k, -2, 2)) },
 ];
-const SHAPES: number[][] = [[7, 37], [1, 3, 1], []]; // odd size (259, several workgroups), size-1 dims, 0-d
+const SHAPES: number[][] = [[7, 37], [1, 3, 1], [], [3, 4, 22]]; // odd size (259, several workgroups), size-1 dims, 0-d, four per thread (264)
 
 describe('unary ops vs reference, forward and gradcheck', () => {
   for (const u of UNARY) {
@@ -114,6 +114,11 @@ const PAIRS: Array<[number[], number[]]> = [
   [[2, 1, 4], [3, 1]], // both broadcast → [2, 3, 4]
   [[], [4]], // 0-d with 1-D
   [[5, 1], [1]], // size-1 dims
+  // four elements per thread (main4): same shape; a bias row; b splat along the innermost axis
+  [[2, 4], [2, 4]],
+  [[3, 8], [8]],
+  [[2, 3, 4], [3, 1]],
+  [[2, 6], [6]], // 12 elements, but rows of 6: one per thread
 ];
 
 describe('binary ops vs reference, broadcasting, forward and gradcheck', () => {
