@@ -1,4 +1,5 @@
 // One workgroup per output element reduces over the reduced axes (any set, any strides).
+// Entry `per_output`: one thread per output element, no tree (CPU adapters, many outputs).
 // MODE: 0 sum, 1 max, 2 min, 3 logsumexp, 4 sum of squared deviations from the mean.
 // Runtime (not const-evaluated) special values: WGSL rejects inf/nan in constant expressions.
 var<private> INF_BITS: u32 = 0x7f800000u;
@@ -95,4 +96,34 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (valid && lid == 0u) {
     if (MODE == 3u) { dst[o] = log(r2) + center; } else { dst[o] = r2; }
   }
+}
+
+@compute @workgroup_size(64)
+fn per_output(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let o = gid.x + gid.y * nwg.x * 64u;
+  let outCount = params[0];
+  if (o >= outCount) { return; }
+  let red = params[1];
+  let nKeep = params[2];
+  let nRed = params[3];
+  let base = offset_of(o, nKeep, 4u);
+  let redBase = 4u + 2u * nKeep;
+  let mode1 = select(select(0u, 1u, MODE == 3u), MODE, MODE < 3u);
+  var acc = identity(mode1);
+  for (var j = 0u; j < red; j++) {
+    acc = combine(acc, src[base + offset_of(j, nRed, redBase)], mode1);
+  }
+  if (MODE < 3u) {
+    dst[o] = acc;
+    return;
+  }
+  var center = acc;
+  if (MODE == 4u) { center = acc / f32(red); }
+  if (MODE == 3u && abs(acc) == pos_inf()) { center = 0.0; }
+  var acc2 = 0.0;
+  for (var j = 0u; j < red; j++) {
+    let v = src[base + offset_of(j, nRed, redBase)] - center;
+    if (MODE == 3u) { acc2 += exp(v); } else { acc2 += v * v; }
+  }
+  if (MODE == 3u) { dst[o] = log(acc2) + center; } else { dst[o] = acc2; }
 }

@@ -2,7 +2,7 @@ import { record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import { div, eq, exp, mul, sub } from './elementwise.js';
 import { broadcastTo, reshape } from './shape.js';
-import { assertFloat, contiguousStrides, grid1D, launch, normAxes, sameShape, shader } from './util.js';
+import { assertFloat, coalesceDims, contiguousStrides, grid1D, launch, normAxes, sameShape, shader } from './util.js';
 
 type Axes = number | readonly number[] | undefined;
 const MODES = { sum: 0, max: 1, min: 2, logsumexp: 3, sqdev: 4 } as const;
@@ -12,22 +12,34 @@ function reducedShape(shape: readonly number[], axes: number[], keepdim: boolean
   return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
+export const reduceConfig = {
+  /**
+   * 'auto': a workgroup per output element, except on CPU adapters with at least `cpuThreadOutputs`
+   * outputs, where a thread per output runs without the tree's barriers (llvmpipe runs them as loops).
+   */
+  kernel: 'auto' as 'auto' | 'thread' | 'workgroup',
+  cpuThreadOutputs: 64,
+};
+
 /** The raw reduction kernel (no tape); output has keepdim shape. */
 function reduceKernel(x: Tensor, axes: number[], mode: keyof typeof MODES): Tensor {
   const shape = x.shape;
   const strides = contiguousStrides(shape);
-  const keep = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const keepAxes = shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const outShape = reducedShape(shape, axes, true);
   const out = Tensor.empty(outShape, 'f32', x.ctx);
   const outCount = out.size;
   const red = axes.reduce((n, a) => n * shape[a], 1);
   if (outCount === 0) return out;
-  const meta = [
-    outCount, red, keep.length, axes.length,
-    ...keep.map((i) => shape[i]), ...keep.map((i) => strides[i]),
-    ...axes.map((i) => shape[i]), ...axes.map((i) => strides[i]),
-  ];
-  launch(x.ctx, shader('reduce', { MODE: MODES[mode] }), [x.buffer, out.buffer], meta, grid1D(outCount, 1));
+  // Kept and reduced axes each walked as few dimensions as they allow (fewer index decodes per element).
+  const keep = coalesceDims(keepAxes.map((i) => shape[i]), [keepAxes.map((i) => strides[i])]);
+  const reduced = coalesceDims(axes.map((i) => shape[i]), [axes.map((i) => strides[i])]);
+  const meta = [outCount, red, keep.shape.length, reduced.shape.length, ...keep.shape, ...keep.strides[0], ...reduced.shape, ...reduced.strides[0]];
+  const c = reduceConfig;
+  const perThread = c.kernel === 'thread' || (c.kernel === 'auto' && x.ctx.summary.isCpu && outCount >= c.cpuThreadOutputs);
+  const code = shader('reduce', { MODE: MODES[mode] });
+  if (perThread) launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(outCount, 64), undefined, 'per_output');
+  else launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(outCount, 1));
   return out;
 }
 

@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, logsumexp, max, mean, min, sum, sumToShape, variance, type GpuContext, type HostArray, type Tensor,
+  backward, fromArray, reduceConfig, logsumexp, max, mean, min, sum, sumToShape, variance, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -44,8 +44,10 @@ const AXES: Array<{ axes: Axes; keepdim: boolean }> = [
 ];
 
 describe('reductions vs reference over [3, 4, 5], forward and gradcheck', () => {
-  for (const name of Object.keys(GPU) as Name[]) {
-    it(name, async () => {
+  afterEach(() => { reduceConfig.kernel = 'auto'; });
+  for (const kernel of ['auto', 'thread', 'workgroup'] as const) for (const name of Object.keys(GPU) as Name[]) {
+    it(`${name}${kernel === 'auto' ? '' : ` (forced: a ${kernel} per output)`}`, async () => {
+      reduceConfig.kernel = kernel;
       for (const [k, { axes, keepdim }] of AXES.entries()) {
         await checkOp(
           `${name} axes=${JSON.stringify(axes)} keepdim=${keepdim}`,
