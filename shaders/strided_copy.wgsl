@@ -4,6 +4,10 @@
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
 // n, rank, sOff, dOff, shape[rank], sStride[rank], dStride[rank]
 @group(0) @binding(2) var<storage, read> params: array<u32>;
+// Entry main4: four elements per thread where the innermost axis is contiguous on both sides, its size
+// a multiple of 4, and every other stride and both offsets multiples of 4 (head splits and merges).
+@group(0) @binding(0) var<storage, read> src4: array<vec4<{{T}}>>;
+@group(0) @binding(1) var<storage, read_write> dst4: array<vec4<{{T}}>>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -21,4 +25,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     d += c * params[4u + 2u * rank + u32(k)];
   }
   dst[d] = src[s];
+}
+
+@compute @workgroup_size(256)
+fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params[0] / 4u) { return; }
+  let rank = params[1];
+  var rest = 4u * i;
+  var s = params[2];
+  var d = params[3];
+  for (var k = i32(rank) - 1; k >= 0; k--) {
+    let size = params[4u + u32(k)];
+    let c = rest % size;
+    rest = rest / size;
+    s += c * params[4u + rank + u32(k)];
+    d += c * params[4u + 2u * rank + u32(k)];
+  }
+  dst4[d / 4u] = src4[s / 4u];
 }

@@ -62,6 +62,12 @@ describe('copies: permute, transpose, broadcastTo', () => {
     expect(() => permute(up(randomArray([2, 3], 1)), [0, 0])).toThrow(/permute: \[0,0\] is not a permutation of the 2 axes of \[2, 3\]/);
   });
 
+  it('four elements per copy thread where aligned (head split, aligned slice) and one where not', async () => {
+    await checkOp('head split', (x) => permute(reshape(x, [2, 5, 2, 4]), [0, 2, 1, 3]), (x) => ref.permute(ref.reshape(nd(x), [2, 5, 2, 4]), [0, 2, 1, 3]), [randomArray([2, 5, 8], 90)], exact);
+    await checkOp('aligned narrow', (x) => narrow(x, 2, 4, 4), (x) => ref.slice(nd(x), [[0, 2], [0, 5], [4, 8]]), [randomArray([2, 5, 8], 91)], exact);
+    await checkOp('unaligned narrow', (x) => narrow(x, 2, 1, 4), (x) => ref.slice(nd(x), [[0, 2], [0, 5], [1, 5]]), [randomArray([2, 5, 8], 92)], exact);
+  });
+
   it('transpose (default last two axes, explicit, negative)', async () => {
     await checkOp('transpose()', (x) => transpose(x), (x) => ref.transpose(nd(x), -2, -1), [randomArray([2, 3, 4], 86)], exact);
     await checkOp('transpose(0, 2)', (x) => x.transpose(0, 2), (x) => ref.transpose(nd(x), 0, 2), [randomArray([2, 3, 4], 87)], exact);
