@@ -30,6 +30,8 @@ fn powf(a: f32, b: f32) -> f32 {
   return select(r, -r, fract(b * 0.5) != 0.0);
 }
 
+// #include strided_offsets
+
 fn op(a: f32, b: f32) -> f32 {
   return {{EXPR}};
 }
@@ -44,17 +46,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     dst[i] = op(A[i], B[i]); // same shape, contiguous
     return;
   }
-  var rest = i;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = i32(rank) - 1; d >= 0; d--) {
-    let size = params[2u + u32(d)];
-    let c = rest % size;
-    rest = rest / size;
-    ia += c * params[2u + rank + u32(d)];
-    ib += c * params[2u + 2u * rank + u32(d)];
-  }
-  dst[i] = op(A[ia], B[ib]);
+  let o = strided_offsets(i, rank, 2u);
+  dst[i] = op(A[o.x], B[o.y]);
 }
 
 fn op4(a: vec4f, b: vec4f) -> vec4f {
@@ -81,15 +74,6 @@ fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
     dst4[i] = op4(A4[i], B4[i]);
     return;
   }
-  var rest = 4u * i;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = i32(rank) - 1; d >= 0; d--) {
-    let size = params[2u + u32(d)];
-    let c = rest % size;
-    rest = rest / size;
-    ia += c * params[2u + rank + u32(d)];
-    ib += c * params[2u + 2u * rank + u32(d)];
-  }
-  dst4[i] = op4(load4a(ia, params[1u + 2u * rank]), load4b(ib, params[1u + 3u * rank]));
+  let o = strided_offsets(4u * i, rank, 2u);
+  dst4[i] = op4(load4a(o.x, params[1u + 2u * rank]), load4b(o.y, params[1u + 3u * rank]));
 }

@@ -9,22 +9,15 @@
 @group(0) @binding(0) var<storage, read> src4: array<vec4<{{T}}>>;
 @group(0) @binding(1) var<storage, read_write> dst4: array<vec4<{{T}}>>;
 
+// #include strided_offsets
+
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params[0]) { return; }
   let rank = params[1];
-  var rest = i;
-  var s = params[2];
-  var d = params[3];
-  for (var k = i32(rank) - 1; k >= 0; k--) {
-    let size = params[4u + u32(k)];
-    let c = rest % size;
-    rest = rest / size;
-    s += c * params[4u + rank + u32(k)];
-    d += c * params[4u + 2u * rank + u32(k)];
-  }
-  dst[d] = src[s];
+  let o = strided_offsets(i, rank, 4u) + vec2u(params[2], params[3]);
+  dst[o.y] = src[o.x];
 }
 
 @compute @workgroup_size(256)
@@ -32,15 +25,6 @@ fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params[0] / 4u) { return; }
   let rank = params[1];
-  var rest = 4u * i;
-  var s = params[2];
-  var d = params[3];
-  for (var k = i32(rank) - 1; k >= 0; k--) {
-    let size = params[4u + u32(k)];
-    let c = rest % size;
-    rest = rest / size;
-    s += c * params[4u + rank + u32(k)];
-    d += c * params[4u + 2u * rank + u32(k)];
-  }
-  dst4[d / 4u] = src4[s / 4u];
+  let o = strided_offsets(4u * i, rank, 4u) + vec2u(params[2], params[3]);
+  dst4[o.y / 4u] = src4[o.x / 4u];
 }
