@@ -192,7 +192,14 @@ export async function clipZeroShot(model: CLIPModel, tok: CLIPTokenizer, pixels:
 export async function evaluateClip(model: CLIPModel, tok: CLIPTokenizer, task: DefaultTask, limit?: number): Promise<Metrics> {
   const ds = new WorldDataset({ n: HELD_OUT, seed: hashSeed(EVAL_SEED, task.seed), size: IMAGE_SIZE, range: 'pm1' });
   const pred = await clipZeroShot(model, tok, (i, n) => images(ds.batch(range(n).map((k) => i + k))), limit ?? ds.n);
-  return { zeroShotAccuracy: attributeAccuracy(pred, ds.attributes.slice(0, pred.length)), prompts: 'a face with {value phrase}', fixedBatch: { n: FIXED, zeroShotAccuracy: attributeAccuracy(pred.slice(0, FIXED), ds.attributes.slice(0, FIXED)) } };
+  const metrics: Metrics = { zeroShotAccuracy: attributeAccuracy(pred, ds.attributes.slice(0, pred.length)), prompts: 'a face with {value phrase}' };
+  if (!limit) {
+    // The image tower's own reading (its projection's first outputs, trained as the probe's sigmoids
+    // in the first phase): the ceiling of what the text tower can match.
+    const rows = await outputs((x) => model.getImageFeatures(x), ds, range(ds.n));
+    metrics.imageTowerAccuracy = attributeAccuracy(rows.map((r) => decodeProbe(r)), ds.attributes);
+  }
+  return { ...metrics, fixedBatch: { n: FIXED, zeroShotAccuracy: attributeAccuracy(pred.slice(0, FIXED), ds.attributes.slice(0, FIXED)) } };
 }
 
 /** The denoising loss of a fixed batch (fixed faces, noise and timesteps): reproducible from the shipped file. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { counterfactualPairs, EpochSampler } from '../../src/train/world-batches.js';
+import { captionMatches, counterfactualPairs, EpochSampler } from '../../src/train/world-batches.js';
 import { ATTRIBUTES, attributeWord, otherValue, Rng, type Attributes } from '../../src/world/index.js';
 
 describe('training batches', () => {
@@ -19,6 +19,25 @@ describe('training batches', () => {
     }
     // deterministic per step
     expect(counterfactualPairs(3, 16, 7, { size: 16 }).captions).toEqual(captions);
+  });
+
+  it('captionMatches: an image fits a caption when it shows every attribute the caption mentions', () => {
+    const { batch, captions, mentions } = counterfactualPairs(5, 16, 7, { size: 16 });
+    const fit = captionMatches(batch.attributes, mentions);
+    for (let i = 0; i < 16; i++) {
+      expect(fit[i * 16 + i], `image ${i} fits its own caption`).toBe(1);
+      for (let j = 0; j < 16; j++) {
+        // the caption's phrases, looked up in image i's attributes
+        const fits = mentions[j].every((n) => captions[j].includes(attributeWord(batch.attributes[i], n)));
+        if (!fits) expect(fit[i * 16 + j], `image ${i}, caption ${j}`).toBe(0);
+      }
+      // a counterfactual differs in an attribute its pair's caption mentions: never a fit
+      const pair = i < 8 ? i + 8 : i - 8;
+      expect(fit[i * 16 + pair], `pair ${i}, ${pair}`).toBe(0);
+    }
+    const a = { smiling: true, glasses: false, hair_color: 'red' } as unknown as Attributes;
+    const b = { smiling: true, glasses: true, hair_color: 'red' } as unknown as Attributes;
+    expect(Array.from(captionMatches([a, b], [['smiling', 'hair_color'], ['glasses']]))).toEqual([1, 0, 1, 1]);
   });
 
   it('otherValue changes the value (a lighting change moves it to another third)', () => {
