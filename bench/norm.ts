@@ -1,10 +1,9 @@
-// Normalisation benchmark: fused GroupNorm / LayerNorm (and softmax, when src/ops/softmax.ts exists)
+// Normalisation benchmark: fused GroupNorm / LayerNorm and softmax
 // forward — and the fused backward — as effective GB/s (bytes an ideal kernel must move: read the
 // input, write the output), each next to an elementwise copy (read + write) of the same size.
 //   npx tsx bench/norm.ts [--quick]
-import * as cflens from '../src/index.js';
 import {
-  grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, normConfig, randn, tidy,
+  grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, normConfig, randn, softmax, softmaxConfig, tidy,
   type GpuContext, type Tensor,
 } from '../src/index.js';
 import { gpuTime, wallTime } from './lib.js';
@@ -40,14 +39,6 @@ export interface NormBenchRow {
   /** gbps / copyGbps. */
   ofCopy: number;
   note?: string;
-}
-
-type SoftmaxFn = (x: Tensor, axis?: number) => Tensor;
-
-/** softmax from src/ops/softmax.ts, when the build has it. */
-function trySoftmax(): SoftmaxFn | null {
-  const f = (cflens as Record<string, unknown>).softmax;
-  return typeof f === 'function' ? (f as SoftmaxFn) : null;
 }
 
 export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBenchRow[]> {
@@ -131,15 +122,19 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
         }
         Object.assign(normConfig, saved);
       }
-      const softmax = trySoftmax();
-      if (softmax) {
-        await add('softmax forward (last axis)', ln, () => softmax(xl, -1));
-        const xs = randn(sm, { ctx, seed: 9 });
-        await add('softmax forward (last axis)', sm, () => softmax(xs, -1));
-        xs.dispose();
-      } else {
-        log('src/ops/softmax.ts not available: no softmax rows');
+      await add('softmax forward (last axis)', ln, () => softmax(xl, -1));
+      const xs = randn(sm, { ctx, seed: 9 });
+      await add('softmax forward (last axis)', sm, () => softmax(xs, -1));
+      if (ctx.summary.isCpu) {
+        // The default on CPU adapters is a thread per row; the workgroup tree for comparison.
+        normConfig.rowKernel = 'workgroup';
+        await add('LayerNorm forward (w+b), a workgroup per row', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, 'CPU default is a thread per row; for comparison');
+        Object.assign(normConfig, saved);
+        softmaxConfig.rowKernel = 'workgroup';
+        await add('softmax forward, a workgroup per row', sm, () => softmax(xs, -1), 8, 'CPU default is a thread per row; for comparison');
+        softmaxConfig.rowKernel = 'auto';
       }
+      xs.dispose();
     });
     if (opts.backward !== false) {
       for (const t of [x, w, b, xl, wl, bl]) t.requiresGrad_();
@@ -161,6 +156,7 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
     }
   } finally {
     Object.assign(normConfig, saved);
+    softmaxConfig.rowKernel = 'auto';
     for (const t of [x, w, b, g, xl, wl, bl, gl]) t.dispose();
   }
   return rows;
