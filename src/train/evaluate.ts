@@ -230,8 +230,8 @@ export function sampleDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, n: numbe
   });
 }
 
-export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64): Promise<Metrics & { grid: Uint8Array }> {
-  const samples = sampleDdpm(unet, scheduler, n, hashSeed(EVAL_SEED, task.seed));
+export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64, ddimSteps = 25): Promise<Metrics & { grid: Uint8Array }> {
+  const samples = sampleDdpm(unet, scheduler, n, hashSeed(EVAL_SEED, task.seed), ddimSteps);
   const host = (await samples.toArray()) as Float32Array;
   const probeRows = noGrad(() => tidy(() => probe.forward(mul(add(samples, 1), 0.5))));
   const p = (await probeRows.toArray()) as Float32Array;
@@ -257,7 +257,7 @@ export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, 
   const frames = range(n).map((i) => host.slice(i * 3 * IMAGE_SIZE ** 2, (i + 1) * 3 * IMAGE_SIZE ** 2));
   const t = tileImages(frames, IMAGE_SIZE, { cols: 8, scale: 2, range: 'pm1' });
   return {
-    samples: n, ddimSteps: 25,
+    samples: n, ddimSteps,
     sampleFrequencies: fs, realFrequencies: fr, maxFrequencyGap: round4(gap),
     fixedBatch: { n: 8, denoisingLoss: round4(await ddpmFixedLoss(unet, scheduler)) },
     grid: encodePng(t.rgb, t.width, t.height),
