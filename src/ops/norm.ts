@@ -30,14 +30,16 @@ export const normConfig = {
   /** Threads per workgroup of the row kernel: 0 picks 64 for rows under 1024 elements, else 256. */
   rowWorkgroup: 0,
   /**
-   * Unsplit rows: 'workgroup' (a tree reduction per row), 'thread' (one thread per row), or 'auto':
-   * 'thread' on CPU adapters (llvmpipe runs a workgroup's barriers as separate loops) when there are
-   * at least `cpuThreadRows` rows, each at most `cpuThreadRowMax` long, ahead of splitting rows;
-   * else 'workgroup'. lavapipe, GroupNorm [16, 16, 32, 32] in 8 groups: 1.9 ms vs 5.7 split.
+   * Unsplit rows: 'workgroup' (a tree reduction per row), 'thread' (one thread per row), or 'auto'.
+   * On CPU adapters (llvmpipe runs a workgroup's barriers as separate loops) 'auto' never splits rows
+   * and takes a thread per row when there are at least `cpuThreadRows` rows, each at most
+   * `cpuThreadRowMax` long. lavapipe, GroupNorm in ms, split / a workgroup per row / a thread per row:
+   * [2, 320, 32, 32] 32 groups 33 / 14 / 4.4; [16, 64, 16, 16] 8 groups 6.6 / 3.3 / 1.2;
+   * [2, 320, 64, 64] 32 groups (rows of 40960) 105 / 18 / 23.
    */
   rowKernel: 'auto' as 'auto' | 'thread' | 'workgroup',
-  cpuThreadRows: 128,
-  cpuThreadRowMax: 4096,
+  cpuThreadRows: 16,
+  cpuThreadRowMax: 16384,
   /** Parameter-gradient partials for short S: aim for about this many threads. */
   paramThreads: 65536,
 };
@@ -98,7 +100,8 @@ function baseMeta(L: NormLayout, flags: number): number[] {
 
 /** Split geometry: [chunks, chunkLen] with no empty chunk. */
 function split(L: NormLayout, ctx: GpuContext): [number, number] {
-  const want = threadPerRow(L, ctx) ? 1 : chunksFor(L.rows, L.count);
+  const cpuAuto = ctx.summary.isCpu && normConfig.rowKernel === 'auto';
+  const want = cpuAuto || threadPerRow(L, ctx) ? 1 : chunksFor(L.rows, L.count);
   if (want <= 1) return [1, L.count];
   const len = Math.ceil(L.count / want);
   return [Math.ceil(L.count / len), len];
