@@ -54,8 +54,8 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
   const clip = (get('clip').zeroShotAccuracy ?? {}) as Record<string, number>;
   const tower = (get('clip').imageTowerAccuracy ?? {}) as Record<string, number>;
   out.push('## Attribute probe and CLIP zero-shot accuracy (400 held-out faces)', '');
-  out.push('CLIP image tower: what its locked image features encode of each attribute (read from the');
-  out.push('projection outputs its first training phase used), the ceiling of the zero-shot column.', '');
+  out.push('CLIP image tower: what its locked image features encode of each attribute, read through the');
+  out.push('projection outputs its first training phase trained; the text tower can only match what they carry.', '');
   out.push(table(['attribute', 'probe', 'CLIP zero-shot ("a face with {value}")', 'CLIP image tower'], Object.keys(probe).map((a) => [a, pct(probe[a]), pct(clip[a]), pct(tower[a])])));
   const ddpm = get('ddpm');
   const fs = (ddpm.sampleFrequencies ?? {}) as Record<string, number>;

@@ -243,13 +243,18 @@ function normalizeRows(m: Float32Array, n: number, columns: boolean): Float32Arr
  *      pairs with soft targets (every caption that an image fits is a positive: a short caption such as
  *      "a face with red hair" fits many faces of a batch).
  */
-export const CLIP_IMAGE_PHASE = 0.5;
+export const CLIP_IMAGE_PHASE = 2 / 3;
+/**
+ * Loss weights of the image phase's columns: earrings (a 1–2 px gold dot at 32×32) learn slowest —
+ * unweighted, the image tower read them at 61.5% after 2500 steps; weighted ×4, 99.5% after 3000.
+ */
+const IMAGE_PHASE_WEIGHTS: Readonly<Record<string, number>> = { earrings: 4 };
 
 function clipTask(seed: number): DefaultTask {
   let tok: CLIPTokenizer | null = null;
   const imageSteps = (steps: number) => Math.round(CLIP_IMAGE_PHASE * steps);
   return {
-    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64), LiT-style: image tower trained on the attribute labels, then locked while the text tower is trained contrastively on world image–caption pairs (counterfactual pairs, soft targets); pixels in [-1, 1]', steps: 5000, batchSize: 64, seed, lr: 1e-3, ema: 0,
+    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64), LiT-style: image tower trained on the attribute labels (earrings weighted ×4), then locked while the text tower is trained contrastively on world image–caption pairs (counterfactual pairs, soft targets); pixels in [-1, 1]', steps: 4500, batchSize: 64, seed, lr: 1e-3, ema: 0,
     build() {
       manualSeed(seed);
       tok = worldTokenizer(seed);
@@ -273,7 +278,8 @@ function clipTask(seed: number): DefaultTask {
         const C = PROBE_COLUMNS.length;
         const y = new Float32Array(B * C);
         b.attributes.forEach((a, i) => y.set(probeTargets(a), i * C));
-        return binaryCrossEntropyWithLogits(narrow(m.getImageFeatures(images(b)), 1, 0, C), fromArray(y, [B, C]));
+        const weight = fromArray(PROBE_COLUMNS.map((c) => IMAGE_PHASE_WEIGHTS[c] ?? 1), [C]);
+        return binaryCrossEntropyWithLogits(narrow(m.getImageFeatures(images(b)), 1, 0, C), fromArray(y, [B, C]), { weight });
       }
       const { batch: b, captions, mentions } = counterfactualPairs(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
       const t = l2normalize(m.getTextFeatures(tokenizeBatch(tok, captions)));
