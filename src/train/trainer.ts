@@ -10,9 +10,7 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim.js';
 import { checkpointBytes, restoreCheckpoint, weightsBytes, type TrainState } from './checkpoint.js';
 import { optimizerFor, type DefaultTask } from './tasks.js';
-import { learningRate } from './schedule.js';
-
-export { learningRate };
+import { taskLearningRate } from './schedule.js';
 
 /** Where checkpoints live (a folder in Node, anything with bytes in a browser). */
 export interface CheckpointStore {
@@ -66,7 +64,7 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
   let window: number[] = [];
   const until = Math.min(steps, o.until ?? steps);
   for (let step = state.step; step < until; step++) {
-    (opt as unknown as { opts: { lr: number } }).opts.lr = task.learningRate ? task.learningRate(step, steps) : learningRate(task.lr, step, steps);
+    (opt as unknown as { opts: { lr: number } }).opts.lr = taskLearningRate(task, step, steps);
     const loss = tidy(() => {
       const l = task.loss(model, step, steps);
       backward(l);

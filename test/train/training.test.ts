@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { backward, tidy, type Module } from '../../src/index.js';
 import { CLIP_IMAGE_PHASE, defaultTasks, optimizerFor, type DefaultTask } from '../../src/train/tasks.js';
 import type { CLIPModel } from '../../src/models/clip/clip-model.js';
-import { trainTask, learningRate, type CheckpointStore } from '../../src/train/trainer.js';
+import { trainTask, type CheckpointStore } from '../../src/train/trainer.js';
+import { learningRate, taskLearningRate } from '../../src/train/schedule.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 beforeAll(async () => { await setupGpu(); });
@@ -23,7 +24,6 @@ async function lossAt(task: DefaultTask, model: Module, step: number): Promise<n
 const BATCH: Record<string, number> = { ddpm: 2, clip: 8, segmenter: 4 };
 /** Steps whose loss differs in kind: CLIP's image phase (step 0) and its text phase (the last step). */
 const PHASES: Record<string, (steps: number) => number[]> = { clip: (n) => [0, n - 1] };
-const rateAt = (task: DefaultTask, step: number) => (task.learningRate ? task.learningRate(step, task.steps) : learningRate(task.lr, step, task.steps));
 
 describe('default model training', () => {
   for (const base of defaultTasks()) {
@@ -33,7 +33,7 @@ describe('default model training', () => {
         const { model } = task.build();
         model.train();
         // the learning rate of this step of the real schedule (step 0: the warm-up's first)
-        const opt = optimizerFor(model, Math.max(rateAt(task, step), 1e-4));
+        const opt = optimizerFor(model, Math.max(taskLearningRate(task, step, task.steps), 1e-4));
         const before = await lossAt(task, model, step);
         const l = tidy(() => {
           const x = task.loss(model, step, task.steps);
