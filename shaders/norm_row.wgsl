@@ -59,6 +59,33 @@ fn bias(a: u32) -> f32 {
   return C[(a / params[5]) % params[6]];
 }
 
+// Passes over a row's elements first, first + step, ...: a workgroup strides by WG, a lone thread by 1.
+fn write_normalized(r: u32, mean: f32, rstd: f32, first: u32, step: u32) {
+  for (var j = first; j < params[1]; j += step) {
+    let a = addr(r, j);
+    OUT[a] = (A[a] - mean) * rstd * weight(a) + bias(a);
+  }
+}
+
+// (Σ gy, Σ gy·x̂) with gy = g·w.
+fn grad_sums(r: u32, mean: f32, rstd: f32, first: u32, step: u32) -> vec2f {
+  var s = vec2f(0.0);
+  for (var j = first; j < params[1]; j += step) {
+    let a = addr(r, j);
+    let gy = C[a] * weight(a);
+    s += vec2f(gy, gy * (A[a] - mean) * rstd);
+  }
+  return s;
+}
+
+fn write_input_grad(r: u32, mean: f32, rstd: f32, m1: f32, m2: f32, first: u32, step: u32) {
+  for (var j = first; j < params[1]; j += step) {
+    let a = addr(r, j);
+    let xh = (A[a] - mean) * rstd;
+    OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = wid.x + wid.y * nwg.x;
@@ -91,10 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       STATS[2u * r] = mean;
       STATS[2u * r + 1u] = variance;
     }
-    for (var j = lid; j < count; j += WG) {
-      let a = addr(r, j);
-      OUT[a] = (A[a] - mean) * rstd * weight(a) + bias(a);
-    }
+    write_normalized(r, mean, rstd, lid, WG);
     return;
   }
   var mean = 0.0;
@@ -103,18 +127,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     mean = STATS[2u * r];
     rstd = inverseSqrt(STATS[2u * r + 1u] + eps);
   }
-  var s1 = 0.0;
-  var s2 = 0.0;
-  if (valid) {
-    for (var j = lid; j < count; j += WG) {
-      let a = addr(r, j);
-      let gy = C[a] * weight(a);
-      s1 += gy;
-      s2 += gy * (A[a] - mean) * rstd;
-    }
-  }
-  sm[lid] = s1;
-  sq[lid] = s2;
+  var s = vec2f(0.0);
+  if (valid) { s = grad_sums(r, mean, rstd, lid, WG); }
+  sm[lid] = s.x;
+  sq[lid] = s.y;
   workgroupBarrier();
   for (var h = WG / 2u; h > 0u; h = h / 2u) {
     if (lid < h) {
@@ -124,13 +140,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   if (!valid) { return; }
-  let m1 = sm[0] / f32(count);
-  let m2 = sq[0] / f32(count);
-  for (var j = lid; j < count; j += WG) {
-    let a = addr(r, j);
-    let xh = (A[a] - mean) * rstd;
-    OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);
-  }
+  write_input_grad(r, mean, rstd, sm[0] / f32(count), sq[0] / f32(count), lid, WG);
 }
 
 @compute @workgroup_size(64)
@@ -154,27 +164,11 @@ fn per_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
     let rstd = inverseSqrt(variance + eps);
     STATS[2u * r] = mean;
     STATS[2u * r + 1u] = variance;
-    for (var j = 0u; j < count; j++) {
-      let a = addr(r, j);
-      OUT[a] = (A[a] - mean) * rstd * weight(a) + bias(a);
-    }
+    write_normalized(r, mean, rstd, 0u, 1u);
     return;
   }
   let mean = STATS[2u * r];
   let rstd = inverseSqrt(STATS[2u * r + 1u] + eps);
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var j = 0u; j < count; j++) {
-    let a = addr(r, j);
-    let gy = C[a] * weight(a);
-    s1 += gy;
-    s2 += gy * (A[a] - mean) * rstd;
-  }
-  let m1 = s1 / f32(count);
-  let m2 = s2 / f32(count);
-  for (var j = 0u; j < count; j++) {
-    let a = addr(r, j);
-    let xh = (A[a] - mean) * rstd;
-    OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);
-  }
+  let s = grad_sums(r, mean, rstd, 0u, 1u) / f32(count);
+  write_input_grad(r, mean, rstd, s.x, s.y, 0u, 1u);
 }

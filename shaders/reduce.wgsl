@@ -57,73 +57,74 @@ fn tree(v: f32, lid: u32, mode: u32) -> f32 {
   return r;
 }
 
+// The mode of the first pass: sum / max / min (the max for logsumexp, the sum for variance's mean).
+const MODE1: u32 = select(select(0u, 1u, MODE == 3u), MODE, MODE < 3u);
+
+// Passes over the reduced elements first, first + step, ...: a workgroup strides by WG, a lone thread by 1.
+fn first_pass(base: u32, first: u32, step: u32) -> f32 {
+  let red = params[1];
+  let nRed = params[3];
+  let redBase = 4u + 2u * params[2];
+  var acc = identity(MODE1);
+  for (var j = first; j < red; j += step) { acc = combine(acc, src[base + offset_of(j, nRed, redBase)], MODE1); }
+  return acc;
+}
+
+// The centre of the second pass (logsumexp: the max, 0 when infinite; variance: the mean).
+fn center_of(r1: f32) -> f32 {
+  if (MODE == 4u) { return r1 / f32(params[1]); }
+  if (MODE == 3u && abs(r1) == pos_inf()) { return 0.0; }
+  return r1;
+}
+
+// Sum of exp(x - center) (logsumexp) or of (x - center)^2 (variance).
+fn second_pass(base: u32, center: f32, first: u32, step: u32) -> f32 {
+  let red = params[1];
+  let nRed = params[3];
+  let redBase = 4u + 2u * params[2];
+  var acc = 0.0;
+  for (var j = first; j < red; j += step) {
+    let v = src[base + offset_of(j, nRed, redBase)] - center;
+    if (MODE == 3u) { acc += exp(v); } else { acc += v * v; }
+  }
+  return acc;
+}
+
+fn finish(r2: f32, center: f32) -> f32 {
+  if (MODE == 3u) { return log(r2) + center; }
+  return r2;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let o = wid.x + wid.y * nwg.x;
-  let outCount = params[0];
-  let red = params[1];
-  let nKeep = params[2];
-  let nRed = params[3];
-  let valid = o < outCount;
+  let valid = o < params[0]; // uniform across the workgroup
   var base = 0u;
-  if (valid) { base = offset_of(o, nKeep, 4u); }
-  let redBase = 4u + 2u * nKeep;
-  // Pass 1: sum / max / min (and the max for logsumexp, the sum for the mean of var).
-  let mode1 = select(select(0u, 1u, MODE == 3u), MODE, MODE < 3u);
-  var acc = identity(mode1);
-  if (valid) {
-    for (var j = lid; j < red; j += WG) {
-      acc = combine(acc, src[base + offset_of(j, nRed, redBase)], mode1);
-    }
-  }
-  let r1 = tree(acc, lid, mode1);
+  if (valid) { base = offset_of(o, params[2], 4u); }
+  var acc = identity(MODE1);
+  if (valid) { acc = first_pass(base, lid, WG); }
+  let r1 = tree(acc, lid, MODE1);
   if (MODE < 3u) {
     if (valid && lid == 0u) { dst[o] = r1; }
     return;
   }
-  // Pass 2: sum of exp(x - max) or of (x - mean)^2.
-  var center = r1;
-  if (MODE == 4u) { center = r1 / f32(red); }
-  if (MODE == 3u && abs(r1) == pos_inf()) { center = 0.0; }
+  let center = center_of(r1);
   var acc2 = 0.0;
-  if (valid) {
-    for (var j = lid; j < red; j += WG) {
-      let v = src[base + offset_of(j, nRed, redBase)] - center;
-      if (MODE == 3u) { acc2 += exp(v); } else { acc2 += v * v; }
-    }
-  }
+  if (valid) { acc2 = second_pass(base, center, lid, WG); }
   let r2 = tree(acc2, lid, 0u);
-  if (valid && lid == 0u) {
-    if (MODE == 3u) { dst[o] = log(r2) + center; } else { dst[o] = r2; }
-  }
+  if (valid && lid == 0u) { dst[o] = finish(r2, center); }
 }
 
 @compute @workgroup_size(64)
 fn per_output(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let o = gid.x + gid.y * nwg.x * 64u;
-  let outCount = params[0];
-  if (o >= outCount) { return; }
-  let red = params[1];
-  let nKeep = params[2];
-  let nRed = params[3];
-  let base = offset_of(o, nKeep, 4u);
-  let redBase = 4u + 2u * nKeep;
-  let mode1 = select(select(0u, 1u, MODE == 3u), MODE, MODE < 3u);
-  var acc = identity(mode1);
-  for (var j = 0u; j < red; j++) {
-    acc = combine(acc, src[base + offset_of(j, nRed, redBase)], mode1);
-  }
+  if (o >= params[0]) { return; }
+  let base = offset_of(o, params[2], 4u);
+  let r1 = first_pass(base, 0u, 1u);
   if (MODE < 3u) {
-    dst[o] = acc;
+    dst[o] = r1;
     return;
   }
-  var center = acc;
-  if (MODE == 4u) { center = acc / f32(red); }
-  if (MODE == 3u && abs(acc) == pos_inf()) { center = 0.0; }
-  var acc2 = 0.0;
-  for (var j = 0u; j < red; j++) {
-    let v = src[base + offset_of(j, nRed, redBase)] - center;
-    if (MODE == 3u) { acc2 += exp(v); } else { acc2 += v * v; }
-  }
-  if (MODE == 3u) { dst[o] = log(acc2) + center; } else { dst[o] = acc2; }
+  let center = center_of(r1);
+  dst[o] = finish(second_pass(base, center, 0u, 1u), center);
 }
