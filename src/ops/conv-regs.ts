@@ -57,7 +57,12 @@ export function convRegsShader(o: ConvRegsShape): string {
   }
   for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
   // k step: table entries, B block (4 k × 4 columns), A chunks, fma.
-  for (let q = 0; q < 4; q++) step.push(`    let t${q} = ktab[k + ${q}u];`);
+  // The 4 table entries are the same for every lane: with subgroups each lane loads one and the
+  // others read it by broadcast (a per-lane load in a loop is a gather on llvmpipe, even when uniform).
+  if (SG >= 4) {
+    step.push(`    let tl = ktab[k + (sg & 3u)];`);
+    for (let q = 0; q < 4; q++) step.push(`    let t${q} = subgroupBroadcast(tl, ${q}u);`);
+  } else for (let q = 0; q < 4; q++) step.push(`    let t${q} = ktab[k + ${q}u];`);
   for (let q = 0; q < 4; q++) {
     const vals: string[] = [];
     for (let j = 0; j < 4; j++) {
@@ -92,7 +97,7 @@ export function convRegsShader(o: ConvRegsShape): string {
   });
 }
 
-export interface ConvRegsWgradShape { SH: number; SW: number; DH: number; DW: number; KH: number; KW: number; TM: number; SG: number; WG: number; vecA: boolean }
+export interface ConvRegsWgradShape { SH: number; SW: number; DH: number; DW: number; KH: number; KW: number; TM: number; SG: number; WG: number; vecA: boolean; row4: boolean }
 
 /** The weight-gradient regs kernel (shaders/conv_regs_wgrad.wgsl); vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. */
 export function convRegsWgradShader(o: ConvRegsWgradShape): string {
@@ -112,22 +117,40 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     setup.push(`  let ca${r} = g * Mg + min(m0 + ${c}, M - 1u);`);
   }
   for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
-  // Decode the 4 k's of the step: image b, output row and column.
-  for (let q = 0; q < 4; q++) {
-    step.push(`    let k${q} = min(k + ${q}u, K - 1u);`);
-    step.push(`    let kin${q} = k + ${q}u < kEnd;`);
-    step.push(`    let b${q} = k${q} / OHW;`);
-    step.push(`    let p${q} = k${q} % OHW;`);
-    step.push(`    let oy${q} = i32(p${q} / OWu) * SH;`);
-    step.push(`    let ox${q} = i32(p${q} % OWu) * SW;`);
-    step.push(`    let xb${q} = b${q} * C * HW;`);
+  // Decode the 4 k's of the step: image b, output row and column. When OW % 4 == 0 the step's 4 k's
+  // share an image and a row, and the decode is carried from step to step instead of divided out:
+  // llvmpipe runs integer division by a runtime value as one scalar division per lane.
+  if (o.row4) {
+    setup.push('  var sb = kBegin / OHW;');
+    setup.push('  var soy = (kBegin % OHW) / OWu;');
+    setup.push('  var sox = kBegin % OWu;');
+    step.push('    let xbr = sb * C * HW;');
+    step.push('    let oyr = i32(soy) * SH;');
+    for (let q = 0; q < 4; q++) {
+      step.push(`    let kin${q} = k + ${q}u < kEnd;`);
+      step.push(`    let ox${q} = i32(sox + ${q}u) * SW;`);
+    }
+    step.push(`    let p0 = soy * OWu + sox;`);
+    step.push(`    let b0 = sb;`);
+  } else {
+    for (let q = 0; q < 4; q++) {
+      step.push(`    let k${q} = min(k + ${q}u, K - 1u);`);
+      step.push(`    let kin${q} = k + ${q}u < kEnd;`);
+      step.push(`    let b${q} = k${q} / OHW;`);
+      step.push(`    let p${q} = k${q} % OHW;`);
+      step.push(`    let oy${q} = i32(p${q} / OWu) * SH;`);
+      step.push(`    let ox${q} = i32(p${q} % OWu) * SW;`);
+      step.push(`    let xb${q} = b${q} * C * HW;`);
+    }
   }
   for (let q = 0; q < 4; q++) {
     const vals: string[] = [];
+    const oy = o.row4 ? 'oyr' : `oy${q}`;
+    const xb = o.row4 ? 'xbr' : `xb${q}`;
     for (let j = 0; j < 4; j++) {
-      step.push(`    let y${q}${j} = oy${q} + ry${j};`);
+      step.push(`    let y${q}${j} = ${oy} + ry${j};`);
       step.push(`    let x${q}${j} = ox${q} + rx${j};`);
-      step.push(`    let v${q}${j} = select(0.0, X[xb${q} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], kin${q} & (u32(y${q}${j}) < u32(H)) & (u32(x${q}${j}) < u32(W)));`);
+      step.push(`    let v${q}${j} = select(0.0, X[${xb} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], kin${q} & (u32(y${q}${j}) < u32(H)) & (u32(x${q}${j}) < u32(W)));`);
       vals.push(`v${q}${j}`);
     }
     step.push(`    let bq${q} = vec4f(${vals.join(', ')});`);
@@ -135,9 +158,19 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
   // A chunk of row r: dy[b, ca, p] for the 4 k's (one vec4 when they lie in one image, aligned).
   for (let r = 0; r < nA; r++) {
     if (vecA) step.push(`    let al${r} = A[((b0 * Co + ca${r}) * OHW + p0) / 4u];`);
+    else if (o.row4) step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[(b0 * Co + ca${r}) * OHW + p0 + ${q}u]`).join(', ')});`);
     else step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[(b${q} * Co + ca${r}) * OHW + p${q}]`).join(', ')});`);
   }
   step.push(...fmaBlock(TM, SG));
+  if (o.row4) {
+    step.push('    sox += 4u;');
+    step.push('    let wrapRow = sox >= OWu;');
+    step.push('    sox = select(sox, 0u, wrapRow);');
+    step.push('    soy = select(soy, soy + 1u, wrapRow);');
+    step.push('    let wrapImage = soy >= u32(OH);');
+    step.push('    soy = select(soy, 0u, wrapImage);');
+    step.push('    sb = select(sb, sb + 1u, wrapImage);');
+  }
   const store: string[] = ['  let slice = split * params[16];'];
   for (let i = 0; i < TM; i++) {
     store.push(`  if (m0 + ${i}u < M) {`);

@@ -222,7 +222,7 @@ function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer,
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const per = Math.ceil(K / Math.max(1, splits) / 4) * 4;
   splits = Math.ceil(K / per);
-  const code = convRegsWgradShader({ SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, KH: g.KH, KW: g.KW, TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0 });
+  const code = convRegsWgradShader({ SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, KH: g.KH, KW: g.KW, TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0, row4: g.OW % 4 === 0 });
   const meta = [...baseMeta(g), M, N, K, per, out.size];
   if (splits === 1) {
     launch(ctx, code, [dy, x, out.buffer], meta, [gx, gy, g.G]);

@@ -100,6 +100,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'split-K 3, M 70, K 180', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 }, split: 3 },
     { name: 'split-K 4, groups 2, s2', x: [1, 12, 9, 10], w: [40, 6, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 2 }, split: 4 },
     { name: 'vec4 dy loads (OH·OW % 4 = 0), split-K 5, 20 rows', x: [3, 6, 8, 6], w: [20, 6, 3, 3], bias: false, o: { padding: 1 }, split: 5 },
+    { name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)', x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7 },
   ];
   for (const c of big) for (const algo of ['gemm', 'regs'] as ConvAlgo[]) {
     it(`${c.name} (${algo})`, async () => {
