@@ -183,3 +183,71 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
 }
+
+export interface ConvRowsShape { MODE: 0 | 1; SH: number; DH: number; KH: number; KW: number; pl: number; TM: number; SG: number }
+
+/** Column shift of kernel column kw in the row kernel: forward kw − pl, input gradient pl − kw (mirrored). */
+export function rowShift(mode: 0 | 1, kw: number, pl: number): number {
+  return mode === 0 ? kw - pl : pl - kw;
+}
+
+/** The row kernel (shaders/conv_rows.wgsl), for SG ≥ 4 lanes, KW ≤ 4 and column shifts within ±4. */
+export function convRowsShader(o: ConvRowsShape): string {
+  const key = `rows${JSON.stringify(o)}`;
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { MODE, KH, KW, pl, TM, SG } = o;
+  const nA = Math.ceil(TM / SG);
+  const setup: string[] = [];
+  const step: string[] = [];
+  for (let kh = 0; kh < KH; kh++) {
+    const y = MODE === 0 ? `r * SH - pt + ${kh} * DH` : `r + pt - ${kh} * DH`;
+    setup.push(`  let y${kh} = ${y};`);
+    setup.push(`  let yok${kh} = u32(y${kh}) < u32(PH);`);
+    setup.push(`  let yo${kh} = u32(clamp(y${kh}, 0, PH - 1)) * RW;`);
+  }
+  for (let r = 0; r < nA; r++) setup.push(`  let ra${r} = min(m0 + min(${r * SG}u + sg, ${TM - 1}u), M - 1u);`);
+  for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
+  const parts = ['L', 'v', 'R'];
+  for (let kh = 0; kh < KH; kh++) {
+    step.push(`    {`);
+    step.push(`      let row = cb + yo${kh};`);
+    step.push(`      let v = select(vec4f(0.0), S[(row + ow0) / 4u], yok${kh});`);
+    step.push(`      var h = vec4f(0.0);`);
+    step.push(`      if (isEdge) { h = S[(row + edge) / 4u]; }`);
+    step.push(`      let L = select(vec4f(0.0), select(subgroupShuffleUp(v, 1u), h, sg == 0u), hasLeft && yok${kh});`);
+    step.push(`      let R = select(vec4f(0.0), select(subgroupShuffleDown(v, 1u), h, sg == ${SG - 1}u), hasRight && yok${kh});`);
+    for (let kw = 0; kw < KW; kw++) {
+      const dx = rowShift(MODE, kw, pl);
+      if (dx === 0) continue;
+      const comps = [0, 1, 2, 3].map((j) => {
+        const at = 4 + dx + j;
+        return `${parts[Math.floor(at / 4)]}.${COMP[at % 4]}`;
+      });
+      step.push(`      let t${kw} = vec4f(${comps.join(', ')});`);
+    }
+    for (let r = 0; r < nA; r++) step.push(`      let al${r} = A[aRow0 + (c * KH + ${kh}u) * M + ra${r}];`);
+    for (let i = 0; i < TM; i++) {
+      step.push(`      let ch${i} = subgroupBroadcast(al${Math.floor(i / SG)}, ${i % SG}u);`);
+      for (let kw = 0; kw < KW; kw++) {
+        const tap = rowShift(MODE, kw, pl) === 0 ? 'v' : `t${kw}`;
+        step.push(`      acc${i} = fma(vec4f(ch${i}.${COMP[kw]}), ${tap}, acc${i});`);
+      }
+    }
+    step.push(`    }`);
+  }
+  const store: string[] = ['  if (n0 < N) {', '    let o = b * outBatch + p;'];
+  for (let i = 0; i < TM; i++) {
+    store.push(`    if (m0 + ${i}u < M) {`);
+    store.push(`      let oc = chan0 + m0 + ${i}u;`);
+    store.push(`      dst[(o + oc * cols) / 4u] = acc${i} + vec4f(select(0.0, bias[oc], hasBias));`);
+    store.push('    }');
+  }
+  store.push('  }');
+  const code = shader('conv_rows', {
+    MODE, SH: o.SH, DH: o.DH, KH, TM, SG, SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
+  });
+  nameKernel(code, `conv_rows[${MODE ? 'dgrad' : 'fwd'}]`);
+  codes.set(key, code);
+  return code;
+}

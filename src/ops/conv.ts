@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
 import { nameKernel } from '../gpu/kernel.js';
-import { convRegsShader, convRegsWgradShader } from './conv-regs.js';
+import { convRegsShader, convRegsWgradShader, convRowsShader, rowShift } from './conv-regs.js';
 import { fixedSubgroupSize, matmulKernelFor } from './matmul.js';
 import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
 
@@ -125,8 +125,11 @@ export function convTranspose2dGeom(xs: readonly number[], ws: readonly number[]
 // Kernels (no tape).
 
 type Mode = 0 | 1 | 2;
-/** 'gemm': conv_gemm (workgroup-memory tiles); 'regs': conv_regs where the mode has it (CPU adapters' default), else gemm. */
-export type ConvAlgo = 'auto' | 'gemm' | 'direct' | 'regs';
+/**
+ * 'gemm': conv_gemm (workgroup-memory tiles); 'regs': conv_regs where the mode has it, else gemm;
+ * 'rows': conv_rows where the geometry allows (see rowsFit), else as 'regs'. CPU adapters default to 'rows'.
+ */
+export type ConvAlgo = 'auto' | 'gemm' | 'direct' | 'regs' | 'rows';
 let forcedAlgo: ConvAlgo = 'auto';
 /** Forces the GEMM or direct kernels (tests and benchmarks); 'auto' picks by shape. */
 export function setConvAlgo(a: ConvAlgo): void { forcedAlgo = a; }
@@ -161,7 +164,7 @@ function gemmSizes(g: ConvGeom, mode: Mode): { M: number; N: number; K: number }
 }
 
 function useGemm(g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'auto') return forcedAlgo === 'gemm' || forcedAlgo === 'regs';
+  if (forcedAlgo !== 'auto') return forcedAlgo !== 'direct';
   const { M, N, K } = gemmSizes(g, mode);
   return M >= 8 && N >= 32 && K >= 8;
 }
@@ -196,7 +199,36 @@ const MIN_TILES_PER_SPLIT = 16;
 function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
   const supported = mode !== 1 || (g.sh === 1 && g.sw === 1);
   if (!supported) return false;
-  return forcedAlgo === 'regs' || (forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs');
+  return forcedAlgo === 'regs' || forcedAlgo === 'rows' || (forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs');
+}
+
+/**
+ * Whether the row kernel (conv_rows.wgsl) serves this forward (mode 0) or input gradient (mode 1):
+ * subgroups of a fixed size ≥ 4, unit stride and dilation along the width, an output as wide as its
+ * source and a multiple of 4, at most 4 kernel columns each shifting by at most 4 pixels.
+ */
+function rowsFit(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
+  if (forcedAlgo !== 'rows' && !(forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs')) return false;
+  if (mode === 2 || fixedSubgroupSize(ctx) < 4) return false;
+  if (g.sw !== 1 || g.dw !== 1 || g.OW !== g.W || g.W % 4 !== 0 || g.KW > 4) return false;
+  if (mode === 1 && g.sh !== 1) return false;
+  for (let kw = 0; kw < g.KW; kw++) if (Math.abs(rowShift(mode, kw, g.pl)) > 4) return false;
+  return true;
+}
+
+/** The row kernel: weights repacked (conv_pack.wgsl), then one pass over (source channel, kernel row). */
+function runRows(ctx: GpuContext, g: ConvGeom, mode: 0 | 1, w: GPUBuffer, src: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
+  const { M, N, K } = gemmSizes(g, mode);
+  const SG = fixedSubgroupSize(ctx);
+  const TM = M <= 4 ? 4 : 16;
+  const Cs = mode === 0 ? g.C / g.G : g.Co / g.G;
+  const packed = Tensor.empty([g.G * Cs * g.KH * M * 4], 'f32', ctx);
+  const count = g.G * Cs * g.KH * M;
+  launch(ctx, shader('conv_pack'), [w, packed.buffer], [g.G, Cs, g.KH, g.KW, M, g.Co / g.G, g.C / g.G, mode], grid1D(count, 64));
+  const code = convRowsShader({ MODE: mode, SH: g.sh, DH: g.dh, KH: g.KH, KW: g.KW, pl: g.pl, TM, SG });
+  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0];
+  launch(ctx, code, [packed.buffer, src, bias ?? dummy(ctx), out.buffer], meta, [Math.ceil(N / (4 * SG)), Math.ceil(M / TM), g.G]);
+  packed.dispose();
 }
 
 function runRegs(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
@@ -370,7 +402,8 @@ function runDirect(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GP
 export function convForwardKernel(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
   const y = Tensor.empty([g.B, g.Co, g.OH, g.OW], 'f32', x.ctx);
   if (!y.size) return y;
-  if (useGemm(g, 0)) runGemm(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
+  if (rowsFit(x.ctx, g, 0)) runRows(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
+  else if (useGemm(g, 0)) runGemm(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
   else runDirect(x.ctx, g, 0, x.buffer, w.buffer, b?.buffer ?? null, y);
   return y;
 }
@@ -379,6 +412,10 @@ export function convForwardKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Con
 export function convBackwardDataKernel(dy: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
   const dx = Tensor.empty([g.B, g.C, g.H, g.W], 'f32', dy.ctx);
   if (!dx.size) return dx;
+  if (rowsFit(dy.ctx, g, 1)) {
+    runRows(dy.ctx, g, 1, w.buffer, dy.buffer, b?.buffer ?? null, dx);
+    return dx;
+  }
   if (!useGemm(g, 1)) {
     runDirect(dy.ctx, g, 1, dy.buffer, w.buffer, b?.buffer ?? null, dx);
     return dx;

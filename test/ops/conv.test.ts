@@ -71,7 +71,7 @@ const CASES: ConvCase[] = [
 ];
 
 describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
-  for (const algo of ['gemm', 'regs', 'direct'] as ConvAlgo[]) {
+  for (const algo of ['gemm', 'regs', 'rows', 'direct'] as ConvAlgo[]) {
     for (const c of CASES) {
       it(`${c.name} (${algo})`, async () => {
         setConvAlgo(algo);
@@ -91,7 +91,7 @@ describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
 });
 
 describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
-  const big: Array<ConvCase & { split?: number }> = [
+  const big: Array<ConvCase & { split?: number; rows?: 'forward' | 'both' }> = [
     { name: 'M 70, K 180 (large tile)', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 } },
     { name: 'M 20 s2 (small tile)', x: [3, 9, 13, 10], w: [20, 9, 3, 3], bias: true, o: { stride: 2, padding: [1, 0] } },
     { name: 'groups 2, M 50 each, 1x1', x: [2, 16, 9, 9], w: [100, 8, 1, 1], bias: false, o: { groups: 2 } },
@@ -100,9 +100,19 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'split-K 3, M 70, K 180', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 }, split: 3 },
     { name: 'split-K 4, groups 2, s2', x: [1, 12, 9, 10], w: [40, 6, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 2 }, split: 4 },
     { name: 'vec4 dy loads (OH·OW % 4 = 0), split-K 5, 20 rows', x: [3, 6, 8, 6], w: [20, 6, 3, 3], bias: false, o: { padding: 1 }, split: 5 },
+    // Row-kernel geometries (W % 4 = 0, output as wide as the input): subgroups spanning several rows,
+    // rows wider than a subgroup (end lanes load their neighbours), asymmetric 4-column kernels,
+    // vertical stride and dilation (forward only), groups, 1x1, depthwise, ragged last subgroup.
+    { name: 'rows: W 8, a subgroup spans 4 rows, M 7', x: [2, 5, 6, 8], w: [7, 5, 3, 3], bias: true, o: { padding: 1 }, rows: 'both' },
+    { name: 'rows: W 40, subgroup ends mid-row, ragged N', x: [1, 3, 5, 40], w: [6, 3, 3, 3], bias: true, o: { padding: 1 }, rows: 'both' },
+    { name: 'rows: 3x4 kernel, padding [0, 2, 2, 1]', x: [2, 2, 5, 12], w: [4, 2, 3, 4], bias: false, o: { padding: [0, 2, 2, 1] }, rows: 'both' },
+    { name: 'rows: stride [2, 1], dilation [2, 1]', x: [1, 3, 9, 8], w: [5, 3, 3, 3], bias: true, o: { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, rows: 'forward' },
+    { name: 'rows: groups 2', x: [2, 4, 5, 8], w: [6, 2, 3, 3], bias: true, o: { groups: 2, padding: 1 }, rows: 'both' },
+    { name: 'rows: 1x1', x: [2, 6, 3, 4], w: [5, 6, 1, 1], bias: true, o: {}, rows: 'both' },
+    { name: 'rows: depthwise 3x3', x: [1, 4, 4, 8], w: [4, 1, 3, 3], bias: true, o: { groups: 4, padding: 1 }, rows: 'both' },
     { name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)', x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7 },
   ];
-  for (const c of big) for (const algo of ['gemm', 'regs'] as ConvAlgo[]) {
+  for (const c of big) for (const algo of ['gemm', 'regs', 'rows'] as ConvAlgo[]) {
     it(`${c.name} (${algo})`, async () => {
       setConvAlgo(algo);
       if (c.split) setConvSplitK(c.split);
@@ -112,12 +122,36 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
       const xt = up(x, true);
       const wt = up(w, true);
       const bt = c.bias ? up(b, true) : null;
-      const y = conv2d(xt, wt, bt, c.o);
+      const kernels: string[] = [];
+      const dispatch = ctx.dispatch.bind(ctx);
+      ctx.dispatch = (p, bufs, wg, name) => {
+        if (name) kernels.push(name);
+        dispatch(p, bufs, wg, name);
+      };
+      let y: Tensor;
+      try {
+        y = conv2d(xt, wt, bt, c.o);
+      } finally {
+        ctx.dispatch = dispatch;
+      }
       const yr = ref.conv2d(nd(x), nd(w), c.bias ? nd(b) : null, c.o as ref.Conv2dOptions);
       expect(y.shape).toEqual(yr.shape);
       assertClose(await y.toArray(), yr.data, { atol: 1e-4, rtol: 1e-4 }, 'forward');
       const R = randomArray(yr.shape, 24);
-      backward(y, up(R));
+      ctx.dispatch = (p, bufs, wg, name) => {
+        if (name) kernels.push(name);
+        dispatch(p, bufs, wg, name);
+      };
+      try {
+        backward(y, up(R));
+      } finally {
+        ctx.dispatch = dispatch;
+      }
+      if (algo === 'rows' && c.rows) {
+        expect(kernels).toContain('conv_rows[fwd]');
+        if (c.rows === 'both') expect(kernels).toContain('conv_rows[dgrad]');
+      }
+      if (algo !== 'rows') expect(kernels.some((k) => k.startsWith('conv_rows'))).toBe(false);
       const { gx, gw } = refConvGrads(x, w, R, c.o);
       assertClose(await xt.grad!.toArray(), gx, { atol: 1e-4, rtol: 1e-4 }, 'grad x');
       assertClose(await wt.grad!.toArray(), gw, { atol: 2e-4, rtol: 1e-4 }, 'grad w');
