@@ -251,3 +251,46 @@ export function convRowsShader(o: ConvRowsShape): string {
   codes.set(key, code);
   return code;
 }
+
+export interface ConvRowsWgradShape { SH: number; DH: number; KH: number; KW: number; pl: number; TM: number; SG: number }
+
+/** The row weight-gradient kernel (shaders/conv_rows_wgrad.wgsl); the geometry of convRowsShader. */
+export function convRowsWgradShader(o: ConvRowsWgradShape): string {
+  const key = `rowsw${JSON.stringify(o)}`;
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { KW, pl, TM, SG } = o;
+  const nA = Math.ceil(TM / SG);
+  const setup: string[] = [];
+  const step: string[] = [];
+  for (let r = 0; r < nA; r++) setup.push(`  let ra${r} = g * Mg + min(m0 + min(${r * SG}u + sg, ${TM - 1}u), M - 1u);`);
+  for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
+  // Window [L, v, R] around the lane's 4 pixels; pixel j, kernel column kw reads window 4 + j + kw − pl.
+  if (pl > 0) step.push('    let L = select(vec4f(0.0), X[max(at, 1u) - 1u], yok && sox > 0u);');
+  if (KW - 1 - pl > 0) step.push('    let R = select(vec4f(0.0), X[at + select(0u, 1u, sox + 4u < OWu)], yok && sox + 4u < OWu);');
+  const parts = ['L', 'v', 'R'];
+  for (let j = 0; j < 4; j++) {
+    const comps = [0, 1, 2, 3].map((kw) => {
+      if (kw >= KW) return '0.0';
+      const at = 4 + j + kw - pl;
+      return `${parts[Math.floor(at / 4)]}.${COMP[at % 4]}`;
+    });
+    step.push(`    let bq${j} = vec4f(${comps.join(', ')});`);
+  }
+  for (let r = 0; r < nA; r++) step.push(`    let al${r} = A[((sb * Co + ra${r}) * OHW + soy * OWu + sox) / 4u];`);
+  step.push(...fmaBlock(TM, SG));
+  const store: string[] = ['  let slice = split * params[16];', '  if (lc < Cg * KH) {'];
+  for (let i = 0; i < TM; i++) {
+    store.push(`    if (m0 + ${i}u < M) {`);
+    store.push(`      let at${i} = slice + (g * Mg + m0 + ${i}u) * N + lc * KW;`);
+    for (let kw = 0; kw < KW; kw++) store.push(`      dst[at${i} + ${kw}u] = acc${i}.${COMP[kw]};`);
+    store.push('    }');
+  }
+  store.push('  }');
+  const code = shader('conv_rows_wgrad', {
+    SH: o.SH, DH: o.DH, KH: o.KH, KW, TM, SG, SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
+  });
+  nameKernel(code, 'conv_rows[wgrad]');
+  codes.set(key, code);
+  return code;
+}

@@ -4,7 +4,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
 import { nameKernel } from '../gpu/kernel.js';
-import { convRegsShader, convRegsWgradShader, convRowsShader, rowShift } from './conv-regs.js';
+import { convRegsShader, convRegsWgradShader, convRowsShader, convRowsWgradShader, rowShift } from './conv-regs.js';
 import { fixedSubgroupSize, matmulKernelFor } from './matmul.js';
 import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
 
@@ -203,16 +203,17 @@ function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
 }
 
 /**
- * Whether the row kernel (conv_rows.wgsl) serves this forward (mode 0) or input gradient (mode 1):
+ * Whether the row kernels (conv_rows.wgsl, conv_rows_wgrad.wgsl) serve this forward (mode 0), input
+ * gradient (mode 1) or weight gradient (mode 2):
  * subgroups of a fixed size ≥ 4, unit stride and dilation along the width, an output as wide as its
  * source and a multiple of 4, at most 4 kernel columns each shifting by at most 4 pixels.
  */
 function rowsFit(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
   if (forcedAlgo !== 'rows' && !(forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs')) return false;
-  if (mode === 2 || fixedSubgroupSize(ctx) < 4) return false;
+  if (fixedSubgroupSize(ctx) < 4) return false;
   if (g.sw !== 1 || g.dw !== 1 || g.OW !== g.W || g.W % 4 !== 0 || g.KW > 4) return false;
   if (mode === 1 && g.sh !== 1) return false;
-  for (let kw = 0; kw < g.KW; kw++) if (Math.abs(rowShift(mode, kw, g.pl)) > 4) return false;
+  for (let kw = 0; kw < g.KW; kw++) if (Math.abs(rowShift(mode === 1 ? 1 : 0, kw, g.pl)) > 4) return false;
   return true;
 }
 
@@ -247,14 +248,18 @@ function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer,
   const SG = fixedSubgroupSize(ctx);
   const WG = SG || 8;
   const TM = M <= 4 ? 4 : 16;
-  const gx = Math.ceil(N / (4 * WG));
+  const rows = rowsFit(ctx, g, 2);
+  // Lanes own 4 columns n (regs) or the KW columns of one (input channel, kernel row) (rows).
+  const gx = rows ? Math.ceil(((g.C / g.G) * g.KH) / WG) : Math.ceil(N / (4 * WG));
   const gy = Math.ceil(M / TM);
   const tiles = gx * gy * g.G;
   let splits = splitOverride ?? Math.max(1, Math.min(Math.ceil(REGS_WORKGROUPS / tiles), Math.floor(K / 256)));
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const per = Math.ceil(K / Math.max(1, splits) / 4) * 4;
   splits = Math.ceil(K / per);
-  const code = convRegsWgradShader({ SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, KH: g.KH, KW: g.KW, TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0, row4: g.OW % 4 === 0 });
+  const code = rows
+    ? convRowsWgradShader({ SH: g.sh, DH: g.dh, KH: g.KH, KW: g.KW, pl: g.pl, TM, SG })
+    : convRegsWgradShader({ SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, KH: g.KH, KW: g.KW, TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0, row4: g.OW % 4 === 0 });
   const meta = [...baseMeta(g), M, N, K, per, out.size];
   if (splits === 1) {
     launch(ctx, code, [dy, x, out.buffer], meta, [gx, gy, g.G]);

@@ -110,7 +110,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'rows: groups 2', x: [2, 4, 5, 8], w: [6, 2, 3, 3], bias: true, o: { groups: 2, padding: 1 }, rows: 'both' },
     { name: 'rows: 1x1', x: [2, 6, 3, 4], w: [5, 6, 1, 1], bias: true, o: {}, rows: 'both' },
     { name: 'rows: depthwise 3x3', x: [1, 4, 4, 8], w: [4, 1, 3, 3], bias: true, o: { groups: 4, padding: 1 }, rows: 'both' },
-    { name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)', x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7 },
+    { name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)', x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7, rows: 'both' },
   ];
   for (const c of big) for (const algo of ['gemm', 'regs', 'rows'] as ConvAlgo[]) {
     it(`${c.name} (${algo})`, async () => {
@@ -150,6 +150,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
       if (algo === 'rows' && c.rows) {
         expect(kernels).toContain('conv_rows[fwd]');
         if (c.rows === 'both') expect(kernels).toContain('conv_rows[dgrad]');
+        expect(kernels).toContain('conv_rows[wgrad]');
       }
       if (algo !== 'rows') expect(kernels.some((k) => k.startsWith('conv_rows'))).toBe(false);
       const { gx, gw } = refConvGrads(x, w, R, c.o);
