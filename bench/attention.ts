@@ -19,9 +19,16 @@
 //   The forward is 1.2-1.9x faster at N ≤ 1024 and 1.56x at 4096 (D 40); the backward (7 GEMM-sized
 //   passes against the unfused path's 4, ~7 TFLOP/s) loses at N 4096, and at D 64 where workgroup
 //   memory limits its tiles to 32×32. The first 'narrow'-only kernels ran 3-7x slower on the H100.
-//   lavapipe (2 cores, --quick, 1×2 heads; 'narrow' kernels): N 1024 D 40 fwd 98/75, fwd+bwd 408/177,
-//   peak 1.6/48.6; N 1024 D 64 fwd 163/78, fwd+bwd 701/175: the unfused path (register-blocked matmul)
-//   is faster there, which is why impl 'auto' picks it on CPU adapters while its logits stay ≤ 64 MiB.
+//   lavapipe (2 cores, --quick --full, 1×2 heads; 'regs' kernels, bench/results/attention.json):
+//     N 256  D 40  fwd 1.7/3.0   fwd+bwd 6.3/7.2    peak 0.4/3.2
+//     N 1024 D 40  fwd 25/34     fwd+bwd 95/87      peak 1.6/49
+//     N 4096 D 40  fwd 310/438   fwd+bwd 1363/1230  peak 6.3/771
+//     N 256  D 64  fwd 1.9/2.6   fwd+bwd 7.7/6.7    peak 0.6/3.3
+//     N 1024 D 64  fwd 24/37     fwd+bwd 115/96     peak 2.5/49
+//     N 4096 D 64  fwd 318/503   fwd+bwd 1307/1232  peak 10/772
+//   The forward is 1.35-1.8x faster than the unfused path; forward + backward 0.83-0.94x at N ≥ 1024
+//   (the backward recomputes S and dP in both its kernels: 9 GEMM-sized products against 6). With the
+//   'narrow' kernels it was 0.17-0.26x (N 1024 D 64: fwd 127, fwd+bwd 681 ms).
 import { backward, initGpu, noGrad, randn, scaledDotProductAttention, type GpuContext, type Tensor } from '../src/index.js';
 
 export interface AttentionBenchOptions {

@@ -1,4 +1,4 @@
-// Benchmarks: `npm run bench [-- suite ...] [--quick] [--no-tfjs]`.
+// Benchmarks: `npm run bench [-- suite ...] [--quick] [--full] [--no-tfjs]` (--full: the larger shapes of suites that have them).
 //   matmul       GFLOP/s at 256/512/1024/2048 square (+ x·wᵀ and batched), vs tfjs-webgpu
 //   elementwise  add / neg / copy GB/s at 4M and 16M elements, vs tfjs-webgpu
 //   reduce       sum over the last axis and full sum GB/s, vs tfjs-webgpu
@@ -82,9 +82,9 @@ for (const name of suites) {
     } else {
       const ext = EXTERNAL[name];
       const mod = (await import(ext.module)) as Record<string, unknown>;
-      const fn = mod[ext.fn] as ((o: { quick?: boolean; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<unknown[]>) | undefined;
+      const fn = mod[ext.fn] as ((o: { quick?: boolean; full?: boolean; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<unknown[]>) | undefined;
       if (typeof fn !== 'function') throw new Error(`${ext.module} does not export ${ext.fn}`);
-      const rows = await fn({ quick, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
+      const rows = await fn({ quick, full: args.includes('--full'), ctx, tfjs: useTfjs, log: (l) => console.log(l) });
       console.table(rows);
       const file = writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows } satisfies ResultFile);
       console.log(`wrote ${file}`);

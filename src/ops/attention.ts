@@ -16,12 +16,15 @@
 //            per query block over key tiles and a dK/dV kernel per key block over query tiles, both
 //            recomputing P_ij = exp(s_ij − lse_i) tile by tile. No atomics, no Lq×Lk buffer.
 //   Memory: O(B·L·D) (the output, lse and the gradients), never O(L²).
-// Two families of the same three kernels:
+// Three families of the same three kernels:
 //   'wide'   (shaders/attention_*_wide.wgsl) 16×16 threads; Q/K/V/dO tiles transposed in workgroup
 //            memory with a padded stride, read as vec4/vec2 per thread (as matmul_tiled.wgsl). For GPUs:
 //            up to 48 KiB of workgroup memory; the blocks per kernel were picked on an H100.
 //   'narrow' (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl) 8×8 threads, scalar reads: fits
-//            16-32 KiB (large head sizes, browsers' minimum limits) and runs faster on CPU adapters.
+//            16-32 KiB (large head sizes, browsers' minimum limits).
+//   'regs'   (shaders/attention_*_regs.wgsl, generated in attention-regs.ts) for CPU adapters: one subgroup
+//            per workgroup, no workgroup memory or barriers, rows shared by subgroup broadcast/shuffle
+//            (as the regs matmul); head sizes that are multiples of 4 up to 128, fixed-size subgroups.
 // Pipelines are specialised on the tile shape and the head sizes rounded up to 8; the sizes themselves,
 // the mask kind and causality are run-time parameters (fewer compiles on software adapters).
 import { isGradEnabled } from '../autograd/grad-mode.js';
@@ -30,7 +33,8 @@ import { tidy } from '../autograd/scope.js';
 import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { fromArray } from './creation.js';
 import { add, mul, sub, where } from './elementwise.js';
-import { mm } from './matmul.js';
+import { attentionDkvRegsShader, attentionDqRegsShader, attentionFwdRegsShader, REGS_MAX_HEAD, type AttentionRegsShape } from './attention-regs.js';
+import { fixedSubgroupSize, mm } from './matmul.js';
 import { sum } from './reduce.js';
 import { broadcastTo } from './shape.js';
 import { softmax } from './softmax.js';
@@ -129,7 +133,7 @@ type Kernel = 'fwd' | 'dq' | 'dkv';
  * for GPUs. 'narrow': 8×8 threads with scalar reads (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl):
  * smaller tiles (it fits head sizes that 'wide' cannot, and the 16 KiB minimum of workgroup memory).
  */
-export type AttentionFamily = 'wide' | 'narrow';
+export type AttentionFamily = 'wide' | 'narrow' | 'regs';
 
 /** A kernel's tile: each thread owns RM query rows and RN keys of a BQ×BK logits tile. */
 export interface KernelConfig { family: AttentionFamily; RM: number; RN: number; BQ: number; BK: number; smemBytes: number }
@@ -190,7 +194,8 @@ export function setAttentionFamily(family: AttentionFamily | null): void {
 /** Tile shape of a fused kernel for head sizes d, dv, or null when none fits `smemBytes`. */
 export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768, families: readonly AttentionFamily[] = ['wide', 'narrow']): KernelConfig | null {
   const f = forced.blocks[kind];
-  for (const family of forced.family ? [forced.family] : families) {
+  for (const family of forced.family && forced.family !== 'regs' ? [forced.family] : families) {
+    if (family === 'regs') continue;
     const list = family === 'wide' ? WIDE_BLOCKS[kind] : NARROW_BLOCKS;
     const budget = Math.min(smemBytes, family === 'wide' ? 49152 : 32768);
     for (const [RM, RN] of f ? [f, ...list] : list) {
@@ -215,11 +220,11 @@ interface Fused {
   dims: Dims;
 }
 
-function fusedParams(f: Fused, c: KernelConfig): number[] {
+function fusedParams(f: Fused, BK: number): number[] {
   const { batch, lq, lk, d, dv } = f.dims;
   const strides = f.mask ? broadcastStrides(f.mask.shape, [...batch, lq, lk]) : new Array(batch.length + 2).fill(0);
   const B = numelOf(batch);
-  return [lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv, f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, c.BK, ...batch, ...strides.slice(0, batch.length)];
+  return [lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv, f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, BK, ...batch, ...strides.slice(0, batch.length)];
 }
 
 function fill(f: Fused, c: KernelConfig): Record<string, number | string> {
@@ -246,14 +251,44 @@ function config(kind: Kernel, f: Fused): KernelConfig {
   return c;
 }
 
+/**
+ * The 'regs' family (src/ops/attention-regs.ts) serves CPU adapters with fixed-size subgroups, for head
+ * sizes that are multiples of 4 up to REGS_MAX_HEAD (or wherever setAttentionFamily('regs') asks).
+ */
+function regsFit(t: Tensor, d: number, dv: number): boolean {
+  if (forced.family ? forced.family !== 'regs' : !t.ctx.summary.isCpu) return false;
+  return fixedSubgroupSize(t.ctx) >= 4 && d % 4 === 0 && dv % 4 === 0 && d <= REGS_MAX_HEAD && dv <= REGS_MAX_HEAD;
+}
+
+/** Query rows per workgroup of the regs kernels: two per lane. */
+// Measured on lavapipe (N 1024, D 64): 2 rows and 4 keys per lane beat 1 or 3 rows and 8 keys.
+const regsBlock = { rowsPerLane: 2, keysPerLane: 4 };
+
+/** Sets the regs kernels' register block (rows per lane 1-4, keys per lane 4 or 8); null restores 2 × 4. For tuning and tests. */
+export function setAttentionRegsBlock(b: { rowsPerLane: number; keysPerLane: 4 | 8 } | null): void {
+  regsBlock.rowsPerLane = b?.rowsPerLane ?? 2;
+  regsBlock.keysPerLane = b?.keysPerLane ?? 4;
+}
+
+function regsShape(SG: number, f: Fused): AttentionRegsShape {
+  return { SG, TM: regsBlock.rowsPerLane * SG, KPL: regsBlock.keysPerLane, D: f.dims.d, DV: f.dims.dv, mask: !!f.mask };
+}
+
 /** Forward: the output [..., Lq, Dv] and the per-row logsumexp [B·Lq]. */
 function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
   const { batch, lq, dv } = f.dims;
   const B = numelOf(batch);
   const out = Tensor.empty([...batch, lq, dv], 'f32', f.q.ctx);
   const lse = Tensor.empty([B * lq], 'f32', f.q.ctx);
+  if (regsFit(f.q, f.dims.d, dv)) {
+    const SG = fixedSubgroupSize(f.q.ctx);
+    const shape = regsShape(SG, f);
+    const code = attentionFwdRegsShader(shape);
+    launch(f.q.ctx, code, [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B));
+    return { out, lse };
+  }
   const c = config('fwd', f);
-  launch(f.q.ctx, shader(kernelName('attention_fwd', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
+  launch(f.q.ctx, shader(kernelName('attention_fwd', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B));
   return { out, lse };
 }
 
@@ -268,16 +303,26 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
   let dq: Tensor | null = null;
   let dk: Tensor | null = null;
   let dvT: Tensor | null = null;
-  if (want[0]) {
+  const regs = regsFit(f.q, d, dv);
+  const SG = regs ? fixedSubgroupSize(ctx) : 0;
+  const shape = regsShape(SG, f);
+  if (want[0] && regs) {
+    dq = Tensor.empty(f.q.shape, 'f32', ctx);
+    launch(ctx, attentionDqRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B));
+  } else if (want[0]) {
     const c = config('dq', f);
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
-    launch(ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c), grid(Math.ceil(lq / c.BQ), B));
+    launch(ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B));
   }
   if (want[1] || want[2]) {
-    const c = config('dkv', f);
     const kBytes = B * lk * d * 4;
     const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
-    launch(ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c), grid(Math.ceil(lk / c.BK), B));
+    if (regs) {
+      launch(ctx, attentionDkvRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lk / shape.TM), B));
+    } else {
+      const c = config('dkv', f);
+      launch(ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c.BK), grid(Math.ceil(lk / c.BK), B));
+    }
     if (want[2]) {
       dvT = Tensor.empty(f.v.shape, 'f32', ctx);
       ctx.copyBuffer(both.buffer, kBytes, dvT.buffer, 0, B * lk * dv * 4);
@@ -314,23 +359,30 @@ function fusedAttention(f: Fused): Tensor {
 function fusable(t: Tensor, dims: Dims): boolean {
   const { batch, lq, lk, d, dv } = dims;
   if (numelOf(batch) * lq * lk * d * dv === 0) return false;
+  if (regsFit(t, d, dv)) return true;
   const s = smemBudget(t);
   return (['fwd', 'dq', 'dkv'] as const).every((k) => attentionKernelConfig(k, d, dv, s, familiesFor(t)) !== null);
 }
 
 /** Logits at most this large (bytes) take the unfused path on CPU adapters under impl 'auto'. */
 const CPU_UNFUSED_BYTES = 64 * 2 ** 20;
+/** With the regs family: small logits stay unfused (a fused pipeline costs seconds to compile there). */
+const CPU_REGS_UNFUSED_BYTES = 4 * 2 ** 20;
 
 /**
- * impl 'auto' on a CPU adapter (lavapipe): the unfused path is 1.3-4x faster there (its register-blocked
- * matmul suits CPUs; the fused backward recomputes the logits twice), so it runs while its Lq×Lk buffers
- * stay small. CFLENS_ATTENTION=fused|unfused overrides 'auto' on every adapter.
+ * impl 'auto' on a CPU adapter (lavapipe): with the regs kernels (fixed subgroups, head sizes % 4 = 0)
+ * the fused forward is faster than the unfused path and forward + backward about even (bench/attention.ts),
+ * so fused runs from 4 MiB of logits (below, its seconds of pipeline compilation outweigh it); without
+ * them the unfused path is 1.3-4x faster and runs up to 64 MiB. CFLENS_ATTENTION=fused|unfused overrides
+ * 'auto' on every adapter.
  */
 function preferUnfused(q: Tensor, dims: Dims): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CFLENS_ATTENTION;
   if (env === 'fused') return false;
   if (env === 'unfused') return true;
-  return q.ctx.summary.isCpu && numelOf(dims.batch) * dims.lq * dims.lk * 4 <= CPU_UNFUSED_BYTES;
+  if (!q.ctx.summary.isCpu) return false;
+  const bytes = numelOf(dims.batch) * dims.lq * dims.lk * 4;
+  return bytes <= (regsFit(q, dims.d, dims.dv) ? CPU_REGS_UNFUSED_BYTES : CPU_UNFUSED_BYTES);
 }
 
 /**

@@ -4,7 +4,7 @@ import {
   attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad,
   scaledDotProductAttention, sum, type AttentionOptions, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
-import { attentionKernelConfig, setAttentionFamily } from '../../src/ops/attention.js';
+import { attentionKernelConfig, setAttentionFamily, setAttentionRegsBlock } from '../../src/ops/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -162,7 +162,7 @@ describe('fused vs unfused', () => {
 
 // GPUs run the 'wide' kernels (16×16 threads, vector micro-tiles), CPU adapters the 'narrow' ones: force
 // each here so that both are tested on any adapter.
-const OTHER_FAMILIES = ['narrow', 'wide'] as const;
+const OTHER_FAMILIES = ['narrow', 'wide', 'regs'] as const;
 for (const family of OTHER_FAMILIES) describe(`the ${family} kernel family, forced`, () => {
   const other = () => family;
 
@@ -200,6 +200,38 @@ for (const family of OTHER_FAMILIES) describe(`the ${family} kernel family, forc
     mt.dispose();
     g.dispose();
   });
+});
+
+describe('the regs family (CPU adapters): other register blocks', () => {
+  // 8 keys per lane (tiles of 64 keys: Lk 70 leaves a ragged tile), 1 and 3 rows per lane (Lq 75 leaves a
+  // ragged row block); plain and causal with Lq > Lk. (Masks compile slowly on llvmpipe: the default block
+  // covers them in the forced-family tests above.)
+  const blocks = [{ rowsPerLane: 1, keysPerLane: 8 }, { rowsPerLane: 3, keysPerLane: 4 }] as const;
+  for (const block of blocks) {
+    it(`${block.rowsPerLane} row(s) × ${block.keysPerLane} keys per lane: outputs and gradients match the unfused path`, async () => {
+      const [qa, ka, va] = [randomArray([2, 75, 12], 91, -1.5, 1.5), randomArray([2, 70, 12], 92, -1.5, 1.5), randomArray([2, 70, 8], 93)];
+      const g = up(randomArray([2, 75, 8], 94));
+      for (const o of [{}, { causal: true }] as AttentionOptions[]) {
+        const results: Array<Float32Array[]> = [];
+        for (const impl of IMPLS) {
+          setAttentionFamily('regs');
+          setAttentionRegsBlock(block);
+          try {
+            const [q, k, v] = [up(qa, true), up(ka, true), up(va, true)];
+            const y = scaledDotProductAttention(q, k, v, { ...o, impl });
+            backward(y, g);
+            results.push([await y.toArray(), await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()] as Float32Array[]);
+            for (const t of [q, k, v, y]) t.dispose();
+          } finally {
+            setAttentionFamily(null);
+            setAttentionRegsBlock(null);
+          }
+        }
+        ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(results[0][i], results[1][i], { atol: 2e-5, rtol: 1e-4 }, `${o.causal ? 'causal' : 'plain'} ${name}`));
+      }
+      g.dispose();
+    });
+  }
 });
 
 describe('probabilities hook (prompt-to-prompt)', () => {

@@ -1,0 +1,36 @@
+// Fused attention backward, dK and dV, for CPU adapters ("regs"; see attention_fwd_regs.wgsl and
+// src/ops/attention-regs.ts). One subgroup per TM keys of one batch·head walks the queries in tiles of
+// KPL·SG (KPL per lane): Sᵀ = K·Qᵀ·scale and dPᵀ = V·dOᵀ (key rows shared by broadcast, query rows loaded
+// per lane), Pᵀ = exp(Sᵀ − lse), dSᵀ = Pᵀ ∘ (dPᵀ − Δ), dV += Pᵀ·dO and dK += dSᵀ·Q with each lane
+// owning vec4 chunks of them. Writes dK then dV into one buffer, as the other families.
+enable subgroups;
+
+@group(0) @binding(0) var<storage, read> Q: array<vec4f>;  // [B, Lq, D]
+@group(0) @binding(1) var<storage, read> K: array<vec4f>;  // [B, Lk, D]
+@group(0) @binding(2) var<storage, read> V: array<vec4f>;  // [B, Lk, DV]
+@group(0) @binding(3) var<storage, read> M: array<f32>;    // mask, strided (bound to Q without a mask)
+@group(0) @binding(4) var<storage, read> G: array<vec4f>;  // dO [B, Lq, DV]
+@group(0) @binding(5) var<storage, read> RD: array<vec2f>; // (lse, Δ) per query row
+@group(0) @binding(6) var<storage, read_write> DKV: array<vec4f>; // dK [B, Lk, D], then dV [B, Lk, DV]
+// as attention_fwd.wgsl
+@group(0) @binding(7) var<storage, read> params: array<u32>;
+
+// #include attention_mask
+
+@compute @workgroup_size({{SG}})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sg: u32) {
+// #include attention_params
+  let mb = mask_base(b);
+  _ = M[0]; // keeps the mask binding in the layout when its loads are compiled out
+  let ninf = -bitcast<f32>(INF_BITS);
+  let k0 = wid.x * {{TM}}u;
+  // Causal: queries before the block's first key see none of its keys.
+  var iBegin = 0u;
+  if (causal) { iBegin = (k0 / {{KT}}u) * {{KT}}u; }
+{{SETUP}}
+  for (var i0 = iBegin; i0 < lq; i0 += {{KT}}u) {
+    let qi = i0 + sg * {{KPL}}u;
+{{TILE}}
+  }
+{{STORE}}
+}

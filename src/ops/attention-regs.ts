@@ -1,0 +1,233 @@
+// The "regs" fused attention kernels for CPU adapters (llvmpipe/lavapipe, SwiftShader): no workgroup
+// memory or barriers, one subgroup per workgroup, data shared between lanes by subgroup broadcasts —
+// on llvmpipe every per-lane storage load inside a loop is a gather and every barrier splits the
+// shader into loops over the workgroup, so the GPU-style tiles of the 'narrow'/'wide' families run at
+// a fraction of the register-blocked matmul there. Generated unrolled for the head sizes (multiples
+// of 4) so that the per-lane register blocks stay registers.
+import { nameKernel, shader } from '../gpu/kernel.js';
+
+const COMP = ['x', 'y', 'z', 'w'];
+const codes = new Map<string, string>();
+
+export interface AttentionRegsShape {
+  SG: number;
+  /** Rows (queries; keys for dK/dV) per workgroup, a multiple of SG. */
+  TM: number;
+  /** Keys (queries for dK/dV) each lane owns per tile: 4 or 8. */
+  KPL: number;
+  D: number;
+  DV: number;
+  /** A mask tensor is bound (its loads are compiled in); without one, keys past Lk and causality are plain selects. */
+  mask: boolean;
+}
+
+/** Largest head size the regs kernels are generated for (their register blocks grow with it). */
+export const REGS_MAX_HEAD = 128;
+
+/** Component `q` of a per-lane block of KPL values held as KPL / 4 vec4s named `{name}_{h}`. */
+const part = (name: string, q: number) => `${name}_${Math.floor(q / 4)}.${COMP[q % 4]}`;
+const halves = (KPL: number) => Array.from({ length: KPL / 4 }, (_, h) => h);
+
+/**
+ * S_i (KPL / 4 vec4s over the lane's keys) = Σ_d A_i[d] · B[key, d] over the head size in vec4 chunks:
+ * the TM rows of A are loaded TM / SG per lane (`aRow(slot)`) and shared by broadcast; each lane loads
+ * its KPL keys' rows of B (`bRow(q)`) and transposes them in registers. A loop over the chunks, not
+ * unrolled: LLVM takes tens of seconds on the unrolled form at head size 64.
+ */
+function scoreBlock(out: string[], o: { a: string; aRow: (s: number) => string; b: string; bRow: (q: number) => string; chunks: number; TM: number; SG: number; KPL: number; acc: string; scale?: string }, indent: string): void {
+  const { TM, SG, KPL, chunks } = o;
+  const H = halves(KPL);
+  for (let i = 0; i < TM; i++) for (const h of H) out.push(`${indent}var ${o.acc}${i}_${h} = vec4f(0.0);`);
+  out.push(`${indent}for (var c = 0u; c < ${chunks}u; c++) {`);
+  const ind = `${indent}  `;
+  for (let s = 0; s < TM / SG; s++) out.push(`${ind}let a${s} = ${o.a}[${o.aRow(s)} * ${chunks}u + c];`);
+  for (let q = 0; q < KPL; q++) out.push(`${ind}let e${q} = ${o.b}[${o.bRow(q)} * ${chunks}u + c];`);
+  for (const h of H) for (let d = 0; d < 4; d++) out.push(`${ind}let t${h}_${d} = vec4f(${[0, 1, 2, 3].map((q) => `e${4 * h + q}.${COMP[d]}`).join(', ')});`);
+  for (let i = 0; i < TM; i++) {
+    out.push(`${ind}let h${i} = subgroupBroadcast(a${Math.floor(i / SG)}, ${i % SG}u);`);
+    for (let d = 0; d < 4; d++) for (const h of H) out.push(`${ind}${o.acc}${i}_${h} = fma(vec4f(h${i}.${COMP[d]}), t${h}_${d}, ${o.acc}${i}_${h});`);
+  }
+  out.push(`${indent}}`);
+  if (o.scale) for (let i = 0; i < TM; i++) for (const h of H) out.push(`${indent}${o.acc}${i}_${h} *= ${o.scale};`);
+}
+
+/** What accumulateBlock sums: weights `w`, rows of `r` in `chunks` vec4s, `slots` of them per lane. */
+interface Accumulation { w: string; r: string; chunks: number; slots: number; col: string; acc: string }
+
+/**
+ * acc_i,t += Σ_key w_i[key] · R[key, chunk t] over the tile's KPL·SG keys (or queries): the weights w_i
+ * (KPL / 4 vec4s per lane) come from lane L by shuffle, R's rows (`rRow` with $q the index in the tile)
+ * are loaded per lane in the lane's own column chunks (`{col}{t}`).
+ */
+function accumulateBlock(out: string[], a: Accumulation, o: { rRow: string; TM: number; SG: number; KPL: number }, indent: string): void {
+  const { TM, KPL } = o;
+  out.push(`${indent}for (var L = 0u; L < ${o.SG}u; L++) {`);
+  const ind = `${indent}  `;
+  for (let i = 0; i < TM; i++) for (const h of halves(KPL)) out.push(`${ind}let w${i}_${h} = subgroupShuffle(${a.w}${i}_${h}, L);`);
+  for (let q = 0; q < KPL; q++) {
+    out.push(`${ind}let rr${q} = ${o.rRow.replace('$q', `L * ${KPL}u + ${q}u`)} * ${a.chunks}u;`);
+    for (let t = 0; t < a.slots; t++) {
+      out.push(`${ind}let r${q}_${t} = ${a.r}[rr${q} + ${a.col}${t}];`);
+      for (let i = 0; i < TM; i++) out.push(`${ind}${a.acc}${i}_${t} = fma(vec4f(${part(`w${i}`, q)}), r${q}_${t}, ${a.acc}${i}_${t});`);
+    }
+  }
+  out.push(`${indent}}`);
+}
+
+/** The logits of the lane's block through logit() (masks, causality, keys past Lk) when `masked`. */
+function maskBlock(out: string[], o: AttentionRegsShape, query: (i: number, q: number) => string, keyOf: (i: number, q: number) => string): void {
+  const { TM, KPL } = o;
+  out.push('    if (masked) {');
+  for (let i = 0; i < TM; i++) {
+    for (let q = 0; q < KPL; q++) {
+      const s = part(`s${i}`, q);
+      if (o.mask) out.push(`      ${s} = logit(${s}, ${query(i, q)}, ${keyOf(i, q)}, lk, causal, mb);`);
+      else out.push(`      ${s} = select(${s}, ninf, ${keyOf(i, q)} >= lk || (causal && ${keyOf(i, q)} > ${query(i, q)}));`);
+    }
+  }
+  out.push('    }');
+}
+
+function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
+  const code = shader(name, { SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n') });
+  nameKernel(code, name);
+  codes.set(key, code);
+  return code;
+}
+
+/** The forward kernel (shaders/attention_fwd_regs.wgsl). */
+export function attentionFwdRegsShader(o: AttentionRegsShape): string {
+  const key = `fwd${JSON.stringify(o)}`;
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { SG, TM, KPL, D, DV } = o;
+  const H = halves(KPL);
+  const D4 = D / 4;
+  const V4 = DV / 4;
+  const VS = Math.ceil(V4 / SG); // O column chunks per lane
+  const setup: string[] = [];
+  const tile: string[] = [];
+  const store: string[] = [];
+  for (let s = 0; s < TM / SG; s++) setup.push(`  let qrow${s} = b * lq + min(r0 + ${s * SG}u + sg, lq - 1u);`);
+  for (let t = 0; t < VS; t++) setup.push(`  let col${t} = min(${t * SG}u + sg, ${V4 - 1}u);`);
+  for (let i = 0; i < TM; i++) {
+    setup.push(`  var m${i} = ninf;`);
+    setup.push(`  var l${i} = 0.0;`);
+    for (let t = 0; t < VS; t++) setup.push(`  var o${i}_${t} = vec4f(0.0);`);
+  }
+  for (let q = 0; q < KPL; q++) tile.push(`    let kr${q} = b * lk + min(kj + ${q}u, lk - 1u);`);
+  scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+  maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
+  // Online softmax: subgroup max / sum over the tile's KPL·SG keys.
+  const sum4 = (v: string) => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
+  for (let i = 0; i < TM; i++) {
+    const lmax = H.map((h) => `max(max(s${i}_${h}.x, s${i}_${h}.y), max(s${i}_${h}.z, s${i}_${h}.w))`).reduce((a, b) => `max(${a}, ${b})`);
+    tile.push(`    let mn${i} = max(m${i}, subgroupMax(${lmax}));`);
+    tile.push(`    let live${i} = mn${i} > ninf;`);
+    tile.push(`    let al${i} = select(1.0, exp(m${i} - mn${i}), live${i});`);
+    for (const h of H) tile.push(`    let p${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - vec4f(mn${i})), live${i});`);
+    tile.push(`    l${i} = l${i} * al${i} + subgroupAdd(${H.map((h) => sum4(`p${i}_${h}`)).join(' + ')});`);
+    tile.push(`    m${i} = mn${i};`);
+    for (let t = 0; t < VS; t++) tile.push(`    o${i}_${t} *= al${i};`);
+  }
+  accumulateBlock(tile, { w: 'p', r: 'V', chunks: V4, slots: VS, col: 'col', acc: 'o' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
+  for (let i = 0; i < TM; i++) {
+    store.push(`  if (r0 + ${i}u < lq) {`);
+    store.push(`    let row = b * lq + r0 + ${i}u;`);
+    store.push(`    let inv = 1.0 / l${i};`);
+    for (let t = 0; t < VS; t++) store.push(`    if (${t * SG}u + sg < ${V4}u) { O[row * ${V4}u + col${t}] = o${i}_${t} * inv; }`);
+    store.push(`    if (sg == 0u) { LSE[row] = select(bitcast<f32>(NAN_BITS), m${i} + log(l${i}), l${i} > 0.0); }`);
+    store.push('  }');
+  }
+  return finish('attention_fwd_regs', key, o, setup, tile, store);
+}
+
+/** The dQ backward kernel (shaders/attention_bwd_dq_regs.wgsl). */
+export function attentionDqRegsShader(o: AttentionRegsShape): string {
+  const key = `dq${JSON.stringify(o)}`;
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { SG, TM, KPL, D, DV } = o;
+  const D4 = D / 4;
+  const V4 = DV / 4;
+  const DS = Math.ceil(D4 / SG); // dQ column chunks per lane
+  const setup: string[] = [];
+  const tile: string[] = [];
+  const store: string[] = [];
+  for (let s = 0; s < TM / SG; s++) setup.push(`  let qrow${s} = b * lq + min(r0 + ${s * SG}u + sg, lq - 1u);`);
+  for (let t = 0; t < DS; t++) setup.push(`  let col${t} = min(${t * SG}u + sg, ${D4 - 1}u);`);
+  for (let i = 0; i < TM; i++) {
+    setup.push(`  let rd${i} = RD[b * lq + min(r0 + ${i}u, lq - 1u)];`);
+    for (let t = 0; t < DS; t++) setup.push(`  var g${i}_${t} = vec4f(0.0);`);
+  }
+  for (let q = 0; q < KPL; q++) tile.push(`    let kr${q} = b * lk + min(kj + ${q}u, lk - 1u);`);
+  scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+  maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
+  scoreBlock(tile, { a: 'G', aRow: (s) => `qrow${s}`, b: 'V', bRow: (q) => `kr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
+  for (let i = 0; i < TM; i++) for (const h of halves(KPL)) tile.push(`    let ds${i}_${h} = exp(s${i}_${h} - vec4f(rd${i}.x)) * (dp${i}_${h} - vec4f(rd${i}.y));`);
+  accumulateBlock(tile, { w: 'ds', r: 'K', chunks: D4, slots: DS, col: 'col', acc: 'g' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
+  for (let i = 0; i < TM; i++) {
+    store.push(`  if (r0 + ${i}u < lq) {`);
+    store.push(`    let row = b * lq + r0 + ${i}u;`);
+    for (let t = 0; t < DS; t++) store.push(`    if (${t * SG}u + sg < ${D4}u) { DQ[row * ${D4}u + col${t}] = g${i}_${t} * scale; }`);
+    store.push('  }');
+  }
+  return finish('attention_bwd_dq_regs', key, o, setup, tile, store);
+}
+
+/** The dK/dV backward kernel (shaders/attention_bwd_dkv_regs.wgsl). */
+export function attentionDkvRegsShader(o: AttentionRegsShape): string {
+  const key = `dkv${JSON.stringify(o)}`;
+  const hit = codes.get(key);
+  if (hit) return hit;
+  const { SG, TM, KPL, D, DV } = o;
+  const H = halves(KPL);
+  const D4 = D / 4;
+  const V4 = DV / 4;
+  const DS = Math.ceil(D4 / SG);
+  const VS = Math.ceil(V4 / SG);
+  const setup: string[] = [];
+  const tile: string[] = [];
+  const store: string[] = [];
+  for (let s = 0; s < TM / SG; s++) setup.push(`  let krow${s} = b * lk + min(k0 + ${s * SG}u + sg, lk - 1u);`);
+  for (let t = 0; t < DS; t++) setup.push(`  let dcol${t} = min(${t * SG}u + sg, ${D4 - 1}u);`);
+  for (let t = 0; t < VS; t++) setup.push(`  let vcol${t} = min(${t * SG}u + sg, ${V4 - 1}u);`);
+  for (let i = 0; i < TM; i++) {
+    for (let t = 0; t < DS; t++) setup.push(`  var dk${i}_${t} = vec4f(0.0);`);
+    for (let t = 0; t < VS; t++) setup.push(`  var dv${i}_${t} = vec4f(0.0);`);
+  }
+  // The lane's KPL queries: rows (clamped), (lse, Δ), and whether they exist.
+  for (let q = 0; q < KPL; q++) {
+    tile.push(`    let qr${q} = b * lq + min(qi + ${q}u, lq - 1u);`);
+    tile.push(`    let rq${q} = RD[qr${q}];`);
+  }
+  for (const h of H) {
+    const qs = [0, 1, 2, 3].map((j) => 4 * h + j);
+    tile.push(`    let lse${h} = vec4f(${qs.map((q) => `rq${q}.x`).join(', ')});`);
+    tile.push(`    let dl${h} = vec4f(${qs.map((q) => `rq${q}.y`).join(', ')});`);
+    tile.push(`    let live${h} = vec4<bool>(${qs.map((q) => `qi + ${q}u < lq`).join(', ')});`);
+  }
+  scoreBlock(tile, { a: 'K', aRow: (s) => `krow${s}`, b: 'Q', bRow: (q) => `qr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+  tile.push('    let masked = causal || MKIND != 0u;');
+  maskBlock(tile, o, (_, q) => `qi + ${q}u`, (i) => `k0 + ${i}u`);
+  scoreBlock(tile, { a: 'V', aRow: (s) => `krow${s}`, b: 'G', bRow: (q) => `qr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
+  for (let i = 0; i < TM; i++) {
+    for (const h of H) {
+      tile.push(`    let pt${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - lse${h}), live${h});`);
+      tile.push(`    let ds${i}_${h} = pt${i}_${h} * (dp${i}_${h} - dl${h});`);
+    }
+  }
+  const qRow = '(b * lq + min(i0 + $q, lq - 1u))';
+  // Two loops, not one over both: sharing the loop was 20-30% slower (more live registers).
+  accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, slots: VS, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
+  accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, slots: DS, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
+  store.push(`  let vBase = nb * lk * ${D4}u;`);
+  for (let i = 0; i < TM; i++) {
+    store.push(`  if (k0 + ${i}u < lk) {`);
+    store.push(`    let row = b * lk + k0 + ${i}u;`);
+    for (let t = 0; t < DS; t++) store.push(`    if (${t * SG}u + sg < ${D4}u) { DKV[row * ${D4}u + dcol${t}] = dk${i}_${t} * scale; }`);
+    for (let t = 0; t < VS; t++) store.push(`    if (${t * SG}u + sg < ${V4}u) { DKV[vBase + row * ${V4}u + vcol${t}] = dv${i}_${t}; }`);
+    store.push('  }');
+  }
+  return finish('attention_bwd_dkv_regs', key, o, setup, tile, store);
+}
