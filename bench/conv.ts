@@ -19,6 +19,12 @@
 //   No gain from: vec4 weight loads (slightly slower), textual loop unrolling (the driver unrolls
 //   already), 128x128 tiles, BK 4 or 16, warp-shaped 8x4 thread blocks (kept: neutral). Probes: without global loads the
 //   kernel ran 0.136 ms, without the multiply 0.097 ms: both phases are close to the limit.
+//
+// lavapipe (Mesa 25, 2 cores), same shape, bench/results/conv.json: the row kernels (conv_rows*.wgsl: one
+// aligned vec4 per lane plus its neighbours by subgroup shuffle) run forward / dgrad / wgrad at 37.9 /
+// 40.1 / 35.8 GFLOP/s = 105 / 111 / 99% of the regs matmul at the GEMM size (36.0), 6.9-7.7x tfjs-webgpu
+// (5.2). The table kernels (conv_regs*.wgsl) before them: 18.6 / 16.4 / 16.2 (64 / 56 / 55%); most of
+// their time went to per-lane gathers of the K table and of bounds-checked image pixels.
 import {
   conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, setConvSplitK, setConvTile,
   type ConvGeom, type TileConfig, type GpuContext, type Tensor,
