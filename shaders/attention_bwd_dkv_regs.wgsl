@@ -5,10 +5,7 @@
 // owning vec4 chunks of them. Writes dK then dV into one buffer, as the other families.
 enable subgroups;
 
-@group(0) @binding(0) var<storage, read> Q: array<vec4f>;  // [B, Lq, D]
-@group(0) @binding(1) var<storage, read> K: array<vec4f>;  // [B, Lk, D]
-@group(0) @binding(2) var<storage, read> V: array<vec4f>;  // [B, Lk, DV]
-@group(0) @binding(3) var<storage, read> M: array<f32>;    // mask, strided (bound to Q without a mask)
+// #include attention_regs_inputs
 @group(0) @binding(4) var<storage, read> G: array<vec4f>;  // dO [B, Lq, DV]
 @group(0) @binding(5) var<storage, read> RD: array<vec2f>; // (lse, Δ) per query row
 @group(0) @binding(6) var<storage, read_write> DKV: array<vec4f>; // dK [B, Lk, D], then dV [B, Lk, DV]
@@ -20,9 +17,7 @@ enable subgroups;
 @compute @workgroup_size({{SG}})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sg: u32) {
 // #include attention_params
-  let mb = mask_base(b);
-  _ = M[0]; // keeps the mask binding in the layout when its loads are compiled out
-  let ninf = -bitcast<f32>(INF_BITS);
+// #include attention_regs_start
   let k0 = wid.x * {{TM}}u;
   // Causal: queries before the block's first key see none of its keys.
   var iBegin = 0u;

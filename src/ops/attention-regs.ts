@@ -88,6 +88,37 @@ function maskBlock(out: string[], o: AttentionRegsShape, query: (i: number, q: n
   out.push('    }');
 }
 
+/** `{name}{s}`: the flat row of the lane's slot s among TM rows from `first` (clamped to the last of `len`). */
+function laneRows(out: string[], name: string, first: string, len: string, TM: number, SG: number): void {
+  for (let s = 0; s < TM / SG; s++) out.push(`  let ${name}${s} = b * ${len} + min(${first} + ${s * SG}u + sg, ${len} - 1u);`);
+}
+
+/** `{name}{t}`: the lane's vec4 column chunks t·SG + sg of a row of `chunks` (clamped); returns how many. */
+function laneChunks(out: string[], name: string, chunks: number, SG: number): number {
+  const slots = Math.ceil(chunks / SG);
+  for (let t = 0; t < slots; t++) out.push(`  let ${name}${t} = min(${t * SG}u + sg, ${chunks - 1}u);`);
+  return slots;
+}
+
+/** `{name}{q}`: the flat rows of the lane's KPL keys (or queries) from `first` (clamped). */
+function tileRows(out: string[], name: string, first: string, len: string, KPL: number): void {
+  for (let q = 0; q < KPL; q++) out.push(`    let ${name}${q} = b * ${len} + min(${first} + ${q}u, ${len} - 1u);`);
+}
+
+/** Per row i of the block that exists: `row` is its flat index; `lines(i)` its stores. */
+function storeRows(out: string[], first: string, len: string, TM: number, lines: (i: number) => string[]): void {
+  for (let i = 0; i < TM; i++) out.push(`  if (${first} + ${i}u < ${len}) {`, `    let row = b * ${len} + ${first} + ${i}u;`, ...lines(i).map((l) => `    ${l}`), '  }');
+}
+
+/** The store of the lane's chunks of one row: dst[base + row·chunks + col_t] = value(t), for chunks that exist. */
+function storeChunks(dst: string, base: string, chunks: number, slots: number, SG: number, col: string, value: (t: number) => string): string[] {
+  return Array.from({ length: slots }, (_, t) => `if (${t * SG}u + sg < ${chunks}u) { ${dst}[${base}row * ${chunks}u + ${col}${t}] = ${value(t)}; }`);
+}
+
+function cached(key: string, build: () => string): string {
+  return codes.get(key) ?? build();
+}
+
 function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
   const code = shader(name, { SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n') });
   nameKernel(code, name);
@@ -97,137 +128,112 @@ function finish(name: string, key: string, o: AttentionRegsShape, setup: string[
 
 /** The forward kernel (shaders/attention_fwd_regs.wgsl). */
 export function attentionFwdRegsShader(o: AttentionRegsShape): string {
-  const key = `fwd${JSON.stringify(o)}`;
-  const hit = codes.get(key);
-  if (hit) return hit;
-  const { SG, TM, KPL, D, DV } = o;
-  const H = halves(KPL);
-  const D4 = D / 4;
-  const V4 = DV / 4;
-  const VS = Math.ceil(V4 / SG); // O column chunks per lane
-  const setup: string[] = [];
-  const tile: string[] = [];
-  const store: string[] = [];
-  for (let s = 0; s < TM / SG; s++) setup.push(`  let qrow${s} = b * lq + min(r0 + ${s * SG}u + sg, lq - 1u);`);
-  for (let t = 0; t < VS; t++) setup.push(`  let col${t} = min(${t * SG}u + sg, ${V4 - 1}u);`);
-  for (let i = 0; i < TM; i++) {
-    setup.push(`  var m${i} = ninf;`);
-    setup.push(`  var l${i} = 0.0;`);
-    for (let t = 0; t < VS; t++) setup.push(`  var o${i}_${t} = vec4f(0.0);`);
-  }
-  for (let q = 0; q < KPL; q++) tile.push(`    let kr${q} = b * lk + min(kj + ${q}u, lk - 1u);`);
-  scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
-  maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
-  // Online softmax: subgroup max / sum over the tile's KPL·SG keys.
-  const sum4 = (v: string) => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
-  for (let i = 0; i < TM; i++) {
-    const lmax = H.map((h) => `max(max(s${i}_${h}.x, s${i}_${h}.y), max(s${i}_${h}.z, s${i}_${h}.w))`).reduce((a, b) => `max(${a}, ${b})`);
-    tile.push(`    let mn${i} = max(m${i}, subgroupMax(${lmax}));`);
-    tile.push(`    let live${i} = mn${i} > ninf;`);
-    tile.push(`    let al${i} = select(1.0, exp(m${i} - mn${i}), live${i});`);
-    for (const h of H) tile.push(`    let p${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - vec4f(mn${i})), live${i});`);
-    tile.push(`    l${i} = l${i} * al${i} + subgroupAdd(${H.map((h) => sum4(`p${i}_${h}`)).join(' + ')});`);
-    tile.push(`    m${i} = mn${i};`);
-    for (let t = 0; t < VS; t++) tile.push(`    o${i}_${t} *= al${i};`);
-  }
-  accumulateBlock(tile, { w: 'p', r: 'V', chunks: V4, slots: VS, col: 'col', acc: 'o' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
-  for (let i = 0; i < TM; i++) {
-    store.push(`  if (r0 + ${i}u < lq) {`);
-    store.push(`    let row = b * lq + r0 + ${i}u;`);
-    store.push(`    let inv = 1.0 / l${i};`);
-    for (let t = 0; t < VS; t++) store.push(`    if (${t * SG}u + sg < ${V4}u) { O[row * ${V4}u + col${t}] = o${i}_${t} * inv; }`);
-    store.push(`    if (sg == 0u) { LSE[row] = select(bitcast<f32>(NAN_BITS), m${i} + log(l${i}), l${i} > 0.0); }`);
-    store.push('  }');
-  }
-  return finish('attention_fwd_regs', key, o, setup, tile, store);
+  return cached(`fwd${JSON.stringify(o)}`, () => {
+    const { SG, TM, KPL, D, DV } = o;
+    const H = halves(KPL);
+    const [D4, V4] = [D / 4, DV / 4];
+    const setup: string[] = [];
+    const tile: string[] = [];
+    laneRows(setup, 'qrow', 'r0', 'lq', TM, SG);
+    const VS = laneChunks(setup, 'col', V4, SG); // O column chunks per lane
+    for (let i = 0; i < TM; i++) {
+      setup.push(`  var m${i} = ninf;`, `  var l${i} = 0.0;`);
+      for (let t = 0; t < VS; t++) setup.push(`  var o${i}_${t} = vec4f(0.0);`);
+    }
+    tileRows(tile, 'kr', 'kj', 'lk', KPL);
+    scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+    maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
+    // Online softmax: subgroup max / sum over the tile's KPL·SG keys.
+    const sum4 = (v: string) => `${v}.x + ${v}.y + ${v}.z + ${v}.w`;
+    for (let i = 0; i < TM; i++) {
+      const lmax = H.map((h) => `max(max(s${i}_${h}.x, s${i}_${h}.y), max(s${i}_${h}.z, s${i}_${h}.w))`).reduce((x, y) => `max(${x}, ${y})`);
+      tile.push(`    let mn${i} = max(m${i}, subgroupMax(${lmax}));`);
+      tile.push(`    let live${i} = mn${i} > ninf;`);
+      tile.push(`    let al${i} = select(1.0, exp(m${i} - mn${i}), live${i});`);
+      for (const h of H) tile.push(`    let p${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - vec4f(mn${i})), live${i});`);
+      tile.push(`    l${i} = l${i} * al${i} + subgroupAdd(${H.map((h) => sum4(`p${i}_${h}`)).join(' + ')});`);
+      tile.push(`    m${i} = mn${i};`);
+      for (let t = 0; t < VS; t++) tile.push(`    o${i}_${t} *= al${i};`);
+    }
+    accumulateBlock(tile, { w: 'p', r: 'V', chunks: V4, slots: VS, col: 'col', acc: 'o' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
+    const store: string[] = [];
+    storeRows(store, 'r0', 'lq', TM, (i) => [
+      `let inv = 1.0 / l${i};`,
+      ...storeChunks('O', '', V4, VS, SG, 'col', (t) => `o${i}_${t} * inv`),
+      `if (sg == 0u) { LSE[row] = select(bitcast<f32>(NAN_BITS), m${i} + log(l${i}), l${i} > 0.0); }`,
+    ]);
+    return finish('attention_fwd_regs', `fwd${JSON.stringify(o)}`, o, setup, tile, store);
+  });
 }
 
 /** The dQ backward kernel (shaders/attention_bwd_dq_regs.wgsl). */
 export function attentionDqRegsShader(o: AttentionRegsShape): string {
-  const key = `dq${JSON.stringify(o)}`;
-  const hit = codes.get(key);
-  if (hit) return hit;
-  const { SG, TM, KPL, D, DV } = o;
-  const D4 = D / 4;
-  const V4 = DV / 4;
-  const DS = Math.ceil(D4 / SG); // dQ column chunks per lane
-  const setup: string[] = [];
-  const tile: string[] = [];
-  const store: string[] = [];
-  for (let s = 0; s < TM / SG; s++) setup.push(`  let qrow${s} = b * lq + min(r0 + ${s * SG}u + sg, lq - 1u);`);
-  for (let t = 0; t < DS; t++) setup.push(`  let col${t} = min(${t * SG}u + sg, ${D4 - 1}u);`);
-  for (let i = 0; i < TM; i++) {
-    setup.push(`  let rd${i} = RD[b * lq + min(r0 + ${i}u, lq - 1u)];`);
-    for (let t = 0; t < DS; t++) setup.push(`  var g${i}_${t} = vec4f(0.0);`);
-  }
-  for (let q = 0; q < KPL; q++) tile.push(`    let kr${q} = b * lk + min(kj + ${q}u, lk - 1u);`);
-  scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
-  maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
-  scoreBlock(tile, { a: 'G', aRow: (s) => `qrow${s}`, b: 'V', bRow: (q) => `kr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
-  for (let i = 0; i < TM; i++) for (const h of halves(KPL)) tile.push(`    let ds${i}_${h} = exp(s${i}_${h} - vec4f(rd${i}.x)) * (dp${i}_${h} - vec4f(rd${i}.y));`);
-  accumulateBlock(tile, { w: 'ds', r: 'K', chunks: D4, slots: DS, col: 'col', acc: 'g' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
-  for (let i = 0; i < TM; i++) {
-    store.push(`  if (r0 + ${i}u < lq) {`);
-    store.push(`    let row = b * lq + r0 + ${i}u;`);
-    for (let t = 0; t < DS; t++) store.push(`    if (${t * SG}u + sg < ${D4}u) { DQ[row * ${D4}u + col${t}] = g${i}_${t} * scale; }`);
-    store.push('  }');
-  }
-  return finish('attention_bwd_dq_regs', key, o, setup, tile, store);
+  return cached(`dq${JSON.stringify(o)}`, () => {
+    const { SG, TM, KPL, D, DV } = o;
+    const [D4, V4] = [D / 4, DV / 4];
+    const setup: string[] = [];
+    const tile: string[] = [];
+    laneRows(setup, 'qrow', 'r0', 'lq', TM, SG);
+    const DS = laneChunks(setup, 'col', D4, SG); // dQ column chunks per lane
+    for (let i = 0; i < TM; i++) {
+      setup.push(`  let rd${i} = RD[b * lq + min(r0 + ${i}u, lq - 1u)];`);
+      for (let t = 0; t < DS; t++) setup.push(`  var g${i}_${t} = vec4f(0.0);`);
+    }
+    tileRows(tile, 'kr', 'kj', 'lk', KPL);
+    scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+    maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
+    scoreBlock(tile, { a: 'G', aRow: (s) => `qrow${s}`, b: 'V', bRow: (q) => `kr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
+    for (let i = 0; i < TM; i++) for (const h of halves(KPL)) tile.push(`    let ds${i}_${h} = exp(s${i}_${h} - vec4f(rd${i}.x)) * (dp${i}_${h} - vec4f(rd${i}.y));`);
+    accumulateBlock(tile, { w: 'ds', r: 'K', chunks: D4, slots: DS, col: 'col', acc: 'g' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
+    const store: string[] = [];
+    storeRows(store, 'r0', 'lq', TM, (i) => storeChunks('DQ', '', D4, DS, SG, 'col', (t) => `g${i}_${t} * scale`));
+    return finish('attention_bwd_dq_regs', `dq${JSON.stringify(o)}`, o, setup, tile, store);
+  });
 }
 
 /** The dK/dV backward kernel (shaders/attention_bwd_dkv_regs.wgsl). */
 export function attentionDkvRegsShader(o: AttentionRegsShape): string {
-  const key = `dkv${JSON.stringify(o)}`;
-  const hit = codes.get(key);
-  if (hit) return hit;
-  const { SG, TM, KPL, D, DV } = o;
-  const H = halves(KPL);
-  const D4 = D / 4;
-  const V4 = DV / 4;
-  const DS = Math.ceil(D4 / SG);
-  const VS = Math.ceil(V4 / SG);
-  const setup: string[] = [];
-  const tile: string[] = [];
-  const store: string[] = [];
-  for (let s = 0; s < TM / SG; s++) setup.push(`  let krow${s} = b * lk + min(k0 + ${s * SG}u + sg, lk - 1u);`);
-  for (let t = 0; t < DS; t++) setup.push(`  let dcol${t} = min(${t * SG}u + sg, ${D4 - 1}u);`);
-  for (let t = 0; t < VS; t++) setup.push(`  let vcol${t} = min(${t * SG}u + sg, ${V4 - 1}u);`);
-  for (let i = 0; i < TM; i++) {
-    for (let t = 0; t < DS; t++) setup.push(`  var dk${i}_${t} = vec4f(0.0);`);
-    for (let t = 0; t < VS; t++) setup.push(`  var dv${i}_${t} = vec4f(0.0);`);
-  }
-  // The lane's KPL queries: rows (clamped), (lse, Δ), and whether they exist.
-  for (let q = 0; q < KPL; q++) {
-    tile.push(`    let qr${q} = b * lq + min(qi + ${q}u, lq - 1u);`);
-    tile.push(`    let rq${q} = RD[qr${q}];`);
-  }
-  for (const h of H) {
-    const qs = [0, 1, 2, 3].map((j) => 4 * h + j);
-    tile.push(`    let lse${h} = vec4f(${qs.map((q) => `rq${q}.x`).join(', ')});`);
-    tile.push(`    let dl${h} = vec4f(${qs.map((q) => `rq${q}.y`).join(', ')});`);
-    tile.push(`    let live${h} = vec4<bool>(${qs.map((q) => `qi + ${q}u < lq`).join(', ')});`);
-  }
-  scoreBlock(tile, { a: 'K', aRow: (s) => `krow${s}`, b: 'Q', bRow: (q) => `qr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
-  tile.push('    let masked = causal || MKIND != 0u;');
-  maskBlock(tile, o, (_, q) => `qi + ${q}u`, (i) => `k0 + ${i}u`);
-  scoreBlock(tile, { a: 'V', aRow: (s) => `krow${s}`, b: 'G', bRow: (q) => `qr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
-  for (let i = 0; i < TM; i++) {
-    for (const h of H) {
-      tile.push(`    let pt${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - lse${h}), live${h});`);
-      tile.push(`    let ds${i}_${h} = pt${i}_${h} * (dp${i}_${h} - dl${h});`);
+  return cached(`dkv${JSON.stringify(o)}`, () => {
+    const { SG, TM, KPL, D, DV } = o;
+    const H = halves(KPL);
+    const [D4, V4] = [D / 4, DV / 4];
+    const setup: string[] = [];
+    const tile: string[] = [];
+    laneRows(setup, 'krow', 'k0', 'lk', TM, SG);
+    const DS = laneChunks(setup, 'dcol', D4, SG);
+    const VS = laneChunks(setup, 'vcol', V4, SG);
+    for (let i = 0; i < TM; i++) {
+      for (let t = 0; t < DS; t++) setup.push(`  var dk${i}_${t} = vec4f(0.0);`);
+      for (let t = 0; t < VS; t++) setup.push(`  var dv${i}_${t} = vec4f(0.0);`);
     }
-  }
-  const qRow = '(b * lq + min(i0 + $q, lq - 1u))';
-  // Two loops, not one over both: sharing the loop was 20-30% slower (more live registers).
-  accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, slots: VS, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
-  accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, slots: DS, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
-  store.push(`  let vBase = nb * lk * ${D4}u;`);
-  for (let i = 0; i < TM; i++) {
-    store.push(`  if (k0 + ${i}u < lk) {`);
-    store.push(`    let row = b * lk + k0 + ${i}u;`);
-    for (let t = 0; t < DS; t++) store.push(`    if (${t * SG}u + sg < ${D4}u) { DKV[row * ${D4}u + dcol${t}] = dk${i}_${t} * scale; }`);
-    for (let t = 0; t < VS; t++) store.push(`    if (${t * SG}u + sg < ${V4}u) { DKV[vBase + row * ${V4}u + vcol${t}] = dv${i}_${t}; }`);
-    store.push('  }');
-  }
-  return finish('attention_bwd_dkv_regs', key, o, setup, tile, store);
+    // The lane's KPL queries: rows (clamped), (lse, Δ), and whether they exist.
+    tileRows(tile, 'qr', 'qi', 'lq', KPL);
+    for (let q = 0; q < KPL; q++) tile.push(`    let rq${q} = RD[qr${q}];`);
+    for (const h of H) {
+      const qs = [0, 1, 2, 3].map((j) => 4 * h + j);
+      tile.push(`    let lse${h} = vec4f(${qs.map((q) => `rq${q}.x`).join(', ')});`);
+      tile.push(`    let dl${h} = vec4f(${qs.map((q) => `rq${q}.y`).join(', ')});`);
+      tile.push(`    let live${h} = vec4<bool>(${qs.map((q) => `qi + ${q}u < lq`).join(', ')});`);
+    }
+    scoreBlock(tile, { a: 'K', aRow: (s) => `krow${s}`, b: 'Q', bRow: (q) => `qr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+    tile.push('    let masked = causal || MKIND != 0u;');
+    maskBlock(tile, o, (_, q) => `qi + ${q}u`, (i) => `k0 + ${i}u`);
+    scoreBlock(tile, { a: 'V', aRow: (s) => `krow${s}`, b: 'G', bRow: (q) => `qr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
+    for (let i = 0; i < TM; i++) {
+      for (const h of H) {
+        tile.push(`    let pt${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - lse${h}), live${h});`);
+        tile.push(`    let ds${i}_${h} = pt${i}_${h} * (dp${i}_${h} - dl${h});`);
+      }
+    }
+    const qRow = '(b * lq + min(i0 + $q, lq - 1u))';
+    // Two loops, not one over both: sharing the loop was 20-30% slower (more live registers).
+    accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, slots: VS, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
+    accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, slots: DS, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
+    const store = [`  let vBase = nb * lk * ${D4}u;`];
+    storeRows(store, 'k0', 'lk', TM, (i) => [
+      ...storeChunks('DKV', '', D4, DS, SG, 'dcol', (t) => `dk${i}_${t} * scale`),
+      ...storeChunks('DKV', 'vBase + ', V4, VS, SG, 'vcol', (t) => `dv${i}_${t}`),
+    ]);
+    return finish('attention_bwd_dkv_regs', `dkv${JSON.stringify(o)}`, o, setup, tile, store);
+  });
 }
