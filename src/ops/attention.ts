@@ -262,16 +262,18 @@ function regsFit(t: Tensor, d: number, dv: number): boolean {
 
 /** Query rows per workgroup of the regs kernels: two per lane. */
 // Measured on lavapipe (N 1024, D 64): 2 rows and 4 keys per lane beat 1 or 3 rows and 8 keys.
-const regsBlock = { rowsPerLane: 2, keysPerLane: 4 };
+// With a mask tensor, 1 row per lane: its loads, inlined for every logit of the block, make the
+// pipelines compile for tens of seconds on llvmpipe at 2 rows.
+let regsBlock: { rowsPerLane: number; keysPerLane: 4 | 8 } | null = null;
 
-/** Sets the regs kernels' register block (rows per lane 1-4, keys per lane 4 or 8); null restores 2 × 4. For tuning and tests. */
+/** Sets the regs kernels' register block (rows per lane 1-4, keys per lane 4 or 8); null restores the defaults. For tuning and tests. */
 export function setAttentionRegsBlock(b: { rowsPerLane: number; keysPerLane: 4 | 8 } | null): void {
-  regsBlock.rowsPerLane = b?.rowsPerLane ?? 2;
-  regsBlock.keysPerLane = b?.keysPerLane ?? 4;
+  regsBlock = b;
 }
 
 function regsShape(SG: number, f: Fused): AttentionRegsShape {
-  return { SG, TM: regsBlock.rowsPerLane * SG, KPL: regsBlock.keysPerLane, D: f.dims.d, DV: f.dims.dv, mask: !!f.mask };
+  const rows = regsBlock?.rowsPerLane ?? (f.mask ? 1 : 2);
+  return { SG, TM: rows * SG, KPL: regsBlock?.keysPerLane ?? 4, D: f.dims.d, DV: f.dims.dv, mask: !!f.mask };
 }
 
 /** Forward: the output [..., Lq, Dv] and the per-row logsumexp [B·Lq]. */
