@@ -27,26 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane
   let g = wid.z;
   let m0 = wid.y * {{TM}}u;
   let n0 = (wid.x * {{WG}}u + lane) * 4u;
-  // Columns: MODE 0 (b, oh, ow) over the output, gathering from x [Bt, C, H, W];
-  //          MODE 1 (b, ih, iw) over the input, gathering from dy [Bt, Co, OH, OW].
-  var PH: i32 = H;
-  var PW: i32 = W;
-  var colW: u32 = u32(OW);
-  var cols: u32 = u32(OH * OW);
-  var srcBatch: u32 = C * u32(H * W);
-  var srcGroup: u32 = g * Cg * u32(H * W);
-  var outBatch: u32 = Co * u32(OH * OW);
-  var chan0: u32 = g * Mg;
-  if (MODE == 1u) {
-    PH = OH;
-    PW = OW;
-    colW = u32(W);
-    cols = u32(H * W);
-    srcBatch = Co * u32(OH * OW);
-    srcGroup = g * Mg * u32(OH * OW);
-    outBatch = C * u32(H * W);
-    chan0 = g * Cg;
-  }
+// #include conv_table_modes
   let aRow0 = g * M;
 {{SETUP}}
   for (var k = 0u; k < K; k += 4u) {

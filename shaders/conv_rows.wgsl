@@ -32,23 +32,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sg: 
   // Output pixels: this lane's 4 columns (clamped to the last 4; never stored when past N).
   let n0 = (wid.x * {{SG}}u + sg) * 4u;
   let nc = min(n0, N - 4u);
-  // Source geometry: channels Cs per group, PH rows of width RW (= the output width).
-  var Cs: u32 = Cg;
-  var PH: i32 = H;
-  var RW: u32 = u32(W);
-  var cols: u32 = u32(OH * OW);
-  var srcBatch: u32 = C * u32(H * W);
-  var outBatch: u32 = Co * u32(OH * OW);
-  var chan0: u32 = g * Mg;
-  if (MODE == 1u) {
-    Cs = Mg;
-    PH = OH;
-    RW = u32(OW);
-    cols = u32(H * W);
-    srcBatch = Co * u32(OH * OW);
-    outBatch = C * u32(H * W);
-    chan0 = g * Cg;
-  }
+// #include conv_table_modes
+  let RW = u32(PW); // = colW: the output is as wide as its source
   let plane = u32(PH) * RW;
   let b = nc / cols;
   let p = nc % cols;
@@ -59,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sg: 
   // The end lanes' missing neighbours: the 4 pixels left of lane 0, right of the last lane.
   let edge = select(min(ow0 + 4u, RW - 4u), max(ow0, 4u) - 4u, sg == 0u);
   let isEdge = sg == 0u || sg == {{SG}}u - 1u;
-  let src0 = b * srcBatch + g * Cs * plane;
+  let src0 = b * srcBatch + srcGroup;
   let aRow0 = g * Cs * KH * M;
 {{SETUP}}
   for (var c = 0u; c < Cs; c++) {
