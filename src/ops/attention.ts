@@ -260,7 +260,7 @@ function regsFit(t: Tensor, d: number, dv: number): boolean {
   return fixedSubgroupSize(t.ctx) >= 4 && d % 4 === 0 && dv % 4 === 0 && d <= REGS_MAX_HEAD && dv <= REGS_MAX_HEAD;
 }
 
-/** Query rows per workgroup of the regs kernels: two per lane. */
+// The regs kernels' register block: query (key) rows and keys (queries) per lane.
 // Measured on lavapipe (N 1024, D 64): 2 rows and 4 keys per lane beat 1 or 3 rows and 8 keys.
 // With a mask tensor, 1 row per lane: its loads, inlined for every logit of the block, make the
 // pipelines compile for tens of seconds on llvmpipe at 2 rows.

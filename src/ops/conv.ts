@@ -214,7 +214,10 @@ function rowsFit(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
   if (g.sw !== 1 || g.dw !== 1 || g.OW !== g.W || g.W % 4 !== 0 || g.KW > 4) return false;
   if (mode === 1 && g.sh !== 1) return false;
   for (let kw = 0; kw < g.KW; kw++) if (Math.abs(rowShift(mode === 1 ? 1 : 0, kw, g.pl)) > 4) return false;
-  return true;
+  // One workgroup per 4·SG output pixels along x (mode 2: per SG (channel, kernel row) pairs).
+  const { N } = gemmSizes(g, mode);
+  const across = mode === 2 ? ((g.C / g.G) * g.KH) / fixedSubgroupSize(ctx) : N / (4 * fixedSubgroupSize(ctx));
+  return Math.ceil(across) <= ctx.device.limits.maxComputeWorkgroupsPerDimension;
 }
 
 /** The row kernel: weights repacked (conv_pack.wgsl), then one pass over (source channel, kernel row). */
