@@ -52,24 +52,59 @@ function scoreBlock(out: string[], o: { a: string; aRow: (s: number) => string; 
 }
 
 /** What accumulateBlock sums: weights `w`, rows of `r` in `chunks` vec4s, `slots` of them per lane. */
-interface Accumulation { w: string; r: string; chunks: number; slots: number; col: string; acc: string }
+interface Accumulation { w: string; r: string; chunks: number; plan: ChunkPlan; col: string; acc: string }
+
+/**
+ * How a row of `chunks` vec4s is spread over the lanes: `slots` of SG chunks each (lane sg owns chunk
+ * t·SG + sg), then, when G > 0, the chunks that remain shared by G lanes each, every one of them taking
+ * KPL / G of each source lane's keys (`{acc}{i}_r`, summed over the G lanes at the end) — instead of a
+ * last slot where most lanes idle (head size 40: 10 chunks, 6 of 8 lanes idle in the second slot).
+ */
+interface ChunkPlan { slots: number; G: number }
+
+function chunkPlan(chunks: number, SG: number, KPL: number): ChunkPlan {
+  const rest = chunks % SG;
+  if (rest && SG % rest === 0 && KPL === 4 && KPL % (SG / rest) === 0) return { slots: Math.floor(chunks / SG), G: SG / rest };
+  return { slots: Math.ceil(chunks / SG), G: 0 };
+}
+
+/** The accumulators of a plan: `{acc}{i}_{t}` per slot and `{acc}{i}_r` for the shared rest. */
+function accumulators(out: string[], acc: string, TM: number, plan: ChunkPlan): void {
+  for (let i = 0; i < TM; i++) {
+    for (let t = 0; t < plan.slots; t++) out.push(`  var ${acc}${i}_${t} = vec4f(0.0);`);
+    if (plan.G) out.push(`  var ${acc}${i}_r = vec4f(0.0);`);
+  }
+}
+
+/** Sums the shared-rest accumulators over their G lanes (in uniform control flow, before the stores). */
+function reduceRest(out: string[], acc: string, TM: number, plan: ChunkPlan): void {
+  for (let i = 0; i < TM; i++) for (let x = 1; x < plan.G; x *= 2) out.push(`  ${acc}${i}_r += subgroupShuffleXor(${acc}${i}_r, ${x}u);`);
+}
 
 /**
  * acc_i,t += Σ_key w_i[key] · R[key, chunk t] over the tile's KPL·SG keys (or queries): the weights w_i
  * (KPL / 4 vec4s per lane) come from lane L by shuffle, R's rows (`rRow` with $q the index in the tile)
- * are loaded per lane in the lane's own column chunks (`{col}{t}`).
+ * are loaded per lane in the lane's own column chunks (`{col}{t}`, and `{col}r` for the shared rest).
  */
 function accumulateBlock(out: string[], a: Accumulation, o: { rRow: string; TM: number; SG: number; KPL: number }, indent: string): void {
   const { TM, KPL } = o;
+  const { slots, G } = a.plan;
   out.push(`${indent}for (var L = 0u; L < ${o.SG}u; L++) {`);
   const ind = `${indent}  `;
   for (let i = 0; i < TM; i++) for (const h of halves(KPL)) out.push(`${ind}let w${i}_${h} = subgroupShuffle(${a.w}${i}_${h}, L);`);
   for (let q = 0; q < KPL; q++) {
     out.push(`${ind}let rr${q} = ${o.rRow.replace('$q', `L * ${KPL}u + ${q}u`)} * ${a.chunks}u;`);
-    for (let t = 0; t < a.slots; t++) {
+    for (let t = 0; t < slots; t++) {
       out.push(`${ind}let r${q}_${t} = ${a.r}[rr${q} + ${a.col}${t}];`);
       for (let i = 0; i < TM; i++) out.push(`${ind}${a.acc}${i}_${t} = fma(vec4f(${part(`w${i}`, q)}), r${q}_${t}, ${a.acc}${i}_${t});`);
     }
+  }
+  // The shared rest: this lane's KPL / G keys of source lane L (KPL = 4: the weights are one vec4).
+  for (let j = 0; j < KPL / (G || KPL); j++) {
+    if (!G) break;
+    out.push(`${ind}let qs${j} = sg % ${G}u + ${G * j}u;`);
+    out.push(`${ind}let rs${j} = ${a.r}[${o.rRow.replace('$q', `L * ${KPL}u + qs${j}`)} * ${a.chunks}u + ${a.col}r];`);
+    for (let i = 0; i < TM; i++) out.push(`${ind}${a.acc}${i}_r = fma(vec4f(w${i}_0[qs${j}]), rs${j}, ${a.acc}${i}_r);`);
   }
   out.push(`${indent}}`);
 }
@@ -93,11 +128,12 @@ function laneRows(out: string[], name: string, first: string, len: string, TM: n
   for (let s = 0; s < TM / SG; s++) out.push(`  let ${name}${s} = b * ${len} + min(${first} + ${s * SG}u + sg, ${len} - 1u);`);
 }
 
-/** `{name}{t}`: the lane's vec4 column chunks t·SG + sg of a row of `chunks` (clamped); returns how many. */
-function laneChunks(out: string[], name: string, chunks: number, SG: number): number {
-  const slots = Math.ceil(chunks / SG);
-  for (let t = 0; t < slots; t++) out.push(`  let ${name}${t} = min(${t * SG}u + sg, ${chunks - 1}u);`);
-  return slots;
+/** `{name}{t}`: the lane's vec4 column chunks t·SG + sg of a row of `chunks` (clamped), `{name}r` its shared-rest chunk. */
+function laneChunks(out: string[], name: string, chunks: number, SG: number, KPL: number): ChunkPlan {
+  const plan = chunkPlan(chunks, SG, KPL);
+  for (let t = 0; t < plan.slots; t++) out.push(`  let ${name}${t} = min(${t * SG}u + sg, ${chunks - 1}u);`);
+  if (plan.G) out.push(`  let ${name}r = ${plan.slots * SG}u + sg / ${plan.G}u;`);
+  return plan;
 }
 
 /** `{name}{q}`: the flat rows of the lane's KPL keys (or queries) from `first` (clamped). */
@@ -110,9 +146,11 @@ function storeRows(out: string[], first: string, len: string, TM: number, lines:
   for (let i = 0; i < TM; i++) out.push(`  if (${first} + ${i}u < ${len}) {`, `    let row = b * ${len} + ${first} + ${i}u;`, ...lines(i).map((l) => `    ${l}`), '  }');
 }
 
-/** The store of the lane's chunks of one row: dst[base + row·chunks + col_t] = value(t), for chunks that exist. */
-function storeChunks(dst: string, base: string, chunks: number, slots: number, SG: number, col: string, value: (t: number) => string): string[] {
-  return Array.from({ length: slots }, (_, t) => `if (${t * SG}u + sg < ${chunks}u) { ${dst}[${base}row * ${chunks}u + ${col}${t}] = ${value(t)}; }`);
+/** The stores of the lane's chunks of one row: dst[base + row·chunks + chunk] = value(t) (t: slot, or 'r'). */
+function storeChunks(dst: string, base: string, chunks: number, plan: ChunkPlan, SG: number, col: string, value: (t: number | 'r') => string): string[] {
+  const lines = Array.from({ length: plan.slots }, (_, t) => `if (${t * SG}u + sg < ${chunks}u) { ${dst}[${base}row * ${chunks}u + ${col}${t}] = ${value(t)}; }`);
+  if (plan.G) lines.push(`if (sg % ${plan.G}u == 0u) { ${dst}[${base}row * ${chunks}u + ${col}r] = ${value('r')}; }`);
+  return lines;
 }
 
 function cached(key: string, build: () => string): string {
@@ -135,11 +173,9 @@ export function attentionFwdRegsShader(o: AttentionRegsShape): string {
     const setup: string[] = [];
     const tile: string[] = [];
     laneRows(setup, 'qrow', 'r0', 'lq', TM, SG);
-    const VS = laneChunks(setup, 'col', V4, SG); // O column chunks per lane
-    for (let i = 0; i < TM; i++) {
-      setup.push(`  var m${i} = ninf;`, `  var l${i} = 0.0;`);
-      for (let t = 0; t < VS; t++) setup.push(`  var o${i}_${t} = vec4f(0.0);`);
-    }
+    const VP = laneChunks(setup, 'col', V4, SG, KPL); // O column chunks per lane
+    for (let i = 0; i < TM; i++) setup.push(`  var m${i} = ninf;`, `  var l${i} = 0.0;`);
+    accumulators(setup, 'o', TM, VP);
     tileRows(tile, 'kr', 'kj', 'lk', KPL);
     scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
     maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
@@ -153,13 +189,15 @@ export function attentionFwdRegsShader(o: AttentionRegsShape): string {
       for (const h of H) tile.push(`    let p${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - vec4f(mn${i})), live${i});`);
       tile.push(`    l${i} = l${i} * al${i} + subgroupAdd(${H.map((h) => sum4(`p${i}_${h}`)).join(' + ')});`);
       tile.push(`    m${i} = mn${i};`);
-      for (let t = 0; t < VS; t++) tile.push(`    o${i}_${t} *= al${i};`);
+      for (let t = 0; t < VP.slots; t++) tile.push(`    o${i}_${t} *= al${i};`);
+      if (VP.G) tile.push(`    o${i}_r *= al${i};`);
     }
-    accumulateBlock(tile, { w: 'p', r: 'V', chunks: V4, slots: VS, col: 'col', acc: 'o' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
+    accumulateBlock(tile, { w: 'p', r: 'V', chunks: V4, plan: VP, col: 'col', acc: 'o' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
     const store: string[] = [];
+    reduceRest(store, 'o', TM, VP);
     storeRows(store, 'r0', 'lq', TM, (i) => [
       `let inv = 1.0 / l${i};`,
-      ...storeChunks('O', '', V4, VS, SG, 'col', (t) => `o${i}_${t} * inv`),
+      ...storeChunks('O', '', V4, VP, SG, 'col', (t) => `o${i}_${t} * inv`),
       `if (sg == 0u) { LSE[row] = select(bitcast<f32>(NAN_BITS), m${i} + log(l${i}), l${i} > 0.0); }`,
     ]);
     return finish('attention_fwd_regs', `fwd${JSON.stringify(o)}`, o, setup, tile, store);
@@ -174,19 +212,18 @@ export function attentionDqRegsShader(o: AttentionRegsShape): string {
     const setup: string[] = [];
     const tile: string[] = [];
     laneRows(setup, 'qrow', 'r0', 'lq', TM, SG);
-    const DS = laneChunks(setup, 'col', D4, SG); // dQ column chunks per lane
-    for (let i = 0; i < TM; i++) {
-      setup.push(`  let rd${i} = RD[b * lq + min(r0 + ${i}u, lq - 1u)];`);
-      for (let t = 0; t < DS; t++) setup.push(`  var g${i}_${t} = vec4f(0.0);`);
-    }
+    const DP = laneChunks(setup, 'col', D4, SG, KPL); // dQ column chunks per lane
+    for (let i = 0; i < TM; i++) setup.push(`  let rd${i} = RD[b * lq + min(r0 + ${i}u, lq - 1u)];`);
+    accumulators(setup, 'g', TM, DP);
     tileRows(tile, 'kr', 'kj', 'lk', KPL);
     scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
     maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
     scoreBlock(tile, { a: 'G', aRow: (s) => `qrow${s}`, b: 'V', bRow: (q) => `kr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
     for (let i = 0; i < TM; i++) for (const h of halves(KPL)) tile.push(`    let ds${i}_${h} = exp(s${i}_${h} - vec4f(rd${i}.x)) * (dp${i}_${h} - vec4f(rd${i}.y));`);
-    accumulateBlock(tile, { w: 'ds', r: 'K', chunks: D4, slots: DS, col: 'col', acc: 'g' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
+    accumulateBlock(tile, { w: 'ds', r: 'K', chunks: D4, plan: DP, col: 'col', acc: 'g' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
     const store: string[] = [];
-    storeRows(store, 'r0', 'lq', TM, (i) => storeChunks('DQ', '', D4, DS, SG, 'col', (t) => `g${i}_${t} * scale`));
+    reduceRest(store, 'g', TM, DP);
+    storeRows(store, 'r0', 'lq', TM, (i) => storeChunks('DQ', '', D4, DP, SG, 'col', (t) => `g${i}_${t} * scale`));
     return finish('attention_bwd_dq_regs', `dq${JSON.stringify(o)}`, o, setup, tile, store);
   });
 }
@@ -200,12 +237,10 @@ export function attentionDkvRegsShader(o: AttentionRegsShape): string {
     const setup: string[] = [];
     const tile: string[] = [];
     laneRows(setup, 'krow', 'k0', 'lk', TM, SG);
-    const DS = laneChunks(setup, 'dcol', D4, SG);
-    const VS = laneChunks(setup, 'vcol', V4, SG);
-    for (let i = 0; i < TM; i++) {
-      for (let t = 0; t < DS; t++) setup.push(`  var dk${i}_${t} = vec4f(0.0);`);
-      for (let t = 0; t < VS; t++) setup.push(`  var dv${i}_${t} = vec4f(0.0);`);
-    }
+    const DP = laneChunks(setup, 'dcol', D4, SG, KPL);
+    const VP = laneChunks(setup, 'vcol', V4, SG, KPL);
+    accumulators(setup, 'dk', TM, DP);
+    accumulators(setup, 'dv', TM, VP);
     // The lane's KPL queries: rows (clamped), (lse, Δ), and whether they exist.
     tileRows(tile, 'qr', 'qi', 'lq', KPL);
     for (let q = 0; q < KPL; q++) tile.push(`    let rq${q} = RD[qr${q}];`);
@@ -227,12 +262,14 @@ export function attentionDkvRegsShader(o: AttentionRegsShape): string {
     }
     const qRow = '(b * lq + min(i0 + $q, lq - 1u))';
     // Two loops, not one over both: sharing the loop was 20-30% slower (more live registers).
-    accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, slots: VS, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
-    accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, slots: DS, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
+    accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, plan: VP, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
+    accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, plan: DP, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
     const store = [`  let vBase = nb * lk * ${D4}u;`];
+    reduceRest(store, 'dk', TM, DP);
+    reduceRest(store, 'dv', TM, VP);
     storeRows(store, 'k0', 'lk', TM, (i) => [
-      ...storeChunks('DKV', '', D4, DS, SG, 'dcol', (t) => `dk${i}_${t} * scale`),
-      ...storeChunks('DKV', 'vBase + ', V4, VS, SG, 'vcol', (t) => `dv${i}_${t}`),
+      ...storeChunks('DKV', '', D4, DP, SG, 'dcol', (t) => `dk${i}_${t} * scale`),
+      ...storeChunks('DKV', 'vBase + ', V4, VP, SG, 'vcol', (t) => `dv${i}_${t}`),
     ]);
     return finish('attention_bwd_dkv_regs', `dkv${JSON.stringify(o)}`, o, setup, tile, store);
   });
