@@ -20,15 +20,16 @@
 //   passes against the unfused path's 4, ~7 TFLOP/s) loses at N 4096, and at D 64 where workgroup
 //   memory limits its tiles to 32×32. The first 'narrow'-only kernels ran 3-7x slower on the H100.
 //   lavapipe (2 cores, --quick --full, 1×2 heads; 'regs' kernels, bench/results/attention.json):
-//     N 256  D 40  fwd 1.7/3.0   fwd+bwd 6.3/7.2    peak 0.4/3.2
-//     N 1024 D 40  fwd 25/34     fwd+bwd 95/87      peak 1.6/49
-//     N 4096 D 40  fwd 310/438   fwd+bwd 1363/1230  peak 6.3/771
-//     N 256  D 64  fwd 1.9/2.6   fwd+bwd 7.7/6.7    peak 0.6/3.3
-//     N 1024 D 64  fwd 24/37     fwd+bwd 115/96     peak 2.5/49
-//     N 4096 D 64  fwd 318/503   fwd+bwd 1307/1232  peak 10/772
-//   The forward is 1.35-1.8x faster than the unfused path; forward + backward 0.83-0.94x at N ≥ 1024
-//   (the backward recomputes S and dP in both its kernels: 9 GEMM-sized products against 6). With the
-//   'narrow' kernels it was 0.17-0.26x (N 1024 D 64: fwd 127, fwd+bwd 681 ms).
+//     N 256  D 40  fwd 1.3/2.8   fwd+bwd 5.0/6.9    peak 0.4/3.2
+//     N 1024 D 40  fwd 16/38     fwd+bwd 69/107     peak 1.6/49
+//     N 4096 D 40  fwd 194/483   fwd+bwd 878/1267   peak 6.3/771
+//     N 256  D 64  fwd 1.9/2.7   fwd+bwd 7.5/8.0    peak 0.6/3.3
+//     N 1024 D 64  fwd 27/37     fwd+bwd 114/110    peak 2.5/49
+//     N 4096 D 64  fwd 358/515   fwd+bwd 1408/1305  peak 10/772
+//   The forward is 1.4-2.5x faster than the unfused path; forward + backward 1.4-1.6x at head size 40 and
+//   0.93-1.06x at 64 (the backward recomputes S and dP in both its kernels: 9 GEMM-sized products
+//   against 6; run-to-run noise on this machine is ±10-20%). With the 'narrow' kernels it was
+//   0.17-0.26x (N 1024 D 64: fwd 127, fwd+bwd 681 ms).
 import { backward, initGpu, noGrad, randn, scaledDotProductAttention, type GpuContext, type Tensor } from '../src/index.js';
 
 export interface AttentionBenchOptions {

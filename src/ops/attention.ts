@@ -373,7 +373,8 @@ const CPU_REGS_UNFUSED_BYTES = 4 * 2 ** 20;
 
 /**
  * impl 'auto' on a CPU adapter (lavapipe): with the regs kernels (fixed subgroups, head sizes % 4 = 0)
- * the fused forward is faster than the unfused path and forward + backward about even (bench/attention.ts),
+ * the fused forward is faster than the unfused path and forward + backward faster or about even
+ * (bench/attention.ts),
  * so fused runs from 4 MiB of logits (below, its seconds of pipeline compilation outweigh it); without
  * them the unfused path is 1.3-4x faster and runs up to 64 MiB. CFLENS_ATTENTION=fused|unfused overrides
  * 'auto' on every adapter.
