@@ -2,7 +2,7 @@
 // test/browser/run.mjs opens this page in headless Chromium and reads window.__cflensResults.
 // Shapes stay tiny: CI's adapter is SwiftShader (a CPU).
 import {
-  add, exp, fromArray, initGpu, mean, mul, permute, randn, slice, softmax, sum, tidy,
+  add, conv2d, exp, fromArray, initGpu, mean, mul, permute, randn, scaledDotProductAttention, slice, softmax, sum, tidy,
   type GpuContext, type Tensor,
 } from '../src/index.js';
 
@@ -169,6 +169,85 @@ async function run(ctx: GpuContext): Promise<void> {
     assertClose(await w.grad!.toArray(), xv.map((v) => Math.exp(v) + 1 / 3), 'dL/dw');
     x.dispose();
     w.dispose();
+  });
+
+  // CPU adapters with fixed subgroups run the row convolution and the regs attention kernels here
+  // (SwiftShader: 4 lanes, where lavapipe in the Node tests has 8); the names of the kernels that ran go
+  // to the console (test/browser/run.mjs --verbose).
+  const kernelsOf = async (fn: () => Promise<void>): Promise<string[]> => {
+    const names = new Set<string>();
+    const dispatch = ctx.dispatch.bind(ctx);
+    ctx.dispatch = (p, b, w, name) => {
+      if (name) names.add(name);
+      dispatch(p, b, w, name);
+    };
+    try {
+      await fn();
+    } finally {
+      ctx.dispatch = dispatch;
+    }
+    return [...names];
+  };
+
+  await check('conv2d 3x3 padding 1, forward and gradients vs plain JS', async () => {
+    const [C, H, W, Co] = [2, 3, 8, 3];
+    const xv = range(C * H * W, (i) => Math.sin(i * 0.7));
+    const wv = range(Co * C * 9, (i) => Math.cos(i * 0.3) * 0.5);
+    const bv = [0.1, -0.2, 0.3];
+    const rv = range(Co * H * W, (i) => ((i * 7) % 5) - 2);
+    const y = new Float64Array(Co * H * W);
+    const gx = new Float64Array(xv.length);
+    const gw = new Float64Array(wv.length);
+    for (let o = 0; o < Co; o++) for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) {
+      const at = (o * H + r) * W + c;
+      y[at] = bv[o];
+      for (let i = 0; i < C; i++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
+        const [yy, xx] = [r + kh - 1, c + kw - 1];
+        if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+        const [xi, wi] = [(i * H + yy) * W + xx, ((o * C + i) * 3 + kh) * 3 + kw];
+        y[at] += xv[xi] * wv[wi];
+        gx[xi] += rv[at] * wv[wi];
+        gw[wi] += rv[at] * xv[xi];
+      }
+    }
+    const x = fromArray(xv, [1, C, H, W], { requiresGrad: true });
+    const w = fromArray(wv, [Co, C, 3, 3], { requiresGrad: true });
+    const b = fromArray(bv, [Co]);
+    const r = fromArray(rv, [1, Co, H, W]);
+    let out: Float32Array | null = null;
+    const names = await kernelsOf(async () => {
+      const yt = conv2d(x, w, b, { padding: 1 });
+      const loss = tidy(() => sum(mul(yt, r)));
+      loss.backward();
+      loss.dispose();
+      out = await take(yt);
+      await ctx.sync();
+    });
+    console.log(`conv2d kernels: ${names.join(', ')}`);
+    assertClose(out!, y, 'y', 1e-4);
+    assertClose(await x.grad!.toArray(), gx, 'dL/dx', 1e-4);
+    assertClose(await w.grad!.toArray(), gw, 'dL/dw', 1e-4);
+    for (const t of [x, w, b, r]) t.dispose();
+  });
+
+  await check('fused attention matches the unfused path, forward and gradients', async () => {
+    const results: Float32Array[][] = [];
+    for (const impl of ['fused', 'unfused'] as const) {
+      const q = randn([1, 2, 20, 8], { seed: 21, requiresGrad: true });
+      const k = randn([1, 2, 12, 8], { seed: 22, requiresGrad: true });
+      const v = randn([1, 2, 12, 8], { seed: 23, requiresGrad: true });
+      const g = randn([1, 2, 20, 8], { seed: 24 });
+      let y: Tensor | null = null;
+      const names = await kernelsOf(async () => {
+        y = scaledDotProductAttention(q, k, v, { impl, causal: true });
+        y.backward(g);
+        await ctx.sync();
+      });
+      if (impl === 'fused') console.log(`attention kernels: ${names.join(', ')}`);
+      results.push([await take(y!), await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()] as Float32Array[]);
+      for (const t of [q, k, v, g]) t.dispose();
+    }
+    ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(results[0][i], results[1][i], name, 1e-5, 1e-4));
   });
 
   await check('tidy/dispose return the pool to its baseline', async () => {

@@ -132,6 +132,26 @@ export class GpuContext {
     return b;
   }
 
+  /**
+   * A storage buffer that lives as long as the context, outside the pool, made once per `key` (zeros of
+   * `init` bytes, or the data `init()` builds): the placeholders bound where a kernel's optional input
+   * is absent and the index tables ops cache per geometry. It does not count as live tensor memory
+   * (pool.snapshot()).
+   */
+  constantBuffer(key: string, init: number | (() => ArrayBufferView)): GPUBuffer {
+    let b = this.constants.get(key);
+    if (!b) {
+      this.check();
+      const data = typeof init === 'number' ? null : init();
+      const bytes = data ? data.byteLength : (init as number);
+      b = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage: STORAGE_USAGE });
+      if (data) this.writeBuffer(b, data);
+      this.constants.set(key, b);
+    }
+    return b;
+  }
+  private readonly constants = new Map<string, GPUBuffer>();
+
   releaseBuffer(buffer: GPUBuffer): void {
     if (!this.lost) this.pool.release(buffer);
   }

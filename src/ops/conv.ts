@@ -177,15 +177,8 @@ function baseMeta(g: ConvGeom): number[] {
   return [g.B, g.C, g.H, g.W, g.Co, g.OH, g.OW, g.G, g.C / g.G, g.Co / g.G, g.pt, g.pl];
 }
 
-const dummies = new WeakMap<GpuContext, GPUBuffer>();
-function dummy(ctx: GpuContext): GPUBuffer {
-  let b = dummies.get(ctx);
-  if (!b) {
-    b = ctx.createBuffer(16);
-    dummies.set(ctx, b);
-  }
-  return b;
-}
+/** Bound where the bias is absent. */
+const dummy = (ctx: GpuContext): GPUBuffer => ctx.constantBuffer('placeholder', 16);
 
 let splitOverride: number | null = null;
 /** Forces the split-K factor of the GEMM kernels (tests and tuning); null restores the heuristic. */
@@ -360,7 +353,6 @@ function unrollLoops(code: string, consts: Record<string, number>): string {
   }
 }
 
-const tables = new WeakMap<GpuContext, Map<string, GPUBuffer>>();
 const TABLE_PAD = 64; // entries past K, for any BK up to 64
 
 /**
@@ -371,32 +363,26 @@ const TABLE_PAD = 64; // entries past K, for any BK up to 64
 function kTable(ctx: GpuContext, g: ConvGeom, mode: Mode, K: number): GPUBuffer | null {
   if (mode === 2 || (mode === 1 && (g.sh !== 1 || g.sw !== 1))) return null;
   const [rows, cols] = mode === 0 ? [g.H, g.W] : [g.OH, g.OW];
-  const key = `${mode}:${K}:${g.KH}x${g.KW}:${g.dh},${g.dw}:${rows}x${cols}`;
-  let m = tables.get(ctx);
-  if (!m) tables.set(ctx, (m = new Map()));
-  let buf = m.get(key);
-  if (buf) return buf;
-  const T = g.KH * g.KW;
-  const n = Math.ceil(K / TABLE_PAD) * TABLE_PAD + TABLE_PAD;
-  const data = new Int32Array(4 * n);
-  const sign = mode === 0 ? 1 : -1;
-  for (let k = 0; k < n; k++) {
-    if (k >= K) {
-      data[4 * k + 1] = -(1 << 30);
-      continue;
+  return ctx.constantBuffer(`conv-ktable:${mode}:${K}:${g.KH}x${g.KW}:${g.dh},${g.dw}:${rows}x${cols}`, () => {
+    const T = g.KH * g.KW;
+    const n = Math.ceil(K / TABLE_PAD) * TABLE_PAD + TABLE_PAD;
+    const data = new Int32Array(4 * n);
+    const sign = mode === 0 ? 1 : -1;
+    for (let k = 0; k < n; k++) {
+      if (k >= K) {
+        data[4 * k + 1] = -(1 << 30);
+        continue;
+      }
+      const c = Math.floor(k / T);
+      const t = k % T;
+      const dh = sign * Math.floor(t / g.KW) * g.dh;
+      const dw = sign * (t % g.KW) * g.dw;
+      data[4 * k] = c * rows * cols + dh * cols + dw;
+      data[4 * k + 1] = dh;
+      data[4 * k + 2] = dw;
     }
-    const c = Math.floor(k / T);
-    const t = k % T;
-    const dh = sign * Math.floor(t / g.KW) * g.dh;
-    const dw = sign * (t % g.KW) * g.dw;
-    data[4 * k] = c * rows * cols + dh * cols + dw;
-    data[4 * k + 1] = dh;
-    data[4 * k + 2] = dw;
-  }
-  buf = ctx.createBuffer(data.byteLength);
-  ctx.writeBuffer(buf, data);
-  m.set(key, buf);
-  return buf;
+    return data;
+  });
 }
 
 function runDirect(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {

@@ -59,12 +59,8 @@ function geometry(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined 
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, countIncludePad: true, divisor: 0 };
 }
 
-const dummies = new WeakMap<GpuContext, GPUBuffer>();
-function dummy(ctx: GpuContext): GPUBuffer {
-  let b = dummies.get(ctx);
-  if (!b) dummies.set(ctx, (b = ctx.createBuffer(16)));
-  return b;
-}
+/** Bound where no argmax is kept. */
+const dummy = (ctx: GpuContext): GPUBuffer => ctx.constantBuffer('placeholder', 16);
 
 /** Runs one pool.wgsl mode; `count` threads, output `out`, optional argmax buffer. */
 function poolKernel(mode: number, g: PoolGeom, src: Tensor, out: Tensor, arg: Tensor | null): void {

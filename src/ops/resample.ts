@@ -1,6 +1,5 @@
 import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import type { GpuContext } from '../gpu/context.js';
 import { assertFloat, f32bits, grid1D, launch, shader } from './util.js';
 
 export type InterpolateMode = 'nearest' | 'nearest-exact' | 'bilinear';
@@ -56,21 +55,6 @@ function inverseRanges(taps: Tap[], inSize: number): number[] {
 
 interface Plan { H: number; W: number; OH: number; OW: number; table: GPUBuffer }
 
-const tables = new WeakMap<GpuContext, Map<string, GPUBuffer>>();
-
-function tableBuffer(ctx: GpuContext, key: string, build: () => Uint32Array): GPUBuffer {
-  let m = tables.get(ctx);
-  if (!m) tables.set(ctx, (m = new Map()));
-  let b = m.get(key);
-  if (!b) {
-    const words = build();
-    b = ctx.createBuffer(Math.max(16, words.byteLength));
-    ctx.writeBuffer(b, words);
-    m.set(key, b);
-  }
-  return b;
-}
-
 function plan(x: Tensor, opts: InterpolateOptions): Plan {
   const op = 'interpolate';
   assertFloat(op, x);
@@ -101,7 +85,7 @@ function plan(x: Tensor, opts: InterpolateOptions): Plan {
   }
   const ac = opts.alignCorners ?? false;
   const key = `${H},${W},${OH},${OW},${scales.join(',')},${mode},${ac}`;
-  const table = tableBuffer(x.ctx, key, () => {
+  const table = x.ctx.constantBuffer(`interpolate:${key}`, () => {
     const ty = axisTaps(H, OH, scales[0], mode, ac);
     const tx = axisTaps(W, OW, scales[1], mode, ac);
     const taps = (ts: Tap[]) => ts.flatMap((t) => [t.i0, t.i1, f32bits(t.w0), f32bits(t.w1)]);

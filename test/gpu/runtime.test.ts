@@ -49,6 +49,26 @@ describe('device and pool', () => {
     ctx.destroy();
   });
 
+  it('keeps constant buffers once per key, built once, outside the live tensor bytes', async () => {
+    const ctx = await GpuContext.create();
+    const live = ctx.pool.snapshot().liveBytes;
+    let builds = 0;
+    const build = () => {
+      builds++;
+      return Uint32Array.from([7, 8, 9]);
+    };
+    const a = ctx.constantBuffer('test-table', build);
+    expect(ctx.constantBuffer('test-table', build)).toBe(a);
+    expect(builds).toBe(1);
+    expect(ctx.constantBuffer('test-zeros', 16)).not.toBe(a);
+    expect(ctx.pool.snapshot().liveBytes).toBe(live);
+    const out = fromArray([0, 0, 0], [3], { ctx });
+    ctx.copyBuffer(a, 0, out.buffer, 0, 12);
+    expect(Array.from(new Uint32Array((await out.toArray()).buffer))).toEqual([7, 8, 9]);
+    out.dispose();
+    ctx.destroy();
+  });
+
   it('caches pipelines by shader and constants', async () => {
     const ctx = await GpuContext.create();
     const code = shader('fill');
