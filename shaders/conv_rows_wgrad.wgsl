@@ -2,10 +2,11 @@
 // along the width, output as wide as the input, width a multiple of 4, KW ≤ 4):
 // dw[g·Mg + m, c, kh, kw] = Σ_{b, oh, ow} dy[b, g·Mg + m, oh, ow] · x[b, g·Cg + c, oh·SH − pt + kh·DH, ow + kw − pl].
 // Each lane owns one (c, kh) and its KW kernel columns (vec4 accumulators over kw), the workgroup TM
-// rows m; every step takes 4 pixels of one row: one aligned vec4 of x per lane plus the vec4s beside it
-// where the kernel reaches past it, and one vec4 of dy per row m shared by subgroup broadcast. The pixel decode (image, row,
-// column) is carried from step to step. Split-K: workgroup z = split · G + g sums pixels
-// [split · kPerSplit, ...) into dst slice `split`.
+// rows m; every step takes 4 pixels of one row: one aligned vec4 of x per lane plus the vec4s beside
+// it where the kernel reaches past it, and one vec4 of dy per row m shared by subgroup broadcast. The
+// pixel (image sb, row soy, column sox) is carried from step to step (PIXEL_WALK in
+// src/ops/conv-regs.ts). Split-K: workgroup z = split · G + g sums pixels [split · kPerSplit, ...) into
+// dst slice `split`.
 enable subgroups;
 const SH: i32 = {{SH}};
 const DH: i32 = {{DH}};
@@ -35,9 +36,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sg: 
   let c = cl / KH;
   let kh = i32(cl % KH);
   let xChan = (g * Cg + c) * HW;
-  var sb = kBegin / OHW;
-  var soy = (kBegin % OHW) / OWu;
-  var sox = kBegin % OWu;
 {{SETUP}}
   for (var k = kBegin; k < kEnd; k += 4u) {
     let y = i32(soy) * SH - pt + kh * DH;
@@ -46,13 +44,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) sg: 
     let at = (row + sox) / 4u;
     let v = select(vec4f(0.0), X[at], yok);
 {{STEP}}
-    sox += 4u;
-    let wrapRow = sox >= OWu;
-    sox = select(sox, 0u, wrapRow);
-    soy = select(soy, soy + 1u, wrapRow);
-    let wrapImage = soy >= u32(OH);
-    soy = select(soy, 0u, wrapImage);
-    sb = select(sb, sb + 1u, wrapImage);
   }
 {{STORE}}
 }

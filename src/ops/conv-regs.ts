@@ -1,6 +1,7 @@
-// The "regs" convolution kernel for CPU adapters (shaders/conv_regs.wgsl): register-blocked implicit
-// GEMM without workgroup memory, A shared through subgroup broadcasts, as the regs matmul. Used for
-// the table modes (forward; input gradient at stride 1); the weight gradient stays on conv_gemm.
+// The convolution kernels for CPU adapters: register-blocked implicit GEMM without workgroup memory, A
+// shared through subgroup broadcasts, as the regs matmul. "regs" (conv_regs*.wgsl) walks K through the
+// table (forward; input gradient at stride 1) or the pixels (weight gradient); "rows" (conv_rows*.wgsl)
+// serves width-preserving convolutions with one aligned vec4 per lane and neighbours by shuffle.
 import { nameKernel, shader } from '../gpu/kernel.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
@@ -35,6 +36,27 @@ function fillRegs(name: string, label: string, key: string, SG: number, fill: Re
   codes.set(key, code);
   return code;
 }
+
+/**
+ * The weight-gradient kernels' walk over output pixels when OW % 4 == 0: a step's 4 pixels share an
+ * image and a row, so (image sb, row soy, column sox) is carried from step to step instead of divided
+ * out of k (llvmpipe runs integer division by a runtime value as one scalar division per lane).
+ */
+const PIXEL_WALK = {
+  start: ['  var sb = kBegin / OHW;', '  var soy = (kBegin % OHW) / OWu;', '  var sox = kBegin % OWu;'],
+  next: [
+    '    sox += 4u;',
+    '    let wrapRow = sox >= OWu;',
+    '    sox = select(sox, 0u, wrapRow);',
+    '    soy = select(soy, soy + 1u, wrapRow);',
+    '    let wrapImage = soy >= u32(OH);',
+    '    soy = select(soy, 0u, wrapImage);',
+    '    sb = select(sb, sb + 1u, wrapImage);',
+  ],
+};
+
+/** Element `at` of the 12-pixel window [L, v, R] (three vec4s) the row kernels build around a lane's 4 pixels. */
+const windowAt = (at: number): string => `${['L', 'v', 'R'][Math.floor(at / 4)]}.${COMP[at % 4]}`;
 
 export function convRegsShader(o: ConvRegsShape): string {
   const key = JSON.stringify(o);
@@ -117,13 +139,9 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     setup.push(`  let ca${r} = g * Mg + min(m0 + ${c}, M - 1u);`);
   }
   for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
-  // Decode the 4 k's of the step: image b, output row and column. When OW % 4 == 0 the step's 4 k's
-  // share an image and a row, and the decode is carried from step to step instead of divided out:
-  // llvmpipe runs integer division by a runtime value as one scalar division per lane.
+  // Decode the 4 k's of the step: image b, output row and column (carried, PIXEL_WALK, when OW % 4 == 0).
   if (o.row4) {
-    setup.push('  var sb = kBegin / OHW;');
-    setup.push('  var soy = (kBegin % OHW) / OWu;');
-    setup.push('  var sox = kBegin % OWu;');
+    setup.push(...PIXEL_WALK.start);
     step.push('    let xbr = sb * C * HW;');
     step.push('    let oyr = i32(soy) * SH;');
     for (let q = 0; q < 4; q++) {
@@ -162,15 +180,7 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     else step.push(`    let al${r} = vec4f(${[0, 1, 2, 3].map((q) => `A[(b${q} * Co + ca${r}) * OHW + p${q}]`).join(', ')});`);
   }
   step.push(...fmaBlock(TM, SG));
-  if (o.row4) {
-    step.push('    sox += 4u;');
-    step.push('    let wrapRow = sox >= OWu;');
-    step.push('    sox = select(sox, 0u, wrapRow);');
-    step.push('    soy = select(soy, soy + 1u, wrapRow);');
-    step.push('    let wrapImage = soy >= u32(OH);');
-    step.push('    soy = select(soy, 0u, wrapImage);');
-    step.push('    sb = select(sb, sb + 1u, wrapImage);');
-  }
+  if (o.row4) step.push(...PIXEL_WALK.next);
   const store: string[] = ['  let slice = split * params[16];'];
   for (let i = 0; i < TM; i++) {
     store.push(`  if (m0 + ${i}u < M) {`);
@@ -194,8 +204,7 @@ export function rowShift(mode: 0 | 1, kw: number, pl: number): number {
 /** The row kernel (shaders/conv_rows.wgsl), for SG ≥ 4 lanes, KW ≤ 4 and column shifts within ±4. */
 export function convRowsShader(o: ConvRowsShape): string {
   const key = `rows${JSON.stringify(o)}`;
-  const hit = codes.get(key);
-  if (hit) return hit;
+  if (codes.has(key)) return codes.get(key)!;
   const { MODE, KH, KW, pl, TM, SG } = o;
   const nA = Math.ceil(TM / SG);
   const setup: string[] = [];
@@ -208,7 +217,6 @@ export function convRowsShader(o: ConvRowsShape): string {
   }
   for (let r = 0; r < nA; r++) setup.push(`  let ra${r} = min(m0 + min(${r * SG}u + sg, ${TM - 1}u), M - 1u);`);
   for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
-  const parts = ['L', 'v', 'R'];
   for (let kh = 0; kh < KH; kh++) {
     step.push(`    {`);
     step.push(`      let row = cb + yo${kh};`);
@@ -220,11 +228,7 @@ export function convRowsShader(o: ConvRowsShape): string {
     for (let kw = 0; kw < KW; kw++) {
       const dx = rowShift(MODE, kw, pl);
       if (dx === 0) continue;
-      const comps = [0, 1, 2, 3].map((j) => {
-        const at = 4 + dx + j;
-        return `${parts[Math.floor(at / 4)]}.${COMP[at % 4]}`;
-      });
-      step.push(`      let t${kw} = vec4f(${comps.join(', ')});`);
+      step.push(`      let t${kw} = vec4f(${[0, 1, 2, 3].map((j) => windowAt(4 + dx + j)).join(', ')});`);
     }
     for (let r = 0; r < nA; r++) step.push(`      let al${r} = A[aRow0 + (c * KH + ${kh}u) * M + ra${r}];`);
     for (let i = 0; i < TM; i++) {
@@ -244,12 +248,9 @@ export function convRowsShader(o: ConvRowsShape): string {
     store.push('    }');
   }
   store.push('  }');
-  const code = shader('conv_rows', {
+  return fillRegs('conv_rows', `conv_rows[${MODE ? 'dgrad' : 'fwd'}]`, key, SG, {
     MODE, SH: o.SH, DH: o.DH, KH, TM, SG, SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
-  nameKernel(code, `conv_rows[${MODE ? 'dgrad' : 'fwd'}]`);
-  codes.set(key, code);
-  return code;
 }
 
 export interface ConvRowsWgradShape { SH: number; DH: number; KH: number; KW: number; pl: number; TM: number; SG: number }
@@ -257,28 +258,19 @@ export interface ConvRowsWgradShape { SH: number; DH: number; KH: number; KW: nu
 /** The row weight-gradient kernel (shaders/conv_rows_wgrad.wgsl); the geometry of convRowsShader. */
 export function convRowsWgradShader(o: ConvRowsWgradShape): string {
   const key = `rowsw${JSON.stringify(o)}`;
-  const hit = codes.get(key);
-  if (hit) return hit;
+  if (codes.has(key)) return codes.get(key)!;
   const { KW, pl, TM, SG } = o;
   const nA = Math.ceil(TM / SG);
-  const setup: string[] = [];
+  const setup: string[] = [...PIXEL_WALK.start];
   const step: string[] = [];
   for (let r = 0; r < nA; r++) setup.push(`  let ra${r} = g * Mg + min(m0 + min(${r * SG}u + sg, ${TM - 1}u), M - 1u);`);
   for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
   // Window [L, v, R] around the lane's 4 pixels; pixel j, kernel column kw reads window 4 + j + kw − pl.
   if (pl > 0) step.push('    let L = select(vec4f(0.0), X[max(at, 1u) - 1u], yok && sox > 0u);');
   if (KW - 1 - pl > 0) step.push('    let R = select(vec4f(0.0), X[at + select(0u, 1u, sox + 4u < OWu)], yok && sox + 4u < OWu);');
-  const parts = ['L', 'v', 'R'];
-  for (let j = 0; j < 4; j++) {
-    const comps = [0, 1, 2, 3].map((kw) => {
-      if (kw >= KW) return '0.0';
-      const at = 4 + j + kw - pl;
-      return `${parts[Math.floor(at / 4)]}.${COMP[at % 4]}`;
-    });
-    step.push(`    let bq${j} = vec4f(${comps.join(', ')});`);
-  }
+  for (let j = 0; j < 4; j++) step.push(`    let bq${j} = vec4f(${[0, 1, 2, 3].map((kw) => (kw < KW ? windowAt(4 + j + kw - pl) : '0.0')).join(', ')});`);
   for (let r = 0; r < nA; r++) step.push(`    let al${r} = A[((sb * Co + ra${r}) * OHW + soy * OWu + sox) / 4u];`);
-  step.push(...fmaBlock(TM, SG));
+  step.push(...fmaBlock(TM, SG), ...PIXEL_WALK.next);
   const store: string[] = ['  let slice = split * params[16];', '  if (lc < Cg * KH) {'];
   for (let i = 0; i < TM; i++) {
     store.push(`    if (m0 + ${i}u < M) {`);
@@ -287,10 +279,7 @@ export function convRowsWgradShader(o: ConvRowsWgradShape): string {
     store.push('    }');
   }
   store.push('  }');
-  const code = shader('conv_rows_wgrad', {
+  return fillRegs('conv_rows_wgrad', 'conv_rows[wgrad]', key, SG, {
     SH: o.SH, DH: o.DH, KH: o.KH, KW, TM, SG, SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
-  nameKernel(code, 'conv_rows[wgrad]');
-  codes.set(key, code);
-  return code;
 }
