@@ -19,17 +19,19 @@
 //   The forward is 1.2-1.9x faster at N ≤ 1024 and 1.56x at 4096 (D 40); the backward (7 GEMM-sized
 //   passes against the unfused path's 4, ~7 TFLOP/s) loses at N 4096, and at D 64 where workgroup
 //   memory limits its tiles to 32×32. The first 'narrow'-only kernels ran 3-7x slower on the H100.
-//   lavapipe (2 cores, --quick --full, 1×2 heads; 'regs' kernels, bench/results/attention.json):
-//     N 256  D 40  fwd 1.3/2.8   fwd+bwd 5.0/6.9    peak 0.4/3.2
-//     N 1024 D 40  fwd 16/38     fwd+bwd 69/107     peak 1.6/49
-//     N 4096 D 40  fwd 194/483   fwd+bwd 878/1267   peak 6.3/771
-//     N 256  D 64  fwd 1.9/2.7   fwd+bwd 7.5/8.0    peak 0.6/3.3
-//     N 1024 D 64  fwd 27/37     fwd+bwd 114/110    peak 2.5/49
-//     N 4096 D 64  fwd 358/515   fwd+bwd 1408/1305  peak 10/772
-//   The forward is 1.4-2.5x faster than the unfused path; forward + backward 1.4-1.6x at head size 40 and
-//   0.93-1.06x at 64 (the backward recomputes S and dP in both its kernels: 9 GEMM-sized products
-//   against 6; run-to-run noise on this machine is ±10-20%). With the 'narrow' kernels it was
-//   0.17-0.26x (N 1024 D 64: fwd 127, fwd+bwd 681 ms).
+//   lavapipe (2 cores, --quick --full --iters 7, 1×2 heads; 'regs' kernels, bench/results/attention.json):
+//     N 256  D 40  fwd 1.2/2.1   fwd+bwd 3.9/8.0    peak 1.6/3.2
+//     N 1024 D 40  fwd 17/41     fwd+bwd 58/112     peak 6.3/49
+//     N 4096 D 40  fwd 230/520   fwd+bwd 829/1449   peak 25/771
+//     N 256  D 64  fwd 2.6/3.8   fwd+bwd 7.3/8.2    peak 2.5/3.3
+//     N 1024 D 64  fwd 28/44     fwd+bwd 110/124    peak 10/49
+//     N 4096 D 64  fwd 363/574   fwd+bwd 1253/1400  peak 40/772
+//   The forward is 1.5-2.4x faster than the unfused path; forward + backward 1.75-2x at head size 40 and
+//   1.12-1.13x at 64 (N ≥ 1024). The backward is one kernel (attention_bwd_regs.wgsl: dK, dV and per-slot
+//   dQ partial sums; 5 GEMM-sized products) — with separate dQ and dK/dV kernels (7 products) it was
+//   1.4-1.6x at 40 and 0.93-1.06x at 64; its partial sums (16 copies of dQ at 1×2 heads, fewer with
+//   more heads) are the peak here, still linear in N. Run-to-run noise on this machine is ±10-20%.
+//   With the 'narrow' kernels it was 0.17-0.26x (N 1024 D 64: fwd 127, fwd+bwd 681 ms).
 import { backward, initGpu, noGrad, randn, scaledDotProductAttention, type GpuContext, type Tensor } from '../src/index.js';
 
 export interface AttentionBenchOptions {

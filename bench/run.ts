@@ -1,4 +1,4 @@
-// Benchmarks: `npm run bench [-- suite ...] [--quick] [--full] [--no-tfjs]` (--full: the larger shapes of suites that have them).
+// Benchmarks: `npm run bench [-- suite ...] [--quick] [--full] [--iters N] [--no-tfjs]` (--full: the larger shapes of suites that have them; --iters: timed calls per measurement where a suite takes it).
 //   matmul       GFLOP/s at 256/512/1024/2048 square (+ x·wᵀ and batched), vs tfjs-webgpu
 //   elementwise  add / neg / copy GB/s at 4M and 16M elements, vs tfjs-webgpu
 //   reduce       sum over the last axis and full sum GB/s, vs tfjs-webgpu
@@ -26,12 +26,15 @@ const EXTERNAL: Record<string, { module: string; fn: string }> = {
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
-  console.log(`usage: npm run bench -- [${[...OWN, ...Object.keys(EXTERNAL)].join('|')} ...] [--quick] [--no-tfjs]\n(default suites: ${OWN.join(', ')})`);
+  console.log(`usage: npm run bench -- [${[...OWN, ...Object.keys(EXTERNAL)].join('|')} ...] [--quick] [--full] [--iters N] [--no-tfjs]\n(default suites: ${OWN.join(', ')})`);
   process.exit(0);
 }
 const quick = args.includes('--quick');
+// Timed calls per measurement, for the suites with their own modules that take it (attention, conv, …).
+const itersAt = args.indexOf('--iters');
+const iters = itersAt >= 0 ? Number(args[itersAt + 1]) : undefined;
 const useTfjs = !args.includes('--no-tfjs');
-const named = args.filter((a) => !a.startsWith('--'));
+const named = args.filter((a, i) => !a.startsWith('--') && (itersAt < 0 || i !== itersAt + 1));
 const unknown = named.filter((n) => !(OWN as readonly string[]).includes(n) && !(n in EXTERNAL));
 if (unknown.length) {
   console.error(`cflens bench: unknown suite(s) ${unknown.join(', ')}; known: ${[...OWN, ...Object.keys(EXTERNAL)].join(', ')}`);
@@ -82,9 +85,9 @@ for (const name of suites) {
     } else {
       const ext = EXTERNAL[name];
       const mod = (await import(ext.module)) as Record<string, unknown>;
-      const fn = mod[ext.fn] as ((o: { quick?: boolean; full?: boolean; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<unknown[]>) | undefined;
+      const fn = mod[ext.fn] as ((o: { quick?: boolean; full?: boolean; iters?: number; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<unknown[]>) | undefined;
       if (typeof fn !== 'function') throw new Error(`${ext.module} does not export ${ext.fn}`);
-      const rows = await fn({ quick, full: args.includes('--full'), ctx, tfjs: useTfjs, log: (l) => console.log(l) });
+      const rows = await fn({ quick, full: args.includes('--full'), iters, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
       console.table(rows);
       const file = writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows } satisfies ResultFile);
       console.log(`wrote ${file}`);

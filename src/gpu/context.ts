@@ -217,6 +217,13 @@ export class GpuContext {
     this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /** Zeroes `bytes` (a multiple of 4) of a buffer from `offset`, in stream order with the dispatches. */
+  clearBuffer(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.check();
+    this.endPass();
+    this.getEncoder().clearBuffer(buffer, offset, bytes);
+  }
+
   private endPass(): void {
     if (this.pass) {
       this.pass.end();

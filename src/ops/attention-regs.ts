@@ -158,7 +158,7 @@ function cached(key: string, build: () => string): string {
 }
 
 function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
-  const code = shader(name, { SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n') });
+  const code = shader(name, { SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, D4: o.D / 4, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n') });
   nameKernel(code, name);
   codes.set(key, code);
   return code;
@@ -228,49 +228,97 @@ export function attentionDqRegsShader(o: AttentionRegsShape): string {
   });
 }
 
+/**
+ * The body of the dK/dV kernel; with `dq`, also the dQ partial sums of attention_bwd_regs.wgsl: the
+ * lane's chunks of K for the block's TM keys (`kk{i}_{t}`, zero past Lk, loaded once per block) and,
+ * per tile, dQ[query, chunk] += Σ_key dSᵀ[key, query] · K[key, chunk] with dSᵀ from each source lane
+ * by shuffle, added into the slot's partial sum in place. Queries past Lq are skipped: their rows are
+ * the next batch·head's, which another workgroup is adding into at the same time.
+ */
+function dkvBody(o: AttentionRegsShape, dq: boolean): { setup: string[]; tile: string[]; store: string[] } {
+  const { SG, TM, KPL, D, DV } = o;
+  const H = halves(KPL);
+  const [D4, V4] = [D / 4, DV / 4];
+  const setup: string[] = [];
+  const tile: string[] = [];
+  laneRows(setup, 'krow', 'k0', 'lk', TM, SG);
+  const DP = laneChunks(setup, 'dcol', D4, SG, KPL);
+  const VP = laneChunks(setup, 'vcol', V4, SG, KPL);
+  accumulators(setup, 'dk', TM, DP);
+  accumulators(setup, 'dv', TM, VP);
+  const cols = [...Array.from({ length: DP.slots }, (_, t) => String(t)), ...(DP.G ? ['r'] : [])];
+  if (dq) {
+    for (let i = 0; i < TM; i++) {
+      for (const t of cols) setup.push(`  let kk${i}_${t} = select(vec4f(0.0), K[(b * lk + min(k0 + ${i}u, lk - 1u)) * ${D4}u + dcol${t}], k0 + ${i}u < lk);`);
+    }
+  }
+  // The lane's KPL queries: rows (clamped), (lse, Δ), and whether they exist.
+  tileRows(tile, 'qr', 'qi', 'lq', KPL);
+  for (let q = 0; q < KPL; q++) tile.push(`    let rq${q} = RD[qr${q}];`);
+  for (const h of H) {
+    const qs = [0, 1, 2, 3].map((j) => 4 * h + j);
+    tile.push(`    let lse${h} = vec4f(${qs.map((q) => `rq${q}.x`).join(', ')});`);
+    tile.push(`    let dl${h} = vec4f(${qs.map((q) => `rq${q}.y`).join(', ')});`);
+    tile.push(`    let live${h} = vec4<bool>(${qs.map((q) => `qi + ${q}u < lq`).join(', ')});`);
+  }
+  scoreBlock(tile, { a: 'K', aRow: (s) => `krow${s}`, b: 'Q', bRow: (q) => `qr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
+  tile.push('    let masked = causal || MKIND != 0u;');
+  maskBlock(tile, o, (_, q) => `qi + ${q}u`, (i) => `k0 + ${i}u`);
+  scoreBlock(tile, { a: 'V', aRow: (s) => `krow${s}`, b: 'G', bRow: (q) => `qr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
+  for (let i = 0; i < TM; i++) {
+    for (const h of H) {
+      tile.push(`    let pt${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - lse${h}), live${h});`);
+      tile.push(`    let ds${i}_${h} = pt${i}_${h} * (dp${i}_${h} - dl${h});`);
+    }
+  }
+  const qRow = '(b * lq + min(i0 + $q, lq - 1u))';
+  // Two loops, not one over both: sharing the loop was 20-30% slower (more live registers).
+  accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, plan: VP, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
+  accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, plan: DP, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
+  if (dq) {
+    tile.push(`    for (var L = 0u; L < ${SG}u; L++) {`);
+    for (let i = 0; i < TM; i++) for (const h of H) tile.push(`      let w${i}_${h} = subgroupShuffle(ds${i}_${h}, L);`);
+    const dot = (t: string, w: (i: number) => string) => Array.from({ length: TM }, (_, i) => `${w(i)} * kk${i}_${t}`).join(' + ');
+    for (let q = 0; q < KPL; q++) {
+      tile.push(`      if (i0 + L * ${KPL}u + ${q}u < lq) {`);
+      tile.push(`        let dqr = slot + (b * lq + i0 + L * ${KPL}u + ${q}u) * ${D4}u;`);
+      for (let t = 0; t < DP.slots; t++) {
+        const add = `DQP[dqr + dcol${t}] += ${dot(String(t), (i) => part(`w${i}`, q))};`;
+        tile.push((t + 1) * SG <= D4 ? `        ${add}` : `        if (${t * SG}u + sg < ${D4}u) { ${add} }`);
+      }
+      tile.push('      }');
+    }
+    for (let j = 0; j < (DP.G ? KPL / DP.G : 0); j++) {
+      // The shared rest chunk: lane sg takes queries sg % G + G·j of source lane L (KPL = 4: one vec4 of weights).
+      tile.push(`      let qs${j} = sg % ${DP.G}u + ${DP.G * j}u;`);
+      tile.push(`      if (i0 + L * ${KPL}u + qs${j} < lq) {`);
+      tile.push(`        DQP[slot + (b * lq + i0 + L * ${KPL}u + qs${j}) * ${D4}u + dcolr] += ${dot('r', (i) => `w${i}_0[qs${j}]`)};`);
+      tile.push('      }');
+    }
+    tile.push('    }');
+  }
+  const store = [`  let vBase = nb * lk * ${D4}u;`];
+  reduceRest(store, 'dk', TM, DP);
+  reduceRest(store, 'dv', TM, VP);
+  storeRows(store, 'k0', 'lk', TM, (i) => [
+    ...storeChunks('DKV', '', D4, DP, SG, 'dcol', (t) => `dk${i}_${t} * scale`),
+    ...storeChunks('DKV', 'vBase + ', V4, VP, SG, 'vcol', (t) => `dv${i}_${t}`),
+  ]);
+  return { setup, tile, store };
+}
+
 /** The dK/dV backward kernel (shaders/attention_bwd_dkv_regs.wgsl). */
 export function attentionDkvRegsShader(o: AttentionRegsShape): string {
   return cached(`dkv${JSON.stringify(o)}`, () => {
-    const { SG, TM, KPL, D, DV } = o;
-    const H = halves(KPL);
-    const [D4, V4] = [D / 4, DV / 4];
-    const setup: string[] = [];
-    const tile: string[] = [];
-    laneRows(setup, 'krow', 'k0', 'lk', TM, SG);
-    const DP = laneChunks(setup, 'dcol', D4, SG, KPL);
-    const VP = laneChunks(setup, 'vcol', V4, SG, KPL);
-    accumulators(setup, 'dk', TM, DP);
-    accumulators(setup, 'dv', TM, VP);
-    // The lane's KPL queries: rows (clamped), (lse, Δ), and whether they exist.
-    tileRows(tile, 'qr', 'qi', 'lq', KPL);
-    for (let q = 0; q < KPL; q++) tile.push(`    let rq${q} = RD[qr${q}];`);
-    for (const h of H) {
-      const qs = [0, 1, 2, 3].map((j) => 4 * h + j);
-      tile.push(`    let lse${h} = vec4f(${qs.map((q) => `rq${q}.x`).join(', ')});`);
-      tile.push(`    let dl${h} = vec4f(${qs.map((q) => `rq${q}.y`).join(', ')});`);
-      tile.push(`    let live${h} = vec4<bool>(${qs.map((q) => `qi + ${q}u < lq`).join(', ')});`);
-    }
-    scoreBlock(tile, { a: 'K', aRow: (s) => `krow${s}`, b: 'Q', bRow: (q) => `qr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
-    tile.push('    let masked = causal || MKIND != 0u;');
-    maskBlock(tile, o, (_, q) => `qi + ${q}u`, (i) => `k0 + ${i}u`);
-    scoreBlock(tile, { a: 'V', aRow: (s) => `krow${s}`, b: 'G', bRow: (q) => `qr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
-    for (let i = 0; i < TM; i++) {
-      for (const h of H) {
-        tile.push(`    let pt${i}_${h} = select(vec4f(0.0), exp(s${i}_${h} - lse${h}), live${h});`);
-        tile.push(`    let ds${i}_${h} = pt${i}_${h} * (dp${i}_${h} - dl${h});`);
-      }
-    }
-    const qRow = '(b * lq + min(i0 + $q, lq - 1u))';
-    // Two loops, not one over both: sharing the loop was 20-30% slower (more live registers).
-    accumulateBlock(tile, { w: 'pt', r: 'G', chunks: V4, plan: VP, col: 'vcol', acc: 'dv' }, { rRow: qRow, TM, SG, KPL }, '    ');
-    accumulateBlock(tile, { w: 'ds', r: 'Q', chunks: D4, plan: DP, col: 'dcol', acc: 'dk' }, { rRow: qRow, TM, SG, KPL }, '    ');
-    const store = [`  let vBase = nb * lk * ${D4}u;`];
-    reduceRest(store, 'dk', TM, DP);
-    reduceRest(store, 'dv', TM, VP);
-    storeRows(store, 'k0', 'lk', TM, (i) => [
-      ...storeChunks('DKV', '', D4, DP, SG, 'dcol', (t) => `dk${i}_${t} * scale`),
-      ...storeChunks('DKV', 'vBase + ', V4, VP, SG, 'vcol', (t) => `dv${i}_${t}`),
-    ]);
+    const { setup, tile, store } = dkvBody(o, false);
     return finish('attention_bwd_dkv_regs', `dkv${JSON.stringify(o)}`, o, setup, tile, store);
+  });
+}
+
+/** The one-pass backward kernel: dK, dV and per-slot dQ partial sums (shaders/attention_bwd_regs.wgsl). */
+export function attentionBwdRegsShader(o: AttentionRegsShape): string {
+  return cached(`bwd${JSON.stringify(o)}`, () => {
+    const { setup, tile, store } = dkvBody(o, true);
+    return finish('attention_bwd_regs', `bwd${JSON.stringify(o)}`, o, setup, tile, store);
   });
 }

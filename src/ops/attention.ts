@@ -25,6 +25,9 @@
 //   'regs'   (shaders/attention_*_regs.wgsl, generated in attention-regs.ts) for CPU adapters: one subgroup
 //            per workgroup, no workgroup memory or barriers, rows shared by subgroup broadcast/shuffle
 //            (as the regs matmul); head sizes that are multiples of 4 up to 128, fixed-size subgroups.
+//            When dQ and dK/dV are all wanted its backward is one kernel (attention_bwd_regs.wgsl): the
+//            dK/dV walk also sums dS·K into a partial dQ per workgroup slot, then dQ = scale·Σ partials
+//            (attention_bwd_dq_sum.wgsl) — S and dP computed once instead of once per kernel.
 // Pipelines are specialised on the tile shape and the head sizes rounded up to 8; the sizes themselves,
 // the mask kind and causality are run-time parameters (fewer compiles on software adapters).
 import { isGradEnabled } from '../autograd/grad-mode.js';
@@ -33,7 +36,7 @@ import { tidy } from '../autograd/scope.js';
 import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { fromArray } from './creation.js';
 import { add, mul, sub, where } from './elementwise.js';
-import { attentionDkvRegsShader, attentionDqRegsShader, attentionFwdRegsShader, REGS_MAX_HEAD, type AttentionRegsShape } from './attention-regs.js';
+import { attentionBwdRegsShader, attentionDkvRegsShader, attentionDqRegsShader, attentionFwdRegsShader, REGS_MAX_HEAD, type AttentionRegsShape } from './attention-regs.js';
 import { fixedSubgroupSize, mm } from './matmul.js';
 import { sum } from './reduce.js';
 import { broadcastTo } from './shape.js';
@@ -276,6 +279,25 @@ function regsShape(SG: number, f: Fused): AttentionRegsShape {
   return { SG, TM: rows * SG, KPL: regsBlock?.keysPerLane ?? 4, D: f.dims.d, DV: f.dims.dv, mask: !!f.mask };
 }
 
+// The regs one-pass backward (attention_bwd_regs.wgsl) keeps a partial dQ sum per workgroup slot: it
+// aims at this many workgroups over all batch·heads (enough for a CPU's threads; each slot is one more
+// copy of dQ), fewer where the key blocks run out or the copies would pass the binding limit.
+const BWD_TARGET_WORKGROUPS = 32;
+let forcedSlots: number | null = null;
+
+/** Sets the slots of the regs one-pass backward (0: the dQ and dK/dV kernels instead); null: automatic. For tuning and tests. */
+export function setAttentionRegsSlots(slots: number | null): void {
+  forcedSlots = slots;
+}
+
+function bwdSlots(f: Fused, TM: number): number {
+  const { batch, lq, lk, d } = f.dims;
+  const B = numelOf(batch);
+  const cap = Math.floor(f.q.ctx.device.limits.maxStorageBufferBindingSize / (B * lq * d * 4));
+  const want = forcedSlots ?? Math.max(1, Math.ceil(BWD_TARGET_WORKGROUPS / B));
+  return Math.min(want, Math.ceil(lk / TM), cap);
+}
+
 /** Forward: the output [..., Lq, Dv] and the per-row logsumexp [B·Lq]. */
 function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
   const { batch, lq, dv } = f.dims;
@@ -308,6 +330,20 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
   const regs = regsFit(f.q, d, dv);
   const SG = regs ? fixedSubgroupSize(ctx) : 0;
   const shape = regsShape(SG, f);
+  const slots = regs && want[0] && (want[1] || want[2]) ? bwdSlots(f, shape.TM) : 0;
+  if (slots > 0) {
+    // One pass: dK, dV and a partial dQ per slot, then dQ = scale · Σ partials.
+    const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
+    const partial = Tensor.empty([slots * B * lq * d], 'f32', ctx);
+    ctx.clearBuffer(partial.buffer, 0, slots * B * lq * d * 4);
+    launch(ctx, attentionBwdRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer, partial.buffer], fusedParams(f, shape.KPL * SG), grid(slots, B));
+    dq = Tensor.empty(f.q.shape, 'f32', ctx);
+    const n4 = (B * lq * d) / 4;
+    launch(ctx, shader('attention_bwd_dq_sum'), [partial.buffer, dq.buffer], [n4, slots, f32bits(f.scale)], grid1D(n4, 64));
+    partial.dispose();
+    rd.dispose();
+    return [dq, ...splitDkv(f, both, want)];
+  }
   if (want[0] && regs) {
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
     launch(ctx, attentionDqRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B));
@@ -317,7 +353,6 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
     launch(ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B));
   }
   if (want[1] || want[2]) {
-    const kBytes = B * lk * d * 4;
     const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
     if (regs) {
       launch(ctx, attentionDkvRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lk / shape.TM), B));
@@ -325,15 +360,24 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
       const c = config('dkv', f);
       launch(ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c.BK), grid(Math.ceil(lk / c.BK), B));
     }
-    if (want[2]) {
-      dvT = Tensor.empty(f.v.shape, 'f32', ctx);
-      ctx.copyBuffer(both.buffer, kBytes, dvT.buffer, 0, B * lk * dv * 4);
-    }
-    if (want[1]) dk = new Tensor(both.storage.retain(), f.k.shape); // dK is the buffer's head
-    both.dispose();
+    [dk, dvT] = splitDkv(f, both, want);
   }
   rd.dispose();
   return [dq, dk, dvT];
+}
+
+/** dK and dV (those wanted) out of the kernels' one buffer [dK, then dV]; disposes it. */
+function splitDkv(f: Fused, both: Tensor, want: [boolean, boolean, boolean]): [Tensor | null, Tensor | null] {
+  const { batch, lk, d, dv } = f.dims;
+  const B = numelOf(batch);
+  let dvT: Tensor | null = null;
+  if (want[2]) {
+    dvT = Tensor.empty(f.v.shape, 'f32', f.q.ctx);
+    f.q.ctx.copyBuffer(both.buffer, B * lk * d * 4, dvT.buffer, 0, B * lk * dv * 4);
+  }
+  const dk = want[1] ? new Tensor(both.storage.retain(), f.k.shape) : null; // dK is the buffer's head
+  both.dispose();
+  return [dk, dvT];
 }
 
 /** The vjp written with differentiable ops (for createGraph / higher-order gradients). */
@@ -373,7 +417,7 @@ const CPU_REGS_UNFUSED_BYTES = 4 * 2 ** 20;
 
 /**
  * impl 'auto' on a CPU adapter (lavapipe): with the regs kernels (fixed subgroups, head sizes % 4 = 0)
- * the fused forward is faster than the unfused path and forward + backward faster or about even
+ * the fused forward is 1.5-2.4x faster than the unfused path and forward + backward 1.1-2x
  * (bench/attention.ts),
  * so fused runs from 4 MiB of logits (below, its seconds of pipeline compilation outweigh it); without
  * them the unfused path is 1.3-4x faster and runs up to 64 MiB. CFLENS_ATTENTION=fused|unfused overrides

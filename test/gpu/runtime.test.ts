@@ -69,6 +69,18 @@ describe('device and pool', () => {
     ctx.destroy();
   });
 
+  it('clears a byte range of a buffer in stream order with the kernels', async () => {
+    const ctx = await GpuContext.create();
+    const a = fromArray([1, 2, 3, 4, 5, 6], [6], { ctx });
+    const b = add(a, a); // recorded before the clear: sees the old values
+    ctx.clearBuffer(a.buffer, 4, 12);
+    const c = add(a, a);
+    expect(Array.from(await b.toArray())).toEqual([2, 4, 6, 8, 10, 12]);
+    expect(Array.from(await c.toArray())).toEqual([2, 0, 0, 0, 10, 12]);
+    for (const t of [a, b, c]) t.dispose();
+    ctx.destroy();
+  });
+
   it('caches pipelines by shader and constants', async () => {
     const ctx = await GpuContext.create();
     const code = shader('fill');

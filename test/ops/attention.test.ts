@@ -4,7 +4,7 @@ import {
   attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad,
   scaledDotProductAttention, sum, type AttentionOptions, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
-import { attentionKernelConfig, setAttentionFamily, setAttentionRegsBlock } from '../../src/ops/attention.js';
+import { attentionKernelConfig, setAttentionFamily, setAttentionRegsBlock, setAttentionRegsSlots } from '../../src/ops/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -232,6 +232,74 @@ describe('the regs family (CPU adapters): other register blocks', () => {
       g.dispose();
     });
   }
+});
+
+describe('the regs backward: one pass with per-slot dQ sums, or the dQ and dK/dV kernels', () => {
+  /** Gradients of q, k, v (those in `wrt`) and the kernels that ran, forcing the regs family and `slots`. */
+  async function grads(impl: 'fused' | 'unfused', slots: number | null, a: HostArray[], g: HostArray, o: AttentionOptions, wrt = [true, true, true]) {
+    const kernels: string[] = [];
+    const dispatch = ctx.dispatch.bind(ctx);
+    setAttentionFamily('regs');
+    setAttentionRegsSlots(slots);
+    ctx.dispatch = (p, bufs, wg, name) => {
+      if (name) kernels.push(name);
+      dispatch(p, bufs, wg, name);
+    };
+    try {
+      const [q, k, v] = a.map((x, i) => up(x, wrt[i]));
+      const y = scaledDotProductAttention(q, k, v, { ...o, impl });
+      backward(y, up(g));
+      const out = await Promise.all([q, k, v].map((t) => t.grad?.toArray() ?? null));
+      for (const t of [q, k, v, y]) t.dispose();
+      return { out, kernels };
+    } finally {
+      ctx.dispatch = dispatch;
+      setAttentionFamily(null);
+      setAttentionRegsSlots(null);
+    }
+  }
+
+  // D 40: a shared rest of 2 column chunks (4 lanes each); D 80: a rest of 4 chunks, 2 lanes each, 2 queries per
+  // lane; D 12: 3 chunks (5 idle lanes). Lq 75 / Lk 70: ragged query tiles and key blocks.
+  const shapes = [
+    { d: 40, dv: 40, o: {} },
+    { d: 80, dv: 80, o: { causal: true } },
+    { d: 12, dv: 8, o: { causal: true } },
+  ];
+  for (const { d, dv, o } of shapes) {
+    it(`D ${d}, Dv ${dv}${o.causal ? ', causal' : ''}: 1, 3 and automatic slots and the split kernels match the unfused path`, async () => {
+      const a = [randomArray([2, 75, d], 101, -1.5, 1.5), randomArray([2, 70, d], 102, -1.5, 1.5), randomArray([2, 70, dv], 103)];
+      const g = randomArray([2, 75, dv], 104);
+      const want = (await grads('unfused', null, a, g, o)).out;
+      for (const slots of [1, 3, null, 0]) {
+        const { out, kernels } = await grads('fused', slots, a, g, o);
+        ['dq', 'dk', 'dv'].forEach((name, i) => assertClose(out[i]!, want[i]!, { atol: 2e-5, rtol: 1e-4 }, `slots ${slots} ${name}`));
+        if (slots === 0) expect(kernels).toEqual(expect.arrayContaining(['attention_bwd_dq_regs', 'attention_bwd_dkv_regs']));
+        else expect(kernels).toEqual(expect.arrayContaining(['attention_bwd_regs', 'attention_bwd_dq_sum']));
+        expect(kernels.includes('attention_bwd_regs')).toBe(slots !== 0);
+      }
+    });
+  }
+
+  it('a bool mask with Lq 13 > Lk 7, causal; gradients of q alone and of k, v alone take the split kernels', async () => {
+    const a = [randomArray([2, 3, 13, 8], 111, -1.5, 1.5), randomArray([2, 3, 7, 8], 112, -1.5, 1.5), randomArray([2, 3, 7, 8], 113)];
+    const g = randomArray([2, 3, 13, 8], 114);
+    const mt = up(maskArray([2, 1, 13, 7], 'bool', 115));
+    const o: AttentionOptions = { causal: true, mask: mt, maskKind: 'bool' };
+    try {
+      const want = (await grads('unfused', null, a, g, o)).out;
+      for (const wrt of [[true, true, true], [true, false, false], [false, true, true]]) {
+        const { out, kernels } = await grads('fused', 2, a, g, o, wrt);
+        ['dq', 'dk', 'dv'].forEach((name, i) => {
+          if (wrt[i]) assertClose(out[i]!, want[i]!, { atol: 2e-5, rtol: 1e-4 }, `${wrt} ${name}`);
+          else expect(out[i]).toBeNull();
+        });
+        expect(kernels.includes('attention_bwd_regs')).toBe(wrt[0] && wrt[1]);
+      }
+    } finally {
+      mt.dispose();
+    }
+  });
 });
 
 describe('probabilities hook (prompt-to-prompt)', () => {
