@@ -20,13 +20,16 @@
 //   already), 128x128 tiles, BK 4 or 16, warp-shaped 8x4 thread blocks (kept: neutral). Probes: without global loads the
 //   kernel ran 0.136 ms, without the multiply 0.097 ms: both phases are close to the limit.
 //
-// lavapipe (Mesa 25, 2 cores), same shape, bench/results/conv.json: the row kernels (conv_rows*.wgsl: one
-// aligned vec4 per lane plus its neighbours by subgroup shuffle) run forward / dgrad / wgrad at 37.9 /
-// 40.1 / 35.8 GFLOP/s = 105 / 111 / 99% of the regs matmul at the GEMM size (36.0), 6.9-7.7x tfjs-webgpu
-// (5.2). The table kernels (conv_regs*.wgsl) before them: 18.6 / 16.4 / 16.2 (64 / 56 / 55%); most of
-// their time went to per-lane gathers of the K table and of bounds-checked image pixels.
+// lavapipe (Mesa 25, 2 cores), same shape: the row kernels (conv_rows*.wgsl: one aligned vec4 per lane
+// plus its neighbours by subgroup shuffle) run forward / dgrad / wgrad at 37.9 / 40.1 / 35.8 GFLOP/s =
+// 105 / 111 / 99% of the regs matmul at the GEMM size (36.0), 6.9-7.7x tfjs-webgpu (5.2); in the slower
+// run of bench/results/conv.json 33.0 / 36.2 / 32.2 = 121 / 132 / 118% of the matmul (27.3), 8.3-9.3x
+// tfjs (3.9). The table kernels (conv_regs*.wgsl) before them: 18.6 / 16.4 / 16.2 (64 / 56 / 55%); most
+// of their time went to per-lane gathers of the K table and of bounds-checked image pixels.
+// Pointwise 1x1 (2x320x32x32 → 640) on the matmul kernel: 27.5 / 28.5 / 23.5 GFLOP/s against the row
+// kernels' 18.9 / 18.4 / 13.2 in the same run (1.45-1.8x).
 import {
-  conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, setConvSplitK, setConvTile,
+  conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, setConvAlgo, setConvSplitK, setConvTile,
   type ConvGeom, type TileConfig, type GpuContext, type Tensor,
 } from '../src/index.js';
 import { gpuTime, wallTime } from './lib.js';
@@ -229,6 +232,27 @@ export async function runConvBench(opts: ConvBenchOptions = {}): Promise<ConvBen
         await measure('conv2d 1x1 as GEMM (forward size)', `x ${xg.shape.join('x')}, w ${wg.shape.join('x')}`, () => conv2d(xg, wg), 2 * M * N * K);
         xg.dispose();
         wg.dispose();
+      }
+      // A pointwise (1x1) convolution of the UNet's ResNet shortcuts, 320 → 640 channels: on CPU adapters
+      // it runs on the matmul kernel; the row kernels ('rows') are the comparison.
+      if (!opts.quick) {
+        const px = randn([2, 320, 32, 32], { ctx, seed: 11 });
+        const pw = randn([640, 320, 1, 1], { ctx, seed: 12, std: 0.05 });
+        const pdy = randn([2, 640, 32, 32], { ctx, seed: 13 });
+        const pf = 2 * 2 * 640 * 320 * 32 * 32;
+        const psh = 'UNet shortcut 1x1: x 2x320x32x32, w 640x320x1x1';
+        try {
+          for (const algo of ['auto', 'rows'] as const) {
+            setConvAlgo(algo);
+            const tag = algo === 'auto' ? '' : ' (row kernels)';
+            await measure(`conv2d 1x1 forward${tag}`, psh, () => conv2d(px, pw), pf);
+            await measure(`conv2d 1x1 dgrad${tag}`, psh, () => conv2dInputGrad(px.shape, pw, pdy), pf);
+            await measure(`conv2d 1x1 wgrad${tag}`, psh, () => conv2dWeightGrad(px, pw.shape, pdy), pf);
+          }
+        } finally {
+          setConvAlgo('auto');
+          for (const t of [px, pw, pdy]) t.dispose();
+        }
       }
       const matmul = await tryMatmul();
       if (matmul) {

@@ -5,7 +5,7 @@ import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
 import { nameKernel } from '../gpu/kernel.js';
 import { convRegsShader, convRegsWgradShader, convRowsShader, convRowsWgradShader, rowShift } from './conv-regs.js';
-import { fixedSubgroupSize, matmulKernelFor } from './matmul.js';
+import { fixedSubgroupSize, matmulKernelFor, runGemm as runMatmul } from './matmul.js';
 import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -127,9 +127,11 @@ export function convTranspose2dGeom(xs: readonly number[], ws: readonly number[]
 type Mode = 0 | 1 | 2;
 /**
  * 'gemm': conv_gemm (workgroup-memory tiles); 'regs': conv_regs where the mode has it, else gemm;
- * 'rows': conv_rows where the geometry allows (see rowsFit), else as 'regs'. CPU adapters default to 'rows'.
+ * 'rows': conv_rows where the geometry allows (see rowsFit), else as 'regs'; 'matmul': pointwise
+ * convolutions on the matmul kernel (see pointwise), others as 'auto'. CPU adapters default to 'matmul'
+ * for pointwise convolutions and 'rows' for the rest.
  */
-export type ConvAlgo = 'auto' | 'gemm' | 'direct' | 'regs' | 'rows';
+export type ConvAlgo = 'auto' | 'gemm' | 'direct' | 'regs' | 'rows' | 'matmul';
 let forcedAlgo: ConvAlgo = 'auto';
 /** Forces the GEMM or direct kernels (tests and benchmarks); 'auto' picks by shape. */
 export function setConvAlgo(a: ConvAlgo): void { forcedAlgo = a; }
@@ -164,7 +166,7 @@ function gemmSizes(g: ConvGeom, mode: Mode): { M: number; N: number; K: number }
 }
 
 function useGemm(g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'auto') return forcedAlgo !== 'direct';
+  if (forcedAlgo !== 'auto' && forcedAlgo !== 'matmul') return forcedAlgo !== 'direct';
   const { M, N, K } = gemmSizes(g, mode);
   return M >= 8 && N >= 32 && K >= 8;
 }
@@ -192,7 +194,38 @@ const MIN_TILES_PER_SPLIT = 16;
 function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
   const supported = mode !== 1 || (g.sh === 1 && g.sw === 1);
   if (!supported) return false;
-  return forcedAlgo === 'regs' || forcedAlgo === 'rows' || (forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs');
+  return forcedAlgo === 'regs' || forcedAlgo === 'rows' || ((forcedAlgo === 'auto' || forcedAlgo === 'matmul') && matmulKernelFor(ctx) === 'regs');
+}
+
+/**
+ * Pointwise convolutions (1×1 kernel, unit stride, no padding, one group) are a matrix product per
+ * image, y[b] = W·x[b] with W as [Co, C] and x[b] as [C, H·W]: they run on the matmul kernel under
+ * 'matmul', and under 'auto' on CPU adapters, where the regs matmul is 1.45-1.8x the row kernels on
+ * them (bench/conv.ts). GPUs keep conv_gemm (not measured against the matmul there).
+ */
+function pointwise(ctx: GpuContext, g: ConvGeom): boolean {
+  if (forcedAlgo !== 'matmul' && !(forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs')) return false;
+  return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.G === 1 && g.pt === 0 && g.pl === 0 && g.OH === g.H && g.OW === g.W;
+}
+
+/** Pointwise forward (mode 0: y[b] = W·x[b]), input gradient (1: dx[b] = Wᵀ·dy[b]) or weight gradient (2: Σ_b dy[b]·x[b]ᵀ). */
+function runPointwise(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, out: Tensor): void {
+  const P = g.H * g.W;
+  const [C, Co, B] = [g.C, g.Co, g.B];
+  if (mode === 0) runMatmul(ctx, { M: Co, N: P, K: C, ta: false, tb: false, a, b, batch: [B], aStr: [0], bStr: [C * P], sM: P, sN: 1 }, out);
+  else if (mode === 1) runMatmul(ctx, { M: C, N: P, K: Co, ta: true, tb: false, a, b, batch: [B], aStr: [0], bStr: [Co * P], sM: P, sN: 1 }, out);
+  else if (B === 1) runMatmul(ctx, { M: Co, N: C, K: P, ta: false, tb: true, a, b, batch: [1], aStr: [0], bStr: [0], sM: C, sN: 1 }, out);
+  else {
+    const each = Tensor.empty([B, Co, C], 'f32', ctx);
+    runMatmul(ctx, { M: Co, N: C, K: P, ta: false, tb: true, a, b, batch: [B], aStr: [Co * P], bStr: [C * P], sM: C, sN: 1 }, each);
+    launch(ctx, shader('conv_batch_sum'), [each.buffer, out.buffer], [Co * C, B], grid1D(Co * C, 64));
+    each.dispose();
+  }
+}
+
+/** Adds the bias [channels] to an NCHW tensor in place. */
+function addBias(ctx: GpuContext, out: Tensor, bias: GPUBuffer, channels: number, pixels: number): void {
+  launch(ctx, shader('conv_bias_add'), [bias, out.buffer], [out.size, channels, pixels], grid1D(out.size, 64));
 }
 
 /**
@@ -202,7 +235,7 @@ function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
  * source and a multiple of 4, at most 4 kernel columns each shifting by at most 4 pixels.
  */
 function rowsFit(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'rows' && !(forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs')) return false;
+  if (forcedAlgo !== 'rows' && !((forcedAlgo === 'auto' || forcedAlgo === 'matmul') && matmulKernelFor(ctx) === 'regs')) return false;
   if (fixedSubgroupSize(ctx) < 4) return false;
   if (g.sw !== 1 || g.dw !== 1 || g.OW !== g.W || g.W % 4 !== 0 || g.KW > 4) return false;
   if (mode === 1 && g.sh !== 1) return false;
@@ -396,7 +429,10 @@ function runDirect(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GP
 export function convForwardKernel(x: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
   const y = Tensor.empty([g.B, g.Co, g.OH, g.OW], 'f32', x.ctx);
   if (!y.size) return y;
-  if (rowsFit(x.ctx, g, 0)) runRows(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
+  if (pointwise(x.ctx, g)) {
+    runPointwise(x.ctx, g, 0, w.buffer, x.buffer, y);
+    if (b) addBias(x.ctx, y, b.buffer, g.Co, g.OH * g.OW);
+  } else if (rowsFit(x.ctx, g, 0)) runRows(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
   else if (useGemm(g, 0)) runGemm(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
   else runDirect(x.ctx, g, 0, x.buffer, w.buffer, b?.buffer ?? null, y);
   return y;
@@ -406,6 +442,11 @@ export function convForwardKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Con
 export function convBackwardDataKernel(dy: Tensor, w: Tensor, b: Tensor | null, g: ConvGeom): Tensor {
   const dx = Tensor.empty([g.B, g.C, g.H, g.W], 'f32', dy.ctx);
   if (!dx.size) return dx;
+  if (pointwise(dy.ctx, g)) {
+    runPointwise(dy.ctx, g, 1, w.buffer, dy.buffer, dx);
+    if (b) addBias(dy.ctx, dx, b.buffer, g.C, g.H * g.W);
+    return dx;
+  }
   if (rowsFit(dy.ctx, g, 1)) {
     runRows(dy.ctx, g, 1, w.buffer, dy.buffer, b?.buffer ?? null, dx);
     return dx;
@@ -434,7 +475,8 @@ export function convBackwardWeightKernel(x: Tensor, dy: Tensor, g: ConvGeom): Te
     launch(x.ctx, shader('fill'), [dw.buffer], [dw.size, 0, 0, 0], grid1D(dw.size, 256));
     return dw;
   }
-  if (useGemm(g, 2)) runGemm(x.ctx, g, 2, dy.buffer, x.buffer, null, dw);
+  if (pointwise(x.ctx, g)) runPointwise(x.ctx, g, 2, dy.buffer, x.buffer, dw);
+  else if (useGemm(g, 2)) runGemm(x.ctx, g, 2, dy.buffer, x.buffer, null, dw);
   else runDirect(x.ctx, g, 2, x.buffer, dy.buffer, null, dw);
   return dw;
 }

@@ -46,7 +46,8 @@ export function fixedSubgroupSize(ctx: GpuContext): number {
 }
 
 /** One GEMM launch: C[b] (contiguous [..., M, N], or transposed through sM/sN) = op(A[b]) · op(B[b]). */
-interface Gemm {
+/** One (batched) product C = op(A)·op(B) on raw buffers: what runGemm launches. */
+export interface Gemm {
   M: number;
   N: number;
   K: number;
@@ -160,7 +161,8 @@ export function regsShader(o: { TM: number; SG: number; WG: number; ta: boolean;
 
 const MAX_GROUPS = 65535;
 
-function runGemm(ctx: GpuContext, g: Gemm, out: Tensor): void {
+/** Launches a product into `out` (contiguous [...batch, M, N] unless sM/sN say otherwise); no tape. */
+export function runGemm(ctx: GpuContext, g: Gemm, out: Tensor): void {
   const count = g.batch.reduce((x, y) => x * y, 1);
   if (!count || !g.M || !g.N) return;
   const kind = matmulKernelFor(ctx);

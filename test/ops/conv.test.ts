@@ -68,10 +68,12 @@ const CASES: ConvCase[] = [
   { name: 'depthwise 3x3', x: [2, 4, 6, 5], w: [4, 1, 3, 3], bias: true, o: { groups: 4, padding: 1 } },
   { name: 'depthwise multiplier 2, 5x5 s2', x: [1, 3, 9, 9], w: [6, 1, 5, 5], bias: false, o: { groups: 3, stride: 2, padding: 2 } },
   { name: '7x7 s2 p3 stem', x: [1, 3, 11, 10], w: [4, 3, 7, 7], bias: false, o: { stride: 2, padding: 3 } },
+  { name: '1x1 pointwise, 2 images', x: [2, 5, 4, 3], w: [6, 5, 1, 1], bias: true, o: {} },
+  { name: '1x1 pointwise, 1 image', x: [1, 7, 3, 5], w: [4, 7, 1, 1], bias: false, o: {} },
 ];
 
 describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
-  for (const algo of ['gemm', 'regs', 'rows', 'direct'] as ConvAlgo[]) {
+  for (const algo of ['gemm', 'regs', 'rows', 'direct', 'matmul'] as ConvAlgo[]) {
     for (const c of CASES) {
       it(`${c.name} (${algo})`, async () => {
         setConvAlgo(algo);
@@ -109,10 +111,13 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'rows: stride [2, 1], dilation [2, 1]', x: [1, 3, 9, 8], w: [5, 3, 3, 3], bias: true, o: { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, rows: 'forward' },
     { name: 'rows: groups 2', x: [2, 4, 5, 8], w: [6, 2, 3, 3], bias: true, o: { groups: 2, padding: 1 }, rows: 'both' },
     { name: 'rows: 1x1', x: [2, 6, 3, 4], w: [5, 6, 1, 1], bias: true, o: {}, rows: 'both' },
+    { name: 'pointwise on the matmul kernel: M 20, K 18, 3 images', x: [3, 18, 5, 6], w: [20, 18, 1, 1], bias: true, o: {} },
     { name: 'rows: depthwise 3x3', x: [1, 4, 4, 8], w: [4, 1, 3, 3], bias: true, o: { groups: 4, padding: 1 }, rows: 'both' },
     { name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)', x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7, rows: 'both' },
   ];
-  for (const c of big) for (const algo of ['gemm', 'regs', 'rows'] as ConvAlgo[]) {
+  const pointwise = (c: ConvCase) => c.w[2] === 1 && c.w[3] === 1 && !c.o.groups && !c.o.stride && !c.o.padding;
+  for (const c of big) for (const algo of ['gemm', 'regs', 'rows', 'matmul'] as ConvAlgo[]) {
+    if (algo === 'matmul' && !pointwise(c)) continue;
     it(`${c.name} (${algo})`, async () => {
       setConvAlgo(algo);
       if (c.split) setConvSplitK(c.split);
@@ -153,6 +158,10 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
         expect(kernels).toContain('conv_rows[wgrad]');
       }
       if (algo !== 'rows') expect(kernels.some((k) => k.startsWith('conv_rows'))).toBe(false);
+      if (algo === 'matmul') {
+        expect(kernels).toContain('matmul');
+        expect(kernels.filter((k) => /^conv_(rows|regs|gemm|direct)/.test(k))).toEqual([]);
+      }
       const { gx, gw } = refConvGrads(x, w, R, c.o);
       assertClose(await xt.grad!.toArray(), gx, { atol: 1e-4, rtol: 1e-4 }, 'grad x');
       assertClose(await wt.grad!.toArray(), gw, { atol: 2e-4, rtol: 1e-4 }, 'grad w');
@@ -172,9 +181,10 @@ describe('convTranspose2d vs reference, forward and gradcheck', () => {
     { name: 's2 p1 op1', x: [2, 4, 4, 3], w: [4, 3, 3, 3], bias: true, o: { stride: 2, padding: 1, outputPadding: 1 } },
     { name: 's1 p0 4x4', x: [1, 3, 5, 4], w: [3, 2, 4, 4], bias: false, o: {} },
     { name: 's2 k2 (2x upsampler)', x: [1, 5, 3, 4], w: [5, 3, 2, 2], bias: true, o: { stride: 2 } },
+    { name: '1x1 s1 (pointwise: the matmul kernel on CPU adapters)', x: [2, 4, 3, 5], w: [4, 6, 1, 1], bias: true, o: {} },
     { name: 'groups 2, s [2,3], dilation 2', x: [1, 4, 3, 3], w: [4, 2, 3, 3], bias: true, o: { stride: [2, 3], padding: [1, 0], dilation: 2, groups: 2, outputPadding: [1, 2] } },
   ];
-  for (const algo of ['gemm', 'regs', 'direct'] as ConvAlgo[]) {
+  for (const algo of ['gemm', 'regs', 'direct', 'matmul'] as ConvAlgo[]) {
     for (const c of cases) {
       it(`${c.name} (${algo})`, async () => {
         setConvAlgo(algo);
