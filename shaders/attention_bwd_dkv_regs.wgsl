@@ -18,14 +18,5 @@ enable subgroups;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sg: u32) {
 // #include attention_params
 // #include attention_regs_start
-  let k0 = wid.x * {{TM}}u;
-  // Causal: queries before the block's first key see none of its keys.
-  var iBegin = 0u;
-  if (causal) { iBegin = (k0 / {{KT}}u) * {{KT}}u; }
-{{SETUP}}
-  for (var i0 = iBegin; i0 < lq; i0 += {{KT}}u) {
-    let qi = i0 + sg * {{KPL}}u;
-{{TILE}}
-  }
-{{STORE}}
+// #include attention_regs_query_tiles
 }

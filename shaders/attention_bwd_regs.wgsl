@@ -22,17 +22,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 // #include attention_params
 // #include attention_regs_start
   let slot = wid.x * nb * lq * {{D4}}u;
-  let blocks = (lk + {{TM}}u - 1u) / {{TM}}u;
-  for (var kb = wid.x; kb < blocks; kb += nwg.x) {
-    let k0 = kb * {{TM}}u;
-    // Causal: queries before the block's first key see none of its keys.
-    var iBegin = 0u;
-    if (causal) { iBegin = (k0 / {{KT}}u) * {{KT}}u; }
-{{SETUP}}
-    for (var i0 = iBegin; i0 < lq; i0 += {{KT}}u) {
-      let qi = i0 + sg * {{KPL}}u;
-{{TILE}}
-    }
-{{STORE}}
-  }
+// #include attention_regs_query_tiles
 }

@@ -1,4 +1,5 @@
-// Sums the split-K slices of a convolution: out[i] = Σ_s part[s·n + i].
+// Sums the slices of a convolution's weight gradient (split-K parts, or the per-image products of a
+// pointwise convolution): out[i] = Σ_s part[s·n + i].
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<u32>; // n, splits

@@ -218,7 +218,7 @@ function runPointwise(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b:
   else {
     const each = Tensor.empty([B, Co, C], 'f32', ctx);
     runMatmul(ctx, { M: Co, N: C, K: P, ta: false, tb: true, a, b, batch: [B], aStr: [Co * P], bStr: [C * P], sM: C, sN: 1 }, each);
-    launch(ctx, shader('conv_batch_sum'), [each.buffer, out.buffer], [Co * C, B], grid1D(Co * C, 64));
+    launch(ctx, shader('conv_reduce'), [each.buffer, out.buffer], [Co * C, B], grid1D(Co * C, 256));
     each.dispose();
   }
 }
