@@ -68,3 +68,23 @@ export async function restoreCheckpoint(bytes: Uint8Array, name: string, model: 
   }
   return JSON.parse(f.metadata.state) as TrainState;
 }
+
+/**
+ * Loads shipped weights (a model.safetensors of this model, any float dtype) into the model in place
+ * and into `extraTensors` (the EMA copies), to continue training from them.
+ */
+export async function restoreWeights(bytes: Uint8Array, name: string, model: Module, extraTensors: readonly Tensor[] = []): Promise<void> {
+  const f = await SafetensorsFile.open(bytesSource(name, bytes));
+  const own = model.stateDict();
+  const missing = [...own.keys()].filter((k) => !f.names().includes(k));
+  if (missing.length) throw new Error(`cflens: ${name} does not fit this model: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  // extraTensors[i] shadows model.parameters()[i].
+  const shadow = new Map(model.parameters().map((p, i) => [p, extraTensors[i]] as const));
+  for (const [key, t] of own) {
+    const v = (await f.read(key, { float32: true })).data as Float32Array;
+    if (v.length !== t.size) throw new Error(`cflens: ${name}: ${key} has ${v.length} values, the model ${t.size}`);
+    t.ctx.overwrite(t.buffer, v);
+    const e = shadow.get(t);
+    if (e) t.ctx.overwrite(e.buffer, v);
+  }
+}

@@ -2,7 +2,18 @@
 // can never disagree with the shipped files.
 import type { Metrics } from './evaluate.js';
 
-export interface TrainingRecord { task: string; description: string; seed: number; steps: number; batchSize: number; trainingMs: number; hardware: string }
+export interface TrainingRecord {
+  task: string; description: string; seed: number;
+  /** Steps over all runs (a continued run adds its own to `previous.steps`). */
+  steps: number; batchSize: number;
+  /** Training time over all runs. */
+  trainingMs: number; hardware: string;
+  lr?: number; ema?: number;
+  /** This run's loss curve: [step, mean loss of the last 25 steps]. */
+  losses?: number[][];
+  /** The record of the run this one continued (train-defaults --continue). */
+  previous?: TrainingRecord;
+}
 
 const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : '–');
 const mins = (ms: number) => `${(ms / 60000).toFixed(1)} min`;
@@ -27,7 +38,7 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
     '',
     'Times are wall-clock on the software adapter, with up to three trainings sharing the same two cores.',
     '',
-    table(['model', 'what', 'steps × batch', 'time', 'hardware'], Object.values(records).map((r) => [r.task, r.description, `${r.steps} × ${r.batchSize}`, mins(r.trainingMs), r.hardware])),
+    table(['model', 'what', 'steps × batch', 'time', 'hardware'], Object.values(records).map((r) => [r.task, r.description, `${r.previous ? `${r.previous.steps} + ${r.steps - r.previous.steps} (continued)` : r.steps} × ${r.batchSize}`, mins(r.trainingMs), r.hardware])),
     '',
     '## Classifiers with planted biases',
     '',

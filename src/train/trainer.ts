@@ -8,7 +8,7 @@ import { clone } from '../ops/shape.js';
 import { add, mul } from '../ops/elementwise.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim.js';
-import { checkpointBytes, restoreCheckpoint, weightsBytes, type TrainState } from './checkpoint.js';
+import { checkpointBytes, restoreCheckpoint, restoreWeights, weightsBytes, type TrainState } from './checkpoint.js';
 import { optimizerFor, type DefaultTask } from './tasks.js';
 import { taskLearningRate } from './schedule.js';
 
@@ -29,6 +29,11 @@ export interface TrainOptions {
   steps?: number;
   /** Stops (with a checkpoint) after this step, as an interruption would; the schedule still spans `steps`. */
   until?: number;
+  /**
+   * Weights to start from instead of the task's seeded initialisation (a shipped model.safetensors: the
+   * run continues training it, with a fresh optimiser and schedule); ignored when a checkpoint resumes.
+   */
+  init?: { name: string; bytes: Uint8Array };
 }
 
 export interface TrainResult {
@@ -56,6 +61,7 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
   let state: TrainState = { step: 0, elapsedMs: 0, extra: { losses: [] as number[][] } };
   const saved = await o.store?.load(ckptName);
   if (saved) state = await restoreCheckpoint(saved, ckptName, model, opt, ema);
+  else if (o.init) await restoreWeights(o.init.bytes, o.init.name, model, ema);
   const losses = (state.extra.losses ??= []) as number[][];
   let lastSave = performance.now();
   const runStart = performance.now();

@@ -5,6 +5,7 @@ import { backward, tidy, type Module } from '../../src/index.js';
 import { CLIP_IMAGE_PHASE, defaultTasks, optimizerFor, type DefaultTask } from '../../src/train/tasks.js';
 import type { CLIPModel } from '../../src/models/clip/clip-model.js';
 import { trainTask, type CheckpointStore } from '../../src/train/trainer.js';
+import { weightsBytes } from '../../src/train/checkpoint.js';
 import { learningRate, taskLearningRate } from '../../src/train/schedule.js';
 import { setupGpu } from '../helpers/gpu.js';
 
@@ -77,6 +78,26 @@ describe('default model training', () => {
     expect(learningRate(1, 99, 100)).toBeGreaterThan(0.09);
     expect(learningRate(1, 99, 100)).toBeLessThan(0.11);
   });
+
+  it('a continued run starts from the given weights, in the model and in its EMA copies', async () => {
+    const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+    let probeBytes: Uint8Array | null = null;
+    for (const [name, batch] of [['probe', 4], ['ddpm', 2]] as const) {
+      const task = small(defaultTasks().find((t) => t.name === name)!, batch);
+      const trained = await trainTask(task, { steps: 1 });
+      const bytes = await trained.exportWeights('f32'); // the EMA weights where the task keeps them
+      trained.dispose();
+      const seeded = await trainTask(task, { steps: 0 });
+      expect(same(await seeded.exportWeights('f32'), bytes)).toBe(false);
+      seeded.dispose();
+      const continued = await trainTask(task, { steps: 0, init: { name: `${name}.safetensors`, bytes } });
+      expect(same(await weightsBytes(continued.model, 'f32'), bytes)).toBe(true);
+      expect(same(await continued.exportWeights('f32'), bytes)).toBe(true);
+      continued.dispose();
+      if (name === 'probe') probeBytes = bytes;
+      else await expect(trainTask(task, { steps: 0, init: { name: 'probe.safetensors', bytes: probeBytes! } })).rejects.toThrow(/probe\.safetensors does not fit this model: missing/);
+    }
+  }, 60_000);
 
   it('a resumed run ends with the weights of an uninterrupted one', async () => {
     const task = small(defaultTasks().find((t) => t.name === 'probe')!, 4);

@@ -1,5 +1,8 @@
 // npm run train:defaults [-- --only ddpm,clip] [--skip ...] [--out models/defaults] [--no-eval] [--eval-only]
-// [--steps N (smoke runs)] [--checkpoints .cache/train]
+// [--steps N (smoke runs)] [--checkpoints .cache/train] [--continue DIR]
+// --continue DIR: start each model from DIR/<name>/model.safetensors (e.g. models/defaults: train the
+// shipped models further, --steps more steps with a fresh optimiser and learning-rate schedule); its
+// training.json keeps the earlier runs under `previous`.
 // Trains every default model from its seed (resumable: checkpoints in .cache/train/), writes the shipped
 // folders (config.json + model.safetensors in f16 + training.json), then evaluates them into
 // models/defaults/manifest.json.
@@ -52,8 +55,12 @@ async function main(): Promise<void> {
       if ((only && !only.includes(task.name)) || skip.includes(task.name)) continue;
       console.log(`[${task.name}] ${task.description}: ${task.steps} steps of ${task.batchSize}`);
       let last = 0;
+      const from = arg('continue');
+      const init = from ? { name: join(from, task.name, 'model.safetensors'), bytes: new Uint8Array(await readFile(join(from, task.name, 'model.safetensors'))) } : undefined;
+      const previous = from ? (JSON.parse(await readFile(join(from, task.name, 'training.json'), 'utf8')) as TrainingRecord) : undefined;
       const r = await trainTask(task, {
         store,
+        init,
         steps: arg('steps') ? Number(arg('steps')) : undefined,
         onProgress: (p) => {
           if (p.step === p.steps || performance.now() - last > 10_000) {
@@ -69,9 +76,10 @@ async function main(): Promise<void> {
       await writeFile(join(dir, 'config.json'), `${JSON.stringify(built.config, null, 1)}\n`);
       for (const [name, text] of Object.entries(built.files ?? {})) await writeFile(join(dir, name), text);
       await writeFile(join(dir, 'model.safetensors'), await r.exportWeights('f16', { format: 'pt', cflens_task: task.name }));
-      const record = {
-        task: task.name, description: task.description, seed: task.seed, steps: r.state.step, batchSize: task.batchSize, lr: task.lr, ema: task.ema,
-        trainingMs: Math.round(r.state.elapsedMs), hardware, losses: r.state.extra.losses,
+      const record: TrainingRecord = {
+        task: task.name, description: task.description, seed: task.seed, steps: (previous?.steps ?? 0) + r.state.step, batchSize: task.batchSize, lr: task.lr, ema: task.ema,
+        trainingMs: Math.round((previous?.trainingMs ?? 0) + r.state.elapsedMs), hardware, losses: r.state.extra.losses as number[][],
+        ...(previous ? { previous } : {}),
       };
       await writeFile(join(dir, 'training.json'), `${JSON.stringify(record, null, 1)}\n`);
       console.log(`[${task.name}] done in ${fmt(r.state.elapsedMs)} → ${dir}`);
