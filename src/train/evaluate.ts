@@ -220,45 +220,63 @@ export async function ddpmFixedLoss(unet: UNet2DModel, scheduler: DDIMScheduler,
   return v;
 }
 
-/** DDIM samples of the unconditional UNet, pixels in [-1, 1], as one [n, 3, S, S] tensor. */
-export function sampleDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, n: number, seed: number, steps = 25): Tensor {
+/**
+ * Samples of the unconditional UNet, pixels in [-1, 1], as one [n, 3, S, S] tensor: DDIM with `eta`
+ * (1: ancestral, DDPM-like; 0: deterministic).
+ */
+export function sampleDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, n: number, seed: number, steps = 25, eta = 0): Tensor {
   return noGrad(() => {
     const xT = randn([n, 3, IMAGE_SIZE, IMAGE_SIZE], { seed });
-    const x = ddimSampleUnconditional({ unet, scheduler, xT, steps, eta: 0, checkpointSteps: false });
+    const x = ddimSampleUnconditional({ unet, scheduler, xT, steps, eta, seed, checkpointSteps: false });
     xT.dispose();
     return x;
   });
 }
 
-export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64, ddimSteps = 25): Promise<Metrics & { grid: Uint8Array }> {
-  const samples = sampleDdpm(unet, scheduler, n, hashSeed(EVAL_SEED, task.seed), ddimSteps);
+type Frequencies = Record<string, number>;
+
+/** Attribute-value frequencies as the probe reads them. */
+function frequencies(pred: Record<string, string | boolean>[]): Frequencies {
+  const f: Frequencies = {};
+  for (const g of PROBE_GROUPS) for (const v of g.values) {
+    const key = g.kind === 'binary' ? (v ? g.attribute : null) : `${g.attribute}=${v}`;
+    if (key) f[key] = round4(pred.filter((q) => q[g.attribute] === v).length / pred.length);
+  }
+  return f;
+}
+
+async function probeSamples(probe: SmallConvNet, samples: Tensor, n: number): Promise<Frequencies> {
+  const rows = noGrad(() => tidy(() => probe.forward(mul(add(samples, 1), 0.5))));
+  const p = (await rows.toArray()) as Float32Array;
+  rows.dispose();
+  return frequencies(range(n).map((i) => decodeProbe(p, i * (p.length / n))));
+}
+
+const maxGap = (a: Frequencies, b: Frequencies) => round4(Object.keys(a).reduce((m, k) => Math.max(m, Math.abs(a[k] - b[k])), 0));
+
+/**
+ * The DDPM's samples against real faces, both read by the probe (its own errors cancel): ancestral
+ * sampling (η = 1, `ddimSteps`) is the headline and `samples.png`; deterministic DDIM (η = 0, 25
+ * steps, what inversion-based editing uses) is recorded beside it.
+ */
+export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64, ddimSteps = 100): Promise<Metrics & { grid: Uint8Array }> {
+  const seed = hashSeed(EVAL_SEED, task.seed);
+  const samples = sampleDdpm(unet, scheduler, n, seed, ddimSteps, 1);
   const host = (await samples.toArray()) as Float32Array;
-  const probeRows = noGrad(() => tidy(() => probe.forward(mul(add(samples, 1), 0.5))));
-  const p = (await probeRows.toArray()) as Float32Array;
-  probeRows.dispose();
+  const fs = await probeSamples(probe, samples, n);
   samples.dispose();
-  const per = p.length / n;
-  const predSamples = range(n).map((i) => decodeProbe(p, i * per));
-  // The same probe on real faces, so that the probe's own errors cancel in the comparison.
+  const det = sampleDdpm(unet, scheduler, n, seed, 25, 0);
+  const fd = await probeSamples(probe, det, n);
+  det.dispose();
   const real = iidHeldOut(task.seed, n);
   const realRows = await outputs((x) => probe.forward(x), real, range(n));
-  const predReal = realRows.map((r) => decodeProbe(r));
-  const freq = (pred: Record<string, string | boolean>[]) => {
-    const f: Record<string, number> = {};
-    for (const g of PROBE_GROUPS) for (const v of g.values) {
-      const key = g.kind === 'binary' ? (v ? g.attribute : null) : `${g.attribute}=${v}`;
-      if (key) f[key] = round4(pred.filter((q) => q[g.attribute] === v).length / pred.length);
-    }
-    return f;
-  };
-  const fs = freq(predSamples);
-  const fr = freq(predReal);
-  const gap = Object.keys(fs).reduce((m, k) => Math.max(m, Math.abs(fs[k] - fr[k])), 0);
+  const fr = frequencies(realRows.map((r) => decodeProbe(r)));
   const frames = range(n).map((i) => host.slice(i * 3 * IMAGE_SIZE ** 2, (i + 1) * 3 * IMAGE_SIZE ** 2));
   const t = tileImages(frames, IMAGE_SIZE, { cols: 8, scale: 2, range: 'pm1' });
   return {
-    samples: n, ddimSteps,
-    sampleFrequencies: fs, realFrequencies: fr, maxFrequencyGap: round4(gap),
+    samples: n, ddimSteps, eta: 1,
+    sampleFrequencies: fs, realFrequencies: fr, maxFrequencyGap: maxGap(fs, fr),
+    deterministic: { ddimSteps: 25, eta: 0, sampleFrequencies: fd, maxFrequencyGap: maxGap(fd, fr) },
     fixedBatch: { n: 8, denoisingLoss: round4(await ddpmFixedLoss(unet, scheduler)) },
     grid: encodePng(t.rgb, t.width, t.height),
   };

@@ -72,8 +72,10 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
   const fs = (ddpm.sampleFrequencies ?? {}) as Record<string, number>;
   const fr = (ddpm.realFrequencies ?? {}) as Record<string, number>;
   out.push('', '## DDPM samples', '');
-  out.push(`${ddpm.samples ?? '?'} DDIM samples (${ddpm.ddimSteps ?? '?'} steps, η = 0) and as many real faces, both read by the probe;`);
-  out.push(`largest frequency gap ${pct(ddpm.maxFrequencyGap)}. Samples: \`ddpm/samples.png\`.`, '');
-  out.push(table(['attribute value', 'in samples', 'in real faces'], Object.keys(fs).map((k) => [k, pct(fs[k]), pct(fr[k])])));
+  const det = (ddpm.deterministic ?? {}) as { ddimSteps?: number; sampleFrequencies?: Record<string, number>; maxFrequencyGap?: number };
+  const fd = det.sampleFrequencies ?? {};
+  out.push(`${ddpm.samples ?? '?'} ancestral samples (DDIM ${ddpm.ddimSteps ?? '?'} steps, η = ${ddpm.eta ?? 0}) and as many real faces, both read by the probe;`);
+  out.push(`largest frequency gap ${pct(ddpm.maxFrequencyGap)} (deterministic DDIM, ${det.ddimSteps ?? '?'} steps, η = 0: ${pct(det.maxFrequencyGap)}). Samples: \`ddpm/samples.png\`.`, '');
+  out.push(table(['attribute value', 'in samples (η = 1)', 'in samples (η = 0)', 'in real faces'], Object.keys(fs).map((k) => [k, pct(fs[k]), pct(fd[k]), pct(fr[k])])));
   return `${out.join('\n')}\n`;
 }
