@@ -335,7 +335,7 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
     // One pass: dK, dV and a partial dQ per slot, then dQ = scale · Σ partials.
     const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
     const partial = Tensor.empty([slots * B * lq * d], 'f32', ctx);
-    ctx.clearBuffer(partial.buffer, 0, slots * B * lq * d * 4);
+    ctx.clearBuffer(partial.buffer, 0, partial.size * 4);
     launch(ctx, attentionBwdRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer, partial.buffer], fusedParams(f, shape.KPL * SG), grid(slots, B));
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
     const n4 = (B * lq * d) / 4;

@@ -191,10 +191,15 @@ const TARGET_WORKGROUPS = 256;
 const MIN_TILES_PER_SPLIT = 16;
 
 /** The regs kernel serves the table modes; CPU adapters use it unless another algorithm is forced. */
+/** Whether the CPU adapters' choices apply: 'auto' (or 'matmul', which is 'auto' beyond pointwise convolutions) on a regs-matmul adapter. */
+function cpuDefaults(ctx: GpuContext): boolean {
+  return (forcedAlgo === 'auto' || forcedAlgo === 'matmul') && matmulKernelFor(ctx) === 'regs';
+}
+
 function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
   const supported = mode !== 1 || (g.sh === 1 && g.sw === 1);
   if (!supported) return false;
-  return forcedAlgo === 'regs' || forcedAlgo === 'rows' || ((forcedAlgo === 'auto' || forcedAlgo === 'matmul') && matmulKernelFor(ctx) === 'regs');
+  return forcedAlgo === 'regs' || forcedAlgo === 'rows' || cpuDefaults(ctx);
 }
 
 /**
@@ -204,7 +209,7 @@ function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
  * them (bench/conv.ts). GPUs keep conv_gemm (not measured against the matmul there).
  */
 function pointwise(ctx: GpuContext, g: ConvGeom): boolean {
-  if (forcedAlgo !== 'matmul' && !(forcedAlgo === 'auto' && matmulKernelFor(ctx) === 'regs')) return false;
+  if (forcedAlgo !== 'matmul' && !cpuDefaults(ctx)) return false;
   return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.G === 1 && g.pt === 0 && g.pl === 0 && g.OH === g.H && g.OW === g.W;
 }
 
@@ -218,9 +223,14 @@ function runPointwise(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b:
   else {
     const each = Tensor.empty([B, Co, C], 'f32', ctx);
     runMatmul(ctx, { M: Co, N: C, K: P, ta: false, tb: true, a, b, batch: [B], aStr: [Co * P], bStr: [C * P], sM: C, sN: 1 }, each);
-    launch(ctx, shader('conv_reduce'), [each.buffer, out.buffer], [Co * C, B], grid1D(Co * C, 256));
-    each.dispose();
+    sumSlices(ctx, each, out, B);
   }
+}
+
+/** out = Σ_s part[s] over `slices` slices of out's size (conv_reduce), then frees `part`. */
+function sumSlices(ctx: GpuContext, part: Tensor, out: Tensor, slices: number): void {
+  launch(ctx, shader('conv_reduce'), [part.buffer, out.buffer], [out.size, slices], grid1D(out.size, 256));
+  part.dispose();
 }
 
 /** Adds the bias [channels] to an NCHW tensor in place. */
@@ -235,7 +245,7 @@ function addBias(ctx: GpuContext, out: Tensor, bias: GPUBuffer, channels: number
  * source and a multiple of 4, at most 4 kernel columns each shifting by at most 4 pixels.
  */
 function rowsFit(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'rows' && !((forcedAlgo === 'auto' || forcedAlgo === 'matmul') && matmulKernelFor(ctx) === 'regs')) return false;
+  if (forcedAlgo !== 'rows' && !cpuDefaults(ctx)) return false;
   if (fixedSubgroupSize(ctx) < 4) return false;
   if (g.sw !== 1 || g.dw !== 1 || g.OW !== g.W || g.W % 4 !== 0 || g.KW > 4) return false;
   if (mode === 1 && g.sh !== 1) return false;
@@ -296,8 +306,7 @@ function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer,
   }
   const part = Tensor.empty([splits * out.size], 'f32', ctx);
   launch(ctx, code, [dy, x, part.buffer], meta, [gx, gy, g.G * splits]);
-  launch(ctx, shader('conv_reduce'), [part.buffer, out.buffer], [out.size, splits], grid1D(out.size, 256));
-  part.dispose();
+  sumSlices(ctx, part, out, splits);
 }
 /** Workgroups the regs weight gradient aims for (CPU adapters run a few per core). */
 const REGS_WORKGROUPS = 32;
@@ -331,8 +340,7 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   }
   const part = Tensor.empty([splits * out.size], 'f32', ctx);
   launch(ctx, code, [a, b, bias ?? dummy(ctx), table, part.buffer], meta, [gx, gy, g.G * splits]);
-  launch(ctx, shader('conv_reduce'), [part.buffer, out.buffer], [out.size, splits], grid1D(out.size, 256));
-  part.dispose();
+  sumSlices(ctx, part, out, splits);
 }
 
 const gemmCodes = new Map<string, string>();

@@ -45,8 +45,7 @@ export function fixedSubgroupSize(ctx: GpuContext): number {
   return lo && lo === hi && lo >= 4 && lo <= 64 && (lo & (lo - 1)) === 0 ? lo : 0;
 }
 
-/** One GEMM launch: C[b] (contiguous [..., M, N], or transposed through sM/sN) = op(A[b]) · op(B[b]). */
-/** One (batched) product C = op(A)·op(B) on raw buffers: what runGemm launches. */
+/** One GEMM launch on raw buffers: C[b] (contiguous [..., M, N], or transposed through sM/sN) = op(A[b]) · op(B[b]). */
 export interface Gemm {
   M: number;
   N: number;
