@@ -5,10 +5,12 @@ export default defineConfig({
   server: { fs: { allow: ['.'] } },
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup/compile-log.ts'],
     // Dawn's native addon is safest in child processes, one GPU device per test file.
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // Budgets on a 2-core machine with an empty shader cache (.ci/run): a slow test fails loudly.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
   },
 });

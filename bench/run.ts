@@ -2,8 +2,8 @@
 //   matmul       GFLOP/s at 256/512/1024/2048 square (+ x·wᵀ and batched), vs tfjs-webgpu
 //   elementwise  add / neg / copy GB/s at 4M and 16M elements, vs tfjs-webgpu
 //   reduce       sum over the last axis and full sum GB/s, vs tfjs-webgpu
-// Other suites with their own modules run when named: conv, attention, norm, models, sampler (bench/<name>.ts,
-// each exporting run<Name>Bench(opts) → rows).
+// Other suites with their own modules run when named: conv, attention, norm, models, sampler, null-text,
+// compile (bench/<name>.ts, each exporting run<Name>Bench(opts) → rows, or { rows, extra }).
 // Every call is timed up to the end of its GPU work (each sample ends with a queue sync, on both sides).
 // Writes bench/results/<suite>.json and prints a table.
 import { initGpu } from '../src/gpu/index.js';
@@ -22,6 +22,7 @@ const EXTERNAL: Record<string, { module: string; fn: string }> = {
   models: { module: './models.js', fn: 'runModelBench' },
   sampler: { module: './sampler.js', fn: 'runSamplerBench' },
   'null-text': { module: './null-text.js', fn: 'runNullTextBench' },
+  compile: { module: './compile.js', fn: 'runCompileBench' },
 };
 
 const args = process.argv.slice(2);
@@ -85,11 +86,14 @@ for (const name of suites) {
     } else {
       const ext = EXTERNAL[name];
       const mod = (await import(ext.module)) as Record<string, unknown>;
-      const fn = mod[ext.fn] as ((o: { quick?: boolean; full?: boolean; iters?: number; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<unknown[]>) | undefined;
+      // A suite returns its rows, or { rows, extra } with more fields for its result file.
+      type Out = unknown[] | { rows: unknown[]; extra: Record<string, unknown> };
+      const fn = mod[ext.fn] as ((o: { quick?: boolean; full?: boolean; iters?: number; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<Out>) | undefined;
       if (typeof fn !== 'function') throw new Error(`${ext.module} does not export ${ext.fn}`);
-      const rows = await fn({ quick, full: args.includes('--full'), iters, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
+      const out = await fn({ quick, full: args.includes('--full'), iters, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
+      const rows = Array.isArray(out) ? out : out.rows;
       console.table(rows);
-      const file = writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows } satisfies ResultFile);
+      const file = writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows, ...(Array.isArray(out) ? {} : out.extra) } as ResultFile);
       console.log(`wrote ${file}`);
     }
   } catch (e) {

@@ -3,20 +3,14 @@
 //   MODE 0: one thread per y[b, co, oh, ow];   MODE 1: one thread per dx[b, c, ih, iw];
 //   MODE 2: one 64-thread workgroup per dw[co, ci, kh, kw], reducing over b, oh, ow.
 const MODE: u32 = {{MODE}}u;
-const KH: u32 = {{KH}}u;
-const KW: u32 = {{KW}}u;
-const SH: i32 = {{SH}};
-const SW: i32 = {{SW}};
-const DH: i32 = {{DH}};
-const DW: i32 = {{DW}};
-const T: u32 = KH * KW;
 const WG: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;    // MODE 0: x, 1: dy, 2: x
 @group(0) @binding(1) var<storage, read> Bsrc: array<f32>; // MODE 0: w, 1: w, 2: dy
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, count, hasBias, 0 (conv_params reads M, N, K from 12..14: unused here)
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, count, hasBias, 0, KH, KW, SH, SW, DH, DW (conv_params reads
+// M, N, K from 12..14: unused here). The kernel geometry is a parameter: one pipeline per mode serves all.
 @group(0) @binding(4) var<storage, read> params: array<u32>;
 
 var<workgroup> part: array<f32, WG>;
@@ -30,6 +24,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   let hasBias = params[13] != 0u;
   let HW = u32(H * W);
   let OHW = u32(OH * OW);
+  let KH = params[15];
+  let KW = params[16];
+  let SH = i32(params[17]);
+  let SW = i32(params[18]);
+  let DH = i32(params[19]);
+  let DW = i32(params[20]);
+  let T = KH * KW;
 
   if (MODE == 2u) {
     let o = wid.x + wid.y * nwg.x;

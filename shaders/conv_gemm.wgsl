@@ -31,14 +31,6 @@ const NTY: u32 = BM / TM;
 const NT: u32 = NTX * NTY;
 const LA: u32 = BM * BK / NT; // A elements each thread loads per tile
 const LB: u32 = BK * BN / NT; // B elements each thread loads per tile
-const KH: u32 = {{KH}}u;
-const KW: u32 = {{KW}}u;
-const SH: i32 = {{SH}};
-const SW: i32 = {{SW}};
-const DH: i32 = {{DH}};
-const DW: i32 = {{DW}};
-const T: u32 = KH * KW;
-const TABLE: bool = MODE == 0u || (MODE == 1u && SH == 1 && SW == 1);
 // Workgroup rows padded by 4 floats: the transposing stores hit distinct banks, vec4 reads stay aligned.
 const ASTR: u32 = BM + 4u;
 const BSTR: u32 = BN + 4u;
@@ -59,7 +51,7 @@ fn threadY(t: u32) -> u32 {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> ktab: array<vec4<i32>>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
-// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, hasBias, tilesPerSplit, outSize
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, hasBias, tilesPerSplit, outSize, KH, KW, SH, SW, DH, DW
 @group(0) @binding(5) var<storage, read> params: array<u32>;
 
 var<workgroup> As: array<vec4<f32>, 2u * BK * ASTR / 4u>; // [buffer][k][m]
@@ -69,6 +61,17 @@ var<workgroup> Bs: array<vec4<f32>, 2u * BK * BSTR / 4u>; // [buffer][k][n]
 var<private> ra: array<f32, LA>;
 var<private> rb: array<f32, LB>;
 var<private> acc: array<array<vec4<f32>, RN>, TM>;
+// Kernel size, stride and dilation: parameters (params[18..23]), not constants, so one pipeline per
+// mode and tile serves every convolution geometry.
+var<private> KH: u32;
+var<private> KW: u32;
+var<private> SH: i32;
+var<private> SW: i32;
+var<private> DH: i32;
+var<private> DW: i32;
+var<private> T: u32;
+// MODE 0, and MODE 1 at stride 1: B's K index is decoded by the table (compiled in only where used).
+const TABLE: bool = {{TABLE}};
 var<private> tid: u32;
 var<private> g: u32;
 var<private> m0: u32;
@@ -261,6 +264,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   K = params[14];
   HW = u32(H * W);
   OHW = u32(OH * OW);
+  KH = params[18];
+  KW = params[19];
+  SH = i32(params[20]);
+  SW = i32(params[21]);
+  DH = i32(params[22]);
+  DW = i32(params[23]);
+  T = KH * KW;
   g = wid.z % G;
   let split = wid.z / G;
   m0 = wid.y * BM;

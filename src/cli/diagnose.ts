@@ -1,8 +1,9 @@
 // cflens diagnose: the world diagnosis of one default target model, written as a report folder.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initGpu, SmallConvNet, UNet2DModel, DDIMScheduler } from '../index.js';
-import { diagnoseWorld } from '../pipelines/world-diagnosis.js';
+import { initGpu, precompile, SmallConvNet, UNet2DModel, DDIMScheduler } from '../index.js';
+import { diagnoseWorld, diagnosisKernels, type WorldDiagnosisOptions } from '../pipelines/world-diagnosis.js';
+import { compileProgress } from './progress.js';
 import { worldReport } from '../report/world-report.js';
 import { readJson } from '../train/evaluate.js';
 
@@ -10,7 +11,7 @@ export interface DiagnoseArgs { target: string; models: string; out: string; fac
 
 export async function diagnose(a: DiagnoseArgs): Promise<string> {
   const t0 = performance.now();
-  await initGpu();
+  const ctx = await initGpu();
   const dir = (name: string) => join(a.models, name);
   const config = await readJson(dir(a.target), 'config.json').catch(() => {
     throw new Error(`cflens diagnose: no model '${a.target}' in ${a.models} (expected ${dir(a.target)}/config.json); run \`npm run train:defaults\` or pick --target from the folders there`);
@@ -20,11 +21,14 @@ export async function diagnose(a: DiagnoseArgs): Promise<string> {
   const probe = await SmallConvNet.fromPretrained(dir('probe'));
   const unet = await UNet2DModel.fromPretrained(dir('ddpm'));
   const scheduler = new DDIMScheduler(await readJson(dir('ddpm'), 'scheduler_config.json'));
-  const d = await diagnoseWorld({
+  const opts: WorldDiagnosisOptions = {
     target, label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? null, probe, unet, scheduler,
     faces: a.faces, counterfactuals: a.counterfactuals, iterations: a.iterations, seed: a.seed,
     onProgress: (m) => console.log(`  ${m}`),
-  });
+  };
+  // Kernels compile up front, with progress: on a new machine that is most of the first run.
+  await precompile(ctx, () => diagnosisKernels(opts), { onProgress: compileProgress((m) => console.log(`  ${m}`)) });
+  const d = await diagnoseWorld(opts);
   const files = worldReport(d, { target: a.target, size: 32, models: a.models, elapsedMs: performance.now() - t0 });
   await mkdir(a.out, { recursive: true });
   for (const [name, body] of Object.entries(files)) await writeFile(join(a.out, name), body);

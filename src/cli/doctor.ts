@@ -1,10 +1,13 @@
 import { initGpu, type GpuContext } from '../gpu/index.js';
 import { arange, exp, mul, sum, tidy } from '../index.js';
+import { formatShaderCache, shaderCacheInfo, type ShaderCacheInfo } from './shader-cache.js';
 
 export interface DoctorReport {
   ok: boolean;
   adapter?: GpuContext['summary'];
   smoke?: { expected: number; got: number; relError: number };
+  /** The driver's persistent cache of compiled kernels (what makes later runs start fast). */
+  shaderCache?: ShaderCacheInfo;
   error?: string;
 }
 
@@ -23,7 +26,7 @@ export async function doctor(): Promise<DoctorReport> {
   let expected = 0;
   for (let i = 0; i < n; i++) expected += Math.exp(i / n);
   const relError = Math.abs(got - expected) / expected;
-  return { ok: relError < 1e-5, adapter: ctx.summary, smoke: { expected, got, relError } };
+  return { ok: relError < 1e-5, adapter: ctx.summary, smoke: { expected, got, relError }, shaderCache: shaderCacheInfo(ctx.summary) };
 }
 
 export function formatDoctor(r: DoctorReport): string {
@@ -35,6 +38,7 @@ export function formatDoctor(r: DoctorReport): string {
     `features     ${a.features.join(', ') || '(none)'}`,
     'limits',
     ...Object.entries(a.limits).map(([k, v]) => `  ${k.padEnd(36)} ${v}`),
+    `shader cache ${r.shaderCache ? formatShaderCache(r.shaderCache) : '(unknown)'}`,
     `smoke        sum(exp(arange(1000)/1000)) = ${r.smoke!.got} (CPU ${r.smoke!.expected.toFixed(4)}, rel. error ${r.smoke!.relError.toExponential(2)})`,
     r.ok ? 'status       OK' : 'status       FAILED: the GPU result differs from the CPU',
   ];

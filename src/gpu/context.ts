@@ -3,6 +3,7 @@ import { BufferPool } from './buffer-pool.js';
 import { DeviceLostError, GpuError, GpuLimitError } from './errors.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
+import type { KernelTrace } from './warmup.js';
 
 /** A whole buffer, or a byte range of one (offset aligned to minStorageBufferOffsetAlignment). */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
@@ -37,6 +38,8 @@ export class GpuContext {
   private lost: DeviceLostError | null = null;
   private asyncError: GpuError | null = null;
   submits = 0;
+  /** Set by traceKernels(): launches are recorded there instead of dispatched. */
+  tracer: KernelTrace | null = null;
   /** Set by startProfiling(): per-kernel GPU times from timestamp queries. */
   profiler: KernelProfiler | null = null;
 

@@ -7,6 +7,8 @@ export * from './errors.js';
 export { sizeClass, type PoolStats } from './buffer-pool.js';
 export { launch, shader, grid1D, f32bits, bindingChunks, rangeOf } from './kernel.js';
 export { formatKernelTimes, type KernelTime } from './profiler.js';
+export { traceKernels, compileKernels, precompile, type KernelUse, type CompileProgress, type CompileReport } from './warmup.js';
+export type { CompileRecord } from './pipeline-cache.js';
 
 let current: GpuContext | null = null;
 let pending: Promise<GpuContext> | null = null;

@@ -5,6 +5,8 @@ import { shaderSources } from './shaders.gen.js';
 const filled = new Map<string, string>();
 /** Shader name of each filled source, for the profiler. */
 const nameOf = new Map<string, string>();
+/** The `{{KEY}}` values of each filled source, for compile records. */
+const fillOf = new Map<string, string>();
 
 /** WGSL from shaders/<name>.wgsl with `{{KEY}}` placeholders replaced. */
 export function shader(name: string, fill: Record<string, string | number> = {}): string {
@@ -19,6 +21,7 @@ export function shader(name: string, fill: Record<string, string | number> = {})
   });
   filled.set(key, code);
   nameOf.set(code, name);
+  if (Object.keys(fill).length) fillOf.set(code, JSON.stringify(fill));
   return code;
 }
 
@@ -54,22 +57,34 @@ export function launch(
   constants?: Record<string, number>,
   entry = 'main',
 ): void {
-  const pipeline = ctx.pipelines.get(code, entry, constants);
+  if (ctx.tracer) {
+    const bindingBytes = buffers.map((b) => ('buffer' in b ? b.size : ctx.dataBytes(b)));
+    if (meta) bindingBytes.push(Math.max(16, meta.length * 4));
+    ctx.tracer.record({ code, entry, constants, label: kernelLabel(code, entry), bindingBytes });
+    return;
+  }
+  const name = kernelName(code, entry);
+  const pipeline = ctx.pipelines.get(code, entry, constants, kernelLabel(code, entry));
   if (meta) {
     const words = Uint32Array.from(meta);
     const mbuf = ctx.createBuffer(Math.max(16, words.byteLength));
     ctx.writeBuffer(mbuf, words);
-    ctx.dispatch(pipeline, [...buffers, mbuf], workgroups, kernelName(code, entry));
+    ctx.dispatch(pipeline, [...buffers, mbuf], workgroups, name);
     ctx.releaseBuffer(mbuf);
   } else {
-    ctx.dispatch(pipeline, buffers, workgroups, kernelName(code, entry));
+    ctx.dispatch(pipeline, buffers, workgroups, name);
   }
 }
 
 /** Names generated WGSL (not from shader()) in profiles. */
 export function nameKernel(code: string, name: string): void { nameOf.set(code, name); }
 
-function kernelName(code: string, entry: string): string {
+/** The profiler name of a kernel plus what specialised it (fill values, override constants). */
+export function kernelLabel(code: string, entry = 'main'): { name: string; variant: string } {
+  return { name: kernelName(code, entry), variant: fillOf.get(code) ?? '' };
+}
+
+export function kernelName(code: string, entry = 'main'): string {
   const name = nameOf.get(code) ?? 'inline';
   return entry === 'main' ? name : `${name}:${entry}`;
 }

@@ -171,8 +171,9 @@ function useGemm(g: ConvGeom, mode: Mode): boolean {
   return M >= 8 && N >= 32 && K >= 8;
 }
 
-function constants(g: ConvGeom, mode: Mode): Record<string, number> {
-  return { MODE: mode, KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw };
+/** Kernel size, stride and dilation: parameters of conv_gemm and conv_direct, not compiled in. */
+function kernelGeomMeta(g: ConvGeom): number[] {
+  return [g.KH, g.KW, g.sh, g.sw, g.dh, g.dw];
 }
 
 function baseMeta(g: ConvGeom): number[] {
@@ -331,8 +332,8 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const perSplit = Math.ceil(kTiles / splits);
   splits = Math.ceil(kTiles / perSplit);
-  const code = gemmCode({ ...constants(g, mode), ...tile });
-  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, perSplit, out.size];
+  const code = gemmCode({ MODE: mode, TABLE: String(usesTable(g, mode)), ...tile });
+  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, perSplit, out.size, ...kernelGeomMeta(g)];
   const table = kTable(ctx, g, mode, K) ?? dummy(ctx);
   if (splits === 1) {
     launch(ctx, code, [a, b, bias ?? dummy(ctx), table, out.buffer], meta, [gx, gy, g.G]);
@@ -401,8 +402,12 @@ const TABLE_PAD = 64; // entries past K, for any BK up to 64
  * element from the thread's column base, and its row and column shifts (for the bounds test). Padded
  * entries fail the bounds test. Cached per geometry.
  */
+function usesTable(g: ConvGeom, mode: Mode): boolean {
+  return mode === 0 || (mode === 1 && g.sh === 1 && g.sw === 1);
+}
+
 function kTable(ctx: GpuContext, g: ConvGeom, mode: Mode, K: number): GPUBuffer | null {
-  if (mode === 2 || (mode === 1 && (g.sh !== 1 || g.sw !== 1))) return null;
+  if (!usesTable(g, mode)) return null;
   const [rows, cols] = mode === 0 ? [g.H, g.W] : [g.OH, g.OW];
   return ctx.constantBuffer(`conv-ktable:${mode}:${K}:${g.KH}x${g.KW}:${g.dh},${g.dw}:${rows}x${cols}`, () => {
     const T = g.KH * g.KW;
@@ -427,10 +432,10 @@ function kTable(ctx: GpuContext, g: ConvGeom, mode: Mode, K: number): GPUBuffer 
 }
 
 function runDirect(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
-  const code = shader('conv_direct', constants(g, mode));
+  const code = shader('conv_direct', { MODE: mode });
   const count = out.size;
   const grid = mode === 2 ? grid1D(count, 1) : grid1D(count, 64);
-  launch(ctx, code, [a, b, bias ?? dummy(ctx), out.buffer], [...baseMeta(g), count, bias ? 1 : 0, 0], grid);
+  launch(ctx, code, [a, b, bias ?? dummy(ctx), out.buffer], [...baseMeta(g), count, bias ? 1 : 0, 0, ...kernelGeomMeta(g)], grid);
 }
 
 /** y = conv2d(x, w) + b. */

@@ -153,31 +153,81 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
   return { label: o.label, spurious: o.spurious ?? null, heldOut, sensitivity, counterfactuals, changedCounts, flipped: counterfactuals.filter((c) => c.flipped).length };
 }
 
-async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldDataset, idx: number[], p0: number[], size: number, log: (m: string) => void): Promise<CounterfactualPair[]> {
-  const n = idx.length;
+/** The DDIM timesteps of the search: `down` inverts x0 to t_start, `up` decodes back to t = 0. */
+function searchSchedule(o: WorldDiagnosisOptions): { down: number[]; up: number[] } {
   const s = o.scheduler;
   s.setTimesteps(o.ddimSteps ?? 10);
   const down = [...s.timesteps].reverse().slice(0, o.invertSteps ?? 4); // t = 0, 100, 200, 300
+  const tStart = s.nextTimestep(down[down.length - 1]);
+  const up = [tStart, ...[...down].reverse().slice(0, -1), 0].filter((t, i, a) => a.indexOf(t) === i);
+  return { down, up };
+}
+
+/** One DDIM inversion step of the DDPM, without gradients. */
+function invertStep(o: WorldDiagnosisOptions, z: Tensor, t: number): Tensor {
+  return noGrad(() => tidy(() => o.scheduler.invertStep(o.unet.forward(z, t), t, o.scheduler.nextTimestep(t), z)));
+}
+
+/** x_t → x_0 through the checkpointed DDIM steps of `up`. */
+function decodeLatent(o: WorldDiagnosisOptions, up: number[], zt: Tensor): Tensor {
+  let x = zt;
+  for (const t of up) {
+    const prev = x;
+    x = checkpoint((xx: Tensor) => tidy(() => o.scheduler.step(o.unet.forward(xx, t), t, xx).prevSample), x);
+    if (prev !== zt) prev.dispose();
+  }
+  return x;
+}
+
+/** The search objective (flip the target's decision, stay close to `before01`), backpropagated. */
+function searchLoss(o: WorldDiagnosisOptions, up: number[], latent: Tensor, before01: Tensor, wanted: number[]): Tensor {
+  return tidy(() => {
+    const x01 = mul(add(decodeLatent(o, up, latent), 1), 0.5);
+    const l = add(crossEntropy(o.target.forward(x01), wanted), mul(mseLoss(x01, before01), o.proximity ?? 10));
+    backward(l);
+    return l;
+  });
+}
+
+/**
+ * Launches every kernel diagnoseWorld launches at these sizes — the target and the probe on a batch,
+ * the DDPM's inversion, the checkpointed decoding with its backward, the optimiser step — on garbage
+ * values, for traceKernels/precompile (nothing is read back; every tensor is freed).
+ */
+export function diagnosisKernels(o: WorldDiagnosisOptions): void {
+  const size = o.size ?? 32;
+  const k = Math.min(o.counterfactuals ?? 4, o.faces ?? 64);
+  const batch = (n: number) => fromArray(new Float32Array(n * 3 * size * size), [n, 3, size, size]);
+  freeze(o.target, o.probe, o.unet);
+  tidy(() => {
+    noGrad(() => softmax(o.target.forward(batch(o.faces ?? 64)), 1));
+    if (k === 0) return;
+    const { down, up } = searchSchedule(o);
+    const z = invertStep(o, batch(k), down[0]);
+    noGrad(() => o.probe.forward(batch(k)));
+    const before01 = noGrad(() => mul(add(decodeLatent(o, up, z), 1), 0.5));
+    const latent = batch(k).requiresGrad_(true);
+    const opt = new Adam([latent], { lr: 0.05 });
+    searchLoss(o, up, latent, before01, Array.from({ length: k }, () => 0));
+    opt.step();
+    opt.zeroGrad();
+    opt.dispose();
+  });
+}
+
+async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldDataset, idx: number[], p0: number[], size: number, log: (m: string) => void): Promise<CounterfactualPair[]> {
+  const n = idx.length;
+  const { down, up } = searchSchedule(o);
   const b = ds.batch(idx);
   const x0 = fromArray(b.images.map((v) => 2 * v - 1), [n, 3, size, size]);
   // DDIM inversion to t_start.
   let z = x0;
   for (const t of down) {
-    const next = noGrad(() => tidy(() => s.invertStep(o.unet.forward(z, t), t, s.nextTimestep(t), z)));
+    const next = invertStep(o, z, t);
     if (z !== x0) z.dispose();
     z = next;
   }
-  const tStart = s.nextTimestep(down[down.length - 1]);
-  const up = [tStart, ...[...down].reverse().slice(0, -1), 0].filter((t, i, a) => a.indexOf(t) === i);
-  const decode = (zt: Tensor) => {
-    let x = zt;
-    for (const t of up) {
-      const prev = x;
-      x = checkpoint((xx: Tensor) => tidy(() => s.step(o.unet.forward(xx, t), t, xx).prevSample), x);
-      if (prev !== zt) prev.dispose();
-    }
-    return x;
-  };
+  const decode = (zt: Tensor) => decodeLatent(o, up, zt);
   const before01 = keep(noGrad(() => tidy(() => mul(add(decode(z), 1), 0.5))));
   const wanted = idx.map((i) => (p0[i] > 0.5 ? 0 : 1));
   const latent = keep(noGrad(() => tidy(() => mul(z, 1))));
@@ -186,12 +236,7 @@ async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldData
   const opt = new Adam([latent], { lr: o.lr ?? 0.05 });
   const iterations = o.iterations ?? 8;
   for (let it = 0; it < iterations; it++) {
-    const loss = tidy(() => {
-      const x01 = mul(add(decode(latent), 1), 0.5);
-      const l = add(crossEntropy(o.target.forward(x01), wanted), mul(mseLoss(x01, before01), o.proximity ?? 10));
-      backward(l);
-      return l;
-    });
+    const loss = searchLoss(o, up, latent, before01, wanted);
     opt.step();
     opt.zeroGrad();
     log(`counterfactual search ${it + 1}/${iterations}: loss ${(await loss.item()).toFixed(4)}`);

@@ -1,0 +1,20 @@
+import type { CompileProgress } from '../gpu/warmup.js';
+
+/**
+ * A compile-progress callback that stays quiet while compiling is quick (a warm driver cache) and,
+ * past `after` ms, reports "compiling kernels 12/40" at most every `every` ms and a closing line.
+ */
+export function compileProgress(print: (line: string) => void, o: { after?: number; every?: number } = {}): (p: CompileProgress) => void {
+  const after = o.after ?? 2000;
+  const every = o.every ?? 1000;
+  let last = -Infinity;
+  return (p) => {
+    if (p.ms < after) return;
+    if (p.done === p.total) {
+      print(`compiled ${p.total} kernels in ${(p.ms / 1000).toFixed(1)} s (first use on this machine: the driver caches them for later runs)`);
+    } else if (p.ms - last >= every) {
+      print(`compiling kernels ${p.done}/${p.total} (${(p.ms / 1000).toFixed(0)} s)`);
+      last = p.ms;
+    }
+  };
+}
