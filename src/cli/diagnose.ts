@@ -1,37 +1,43 @@
 // cflens diagnose: the world diagnosis of one default target model, written as a report folder.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initGpu, precompile, SmallConvNet, UNet2DModel, DDIMScheduler } from '../index.js';
+import { readConfig } from '../models/pretrained.js';
+import { fsDir } from '../models/node/fs-dir.js';
 import { diagnoseWorld, diagnosisKernels, type WorldDiagnosisOptions } from '../pipelines/world-diagnosis.js';
-import { compileProgress } from './progress.js';
 import { worldReport } from '../report/world-report.js';
-import { readJson } from '../train/evaluate.js';
+import { requireWorkingAdapter } from './doctor.js';
+import { compileProgress } from './progress.js';
+import { startRun } from './run-dir.js';
 
 export interface DiagnoseArgs { target: string; models: string; out: string; faces: number; counterfactuals: number; iterations: number; seed: number }
 
 export async function diagnose(a: DiagnoseArgs): Promise<string> {
   const t0 = performance.now();
-  const ctx = await initGpu();
+  const run = await startRun(a.out, a.target);
   const dir = (name: string) => join(a.models, name);
-  const config = await readJson(dir(a.target), 'config.json').catch(() => {
+  const config = await readConfig(fsDir(dir(a.target))).catch((e: Error) => {
+    if (/is not valid JSON/.test(e.message)) throw e;
     throw new Error(`cflens diagnose: no model '${a.target}' in ${a.models} (expected ${dir(a.target)}/config.json); run \`npm run train:defaults\` or pick --target from the folders there`);
   });
   if (!config.cflens_label) throw new Error(`cflens diagnose: ${dir(a.target)} is not a binary world classifier (no cflens_label in its config.json)`);
+  const ctx = await initGpu();
+  await requireWorkingAdapter(ctx);
   const target = await SmallConvNet.fromPretrained(dir(a.target));
   const probe = await SmallConvNet.fromPretrained(dir('probe'));
   const unet = await UNet2DModel.fromPretrained(dir('ddpm'));
-  const scheduler = new DDIMScheduler(await readJson(dir('ddpm'), 'scheduler_config.json'));
+  const scheduler = new DDIMScheduler(await readConfig(fsDir(dir('ddpm')), 'scheduler_config.json'));
   const opts: WorldDiagnosisOptions = {
     target, label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? null, probe, unet, scheduler,
     faces: a.faces, counterfactuals: a.counterfactuals, iterations: a.iterations, seed: a.seed,
     onProgress: (m) => console.log(`  ${m}`),
+    names: { target: dir(a.target), probe: dir('probe'), unet: dir('ddpm') },
   };
   // Kernels compile up front, with progress: on a new machine that is most of the first run.
   await precompile(ctx, () => diagnosisKernels(opts), { onProgress: compileProgress((m) => console.log(`  ${m}`)) });
   const d = await diagnoseWorld(opts);
   const files = worldReport(d, { target: a.target, size: 32, models: a.models, elapsedMs: performance.now() - t0 });
-  await mkdir(a.out, { recursive: true });
-  for (const [name, body] of Object.entries(files)) await writeFile(join(a.out, name), body);
+  for (const [name, body] of Object.entries(files)) await run.write(name, body);
+  const latest = await run.publish();
   for (const m of [target, probe, unet]) m.dispose();
   const top = d.sensitivity.slice(0, 4).map((s) => `  ${s.attribute.padEnd(20)} mean |Δp| ${s.meanAbsDelta.toFixed(3)}  flips ${(100 * s.flipRate).toFixed(0)}%`).join('\n');
   const changed = Object.entries(d.changedCounts).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none';
@@ -41,6 +47,6 @@ export async function diagnose(a: DiagnoseArgs): Promise<string> {
     'most sensitive attributes (exact counterfactuals):',
     top,
     `generative counterfactuals: ${d.flipped}/${d.counterfactuals.length} flipped; attributes they changed: ${changed}`,
-    `report: ${join(a.out, 'report.html')} (+ report.json, pairs.png)`,
+    `report: ${join(latest, 'report.html')} (+ report.json, pairs.png; this run: ${run.path})`,
   ].join('\n');
 }

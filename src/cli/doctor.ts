@@ -11,6 +11,28 @@ export interface DoctorReport {
   error?: string;
 }
 
+export interface SelfCheck { ok: boolean; expected: number; got: number; relError: number }
+
+/** One small computation on the adapter against the CPU: catches adapters that compute nothing or garbage. */
+export async function selfCheck(): Promise<SelfCheck> {
+  const n = 1000;
+  const y = tidy(() => sum(exp(mul(arange(n), 1 / n))));
+  const got = await y.item();
+  y.dispose();
+  let expected = 0;
+  for (let i = 0; i < n; i++) expected += Math.exp(i / n);
+  const relError = Math.abs(got - expected) / expected;
+  return { ok: relError < 1e-5, expected, got, relError };
+}
+
+/** Throws, naming the adapter and what to do, when the self-check fails. */
+export async function requireWorkingAdapter(ctx: GpuContext): Promise<void> {
+  const c = await selfCheck();
+  if (c.ok) return;
+  const a = ctx.summary;
+  throw new Error(`cflens: the GPU adapter '${a.description || a.device || a.vendor || 'unnamed'}' (backend ${a.backend}) computes wrong results: a test sum gave ${c.got}, the CPU ${c.expected.toFixed(4)}. Nothing was computed; run \`cflens doctor\` and pick another adapter (CFLENS_BACKEND=vulkan|opengles)`);
+}
+
 /** Finds the adapter and checks one small computation against the CPU. */
 export async function doctor(): Promise<DoctorReport> {
   let ctx: GpuContext;
@@ -19,14 +41,8 @@ export async function doctor(): Promise<DoctorReport> {
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }
-  const n = 1000;
-  const y = tidy(() => sum(exp(mul(arange(n), 1 / n))));
-  const got = await y.item();
-  y.dispose();
-  let expected = 0;
-  for (let i = 0; i < n; i++) expected += Math.exp(i / n);
-  const relError = Math.abs(got - expected) / expected;
-  return { ok: relError < 1e-5, adapter: ctx.summary, smoke: { expected, got, relError }, shaderCache: shaderCacheInfo(ctx.summary) };
+  const smoke = await selfCheck();
+  return { ok: smoke.ok, adapter: ctx.summary, smoke: { expected: smoke.expected, got: smoke.got, relError: smoke.relError }, shaderCache: shaderCacheInfo(ctx.summary) };
 }
 
 export function formatDoctor(r: DoctorReport): string {

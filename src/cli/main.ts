@@ -1,3 +1,4 @@
+import { intOf, parseCommand, strOf, UsageError } from './args.js';
 import { doctor, formatDoctor } from './doctor.js';
 
 const USAGE = `usage: cflens <command> [options]
@@ -6,60 +7,55 @@ commands:
   doctor [--json]   show the WebGPU adapter, backend, features and limits, and check a computation
   inspect <path> [--json]
                     list the tensors of a .safetensors / .pth / .bin file or a model folder
-  convert <in> --out <file.safetensors> [--dtype f16|f32]
+  convert <in> --out <file.safetensors> [--dtype f16|f32] [--force]
                     convert a .pth / .bin / .safetensors file or a diffusers/transformers folder
+                    (--force: allow writing over the input itself)
   diagnose [--target smile_blond] [--models models/defaults] [--out cflens-report]
            [--faces 64] [--counterfactuals 4] [--iterations 8] [--seed 0]
                     diagnose a default target model on the synthetic world: attribute sensitivities
-                    from exact counterfactuals, generative counterfactuals from the default DDPM
+                    from exact counterfactuals, generative counterfactuals from the default DDPM;
+                    each run writes <out>/runs/<id>/ and points <out>/latest at it
   help              this text
 
 environment:
   CFLENS_BACKEND=vulkan|opengles|...   Dawn backend (Node); opengles needs Mesa EGL (compatibility mode)
   CFLENS_NO_F16=1                      never use shader-f16`;
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
 async function main(argv: string[]): Promise<number> {
   const [cmd = 'help', ...rest] = argv;
   switch (cmd) {
     case 'doctor': {
+      const p = parseCommand('doctor', rest, { json: { type: 'boolean' } });
       const r = await doctor();
-      console.log(rest.includes('--json') ? JSON.stringify(r, null, 2) : formatDoctor(r));
+      console.log(p.values.json ? JSON.stringify(r, null, 2) : formatDoctor(r));
       return r.ok ? 0 : 1;
     }
     case 'inspect': {
-      const path = rest.find((a) => !a.startsWith('--'));
-      if (!path) throw new Error('cflens inspect: give a file or folder');
+      const p = parseCommand('inspect', rest, { json: { type: 'boolean' } }, 1);
+      const path = p.positionals[0];
+      if (!path) throw new UsageError('cflens inspect: give a file or folder: cflens inspect <path> [--json]');
       const { inspect } = await import('./weights.js');
-      console.log(await inspect(path, rest.includes('--json')));
+      console.log(await inspect(path, Boolean(p.values.json)));
       return 0;
     }
     case 'convert': {
-      const input = rest[0];
-      const out = flag(rest, '--out');
-      const dtype = flag(rest, '--dtype') ?? 'f32';
-      if (!input || input.startsWith('--') || !out) throw new Error('cflens convert: usage: cflens convert <in> --out <file.safetensors> [--dtype f16|f32]');
-      if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`cflens convert: --dtype must be f16 or f32, got ${dtype}`);
+      const p = parseCommand('convert', rest, { out: { type: 'string' }, dtype: { type: 'string', choices: ['f16', 'f32'] }, force: { type: 'boolean' } }, 1);
+      const input = p.positionals[0];
+      const out = p.values.out as string | undefined;
+      if (!input || !out) throw new UsageError('cflens convert: usage: cflens convert <in> --out <file.safetensors> [--dtype f16|f32] [--force]');
       const { convert } = await import('./weights.js');
-      console.log(await convert(input, out, dtype));
+      console.log(await convert(input, out, strOf(p, 'dtype', 'f32') as 'f16' | 'f32', { force: Boolean(p.values.force) }));
       return 0;
     }
     case 'diagnose': {
-      const num = (name: string, d: number) => {
-        const v = flag(rest, name);
-        if (v === undefined) return d;
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0) throw new Error(`cflens diagnose: ${name} must be a whole number ≥ 0, got ${v}`);
-        return n;
-      };
+      const p = parseCommand('diagnose', rest, {
+        target: { type: 'string' }, models: { type: 'string' }, out: { type: 'string' },
+        faces: { type: 'string', min: 1 }, counterfactuals: { type: 'string', min: 0 }, iterations: { type: 'string', min: 1 }, seed: { type: 'string', min: 0 },
+      });
       const { diagnose } = await import('./diagnose.js');
       console.log(await diagnose({
-        target: flag(rest, '--target') ?? 'smile_blond', models: flag(rest, '--models') ?? 'models/defaults', out: flag(rest, '--out') ?? 'cflens-report',
-        faces: Math.max(1, num('--faces', 64)), counterfactuals: num('--counterfactuals', 4), iterations: num('--iterations', 8), seed: num('--seed', 0),
+        target: strOf(p, 'target', 'smile_blond'), models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-report'),
+        faces: intOf(p, 'faces', 64), counterfactuals: intOf(p, 'counterfactuals', 4), iterations: intOf(p, 'iterations', 8), seed: intOf(p, 'seed', 0),
       }));
       return 0;
     }
@@ -78,6 +74,6 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
     console.error(e instanceof Error ? e.message : e);
-    process.exit(1);
+    process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

@@ -1,4 +1,5 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../io/node/atomic-write.js';
 import { DTYPE_BYTES, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { floatToHalfBits } from '../io/dtype.js';
 import { fileSource } from '../io/node/file-source.js';
@@ -31,7 +32,10 @@ export async function inspect(path: string, json: boolean): Promise<string> {
 }
 
 /** Any readable checkpoint → one .safetensors file, as f32 or f16 (integer tensors keep their values as f32/f16). */
-export async function convert(input: string, out: string, dtype: 'f16' | 'f32'): Promise<string> {
+export async function convert(input: string, out: string, dtype: 'f16' | 'f32', o: { force?: boolean } = {}): Promise<string> {
+  if (!o.force && existsSync(out) && realpathSync(out) === realpathSync(input)) {
+    throw new Error(`cflens convert: --out ${out} is the input itself: the ${dtype} result would replace the original; write elsewhere, or add --force`);
+  }
   const r = await openAny(input);
   const tensors: Record<string, TensorToWrite> = {};
   for (const k of r.keys()) {
@@ -41,7 +45,7 @@ export async function convert(input: string, out: string, dtype: 'f16' | 'f32'):
       : { dtype: 'F32', shape: r.shape(k), data: v };
   }
   const bytes = writeSafetensors(tensors, { format: 'pt', converted_by: 'cflens', source: input.split(/[\\/]/).pop() ?? input });
-  writeFileSync(out, bytes);
+  await writeFileAtomic(out, bytes);
   return `wrote ${out}: ${Object.keys(tensors).length} tensors, ${fmtBytes(bytes.byteLength)} (${dtype})`;
 }
 

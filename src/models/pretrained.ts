@@ -33,7 +33,10 @@ export async function readConfig(dir: WeightsDir, file = 'config.json'): Promise
   try {
     text = await dir.readText(file);
   } catch (e) {
-    throw new Error(`cflens: ${dir.name}: cannot read ${file} (${(e as Error).message}); a model folder needs config.json next to its weights`);
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'it does not exist' : err.message;
+    const hint = file === 'config.json' ? 'a model folder needs config.json next to its weights' : `${file} belongs in the model folder`;
+    throw new Error(`cflens: cannot read ${dir.name}/${file}: ${why}; ${hint}`);
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;

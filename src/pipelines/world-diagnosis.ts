@@ -74,6 +74,8 @@ export interface WorldDiagnosisOptions {
   proximity?: number;
   seed?: number;
   onProgress?: (message: string) => void;
+  /** Where each model came from (folders), named in error messages. */
+  names?: { target?: string; probe?: string; unet?: string };
 }
 
 export interface WorldDiagnosis {
@@ -100,9 +102,22 @@ async function host(t: Tensor): Promise<Float32Array> {
   return a;
 }
 
+/**
+ * Stops the diagnosis when a model produced NaN or ±inf: corrupt weights or a broken adapter would
+ * otherwise give a confident report of nonsense.
+ */
+function requireFinite(values: ArrayLike<number>, what: string): void {
+  let bad = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+  if (bad) {
+    throw new Error(`cflens: ${what} produced ${bad} non-finite values (NaN or ±inf) of ${values.length}: its weights are probably corrupt (check them with \`cflens inspect\`) or the GPU adapter is faulty (\`cflens doctor\`); no report was written`);
+  }
+}
+
 /** p(class 1) of the target for images in [0, 1]. */
-async function probs(target: SmallConvNet, images: Float32Array, n: number, size: number): Promise<number[]> {
-  const p = await host(noGrad(() => tidy(() => softmax(target.forward(fromArray(images, [n, 3, size, size])), 1))));
+async function probs(o: WorldDiagnosisOptions, images: Float32Array, n: number, size: number): Promise<number[]> {
+  const p = await host(noGrad(() => tidy(() => softmax(o.target.forward(fromArray(images, [n, 3, size, size])), 1))));
+  requireFinite(p, `the target classifier${o.names?.target ? ` (${o.names.target})` : ''}`);
   return Array.from({ length: n }, (_, i) => p[2 * i + 1]);
 }
 
@@ -114,7 +129,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
   freeze(o.target, o.probe, o.unet);
   const ds = new WorldDataset({ label: o.label, spurious: o.spurious ?? undefined, n: o.faces ?? 64, balanced: Boolean(o.spurious), seed: hashSeed(seed, 0xd1a9), size });
   const all = ds.all();
-  const p0 = await probs(o.target, all.images, ds.n, size);
+  const p0 = await probs(o, all.images, ds.n, size);
   const correct = p0.map((p, i) => (p > 0.5 ? 1 : 0) === ds.labels[i]);
   const conflicting = o.spurious ? [...ds.cell('1,0'), ...ds.cell('0,1')] : [];
   const heldOut = {
@@ -131,7 +146,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
     const imgs = new Float32Array(all.images.length);
     const per = 3 * size * size;
     for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, otherValue(ds.attributes[i], spec.name, rng)).image, i * per);
-    const p1 = await probs(o.target, imgs, ds.n, size);
+    const p1 = await probs(o, imgs, ds.n, size);
     let flips = 0;
     let delta = 0;
     for (let i = 0; i < ds.n; i++) {
@@ -239,7 +254,9 @@ async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldData
     const loss = searchLoss(o, up, latent, before01, wanted);
     opt.step();
     opt.zeroGrad();
-    log(`counterfactual search ${it + 1}/${iterations}: loss ${(await loss.item()).toFixed(4)}`);
+    const value = await loss.item();
+    requireFinite([value], `the counterfactual search's loss (through the DDPM${o.names?.unet ? ` ${o.names.unet}` : ''})`);
+    log(`counterfactual search ${it + 1}/${iterations}: loss ${value.toFixed(4)}`);
     loss.dispose();
   }
   const after01 = noGrad(() => tidy(() => mul(add(decode(latent), 1), 0.5)));
@@ -248,10 +265,13 @@ async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldData
   x0.dispose();
   const bh = await host(before01);
   const ah = await host(after01);
-  const pB = await probs(o.target, bh, n, size);
-  const pA = await probs(o.target, ah, n, size);
+  requireFinite(bh, `the DDPM${o.names?.unet ? ` (${o.names.unet})` : ''}`);
+  requireFinite(ah, `the DDPM${o.names?.unet ? ` (${o.names.unet})` : ''}`);
+  const pB = await probs(o, bh, n, size);
+  const pA = await probs(o, ah, n, size);
   const readProbe = async (imgs: Float32Array) => {
     const r = await host(noGrad(() => tidy(() => o.probe.forward(fromArray(imgs, [n, 3, size, size])))));
+    requireFinite(r, `the attribute probe${o.names?.probe ? ` (${o.names.probe})` : ''}`);
     const per = r.length / n;
     return Array.from({ length: n }, (_, i) => decodeProbe(r, i * per));
   };

@@ -34,6 +34,51 @@ export interface TrainOptions {
    * run continues training it, with a fresh optimiser and schedule); ignored when a checkpoint resumes.
    */
   init?: { name: string; bytes: Uint8Array };
+  /**
+   * Resume a checkpoint even when it was made by a different run (other steps, seed, batch, learning
+   * rate, configuration or code). Without it such a checkpoint is refused, both identities shown.
+   */
+  resumeMismatch?: boolean;
+}
+
+/** What makes two runs the same run: a checkpoint is resumed only by the run that made it. */
+export interface RunIdentity {
+  task: string;
+  steps: number;
+  seed: number;
+  batchSize: number;
+  lr: number;
+  ema: number;
+  /** Hashes of the model configuration and of the task's code (build, loss, schedule). */
+  configHash: string;
+  codeHash: string;
+  /** The weights a --continue run started from (hash), or null. */
+  init: string | null;
+}
+
+/** FNV-1a, 64 bits, as hex: a stable fingerprint (not a security hash) that runs in browsers too. */
+function fingerprint(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of new TextEncoder().encode(text)) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
+}
+
+export function runIdentity(task: DefaultTask, steps: number, config: unknown, init?: { bytes: Uint8Array }): RunIdentity {
+  const code = [task.build, task.loss, task.learningRate].map((f) => (f ? f.toString() : '')).join('\n');
+  let initHash: string | null = null;
+  if (init) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < init.bytes.length; i++) h = Math.imul(h ^ init.bytes[i], 0x01000193) >>> 0;
+    initHash = `${h.toString(16)}:${init.bytes.length}`;
+  }
+  return { task: task.name, steps, seed: task.seed, batchSize: task.batchSize, lr: task.lr, ema: task.ema, configHash: fingerprint(JSON.stringify(config)), codeHash: fingerprint(code), init: initHash };
+}
+
+function checkIdentity(name: string, stored: RunIdentity | undefined, current: RunIdentity, allow: boolean): void {
+  if (allow) return;
+  const differs = !stored ? ['(the checkpoint records no run identity: it predates them)'] : (Object.keys(current) as (keyof RunIdentity)[]).filter((k) => stored[k] !== current[k]).map((k) => `${k}: checkpoint ${JSON.stringify(stored[k])}, this run ${JSON.stringify(current[k])}`);
+  if (!differs.length) return;
+  throw new Error(`cflens: checkpoint ${name} was made by a different run than this one:\n  ${differs.join('\n  ')}\nResuming it would train with another schedule than the record says. Delete the checkpoint to start over, run with the checkpoint's settings, or pass --resume-mismatch to resume it anyway.`);
 }
 
 export interface TrainResult {
@@ -58,10 +103,14 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
   const params = model.parameters();
   const ema = task.ema > 0 ? params.map((p) => keep(noGrad(() => clone(p)))) : [];
   const ckptName = `${task.name}.ckpt.safetensors`;
+  const identity = runIdentity(task, steps, built.config, o.init);
   let state: TrainState = { step: 0, elapsedMs: 0, extra: { losses: [] as number[][] } };
   const saved = await o.store?.load(ckptName);
-  if (saved) state = await restoreCheckpoint(saved, ckptName, model, opt, ema);
-  else if (o.init) await restoreWeights(o.init.bytes, o.init.name, model, ema);
+  if (saved) {
+    state = await restoreCheckpoint(saved, ckptName, model, opt, ema);
+    checkIdentity(ckptName, state.extra.identity as RunIdentity | undefined, identity, o.resumeMismatch ?? false);
+  } else if (o.init) await restoreWeights(o.init.bytes, o.init.name, model, ema);
+  state.extra.identity = identity;
   const losses = (state.extra.losses ??= []) as number[][];
   let lastSave = performance.now();
   const runStart = performance.now();

@@ -114,4 +114,23 @@ describe('default model training', () => {
     straight.dispose();
     resumed.dispose();
   }, 60_000);
+
+  it('a checkpoint is resumed only by the run that made it (steps, seed, batch, rate, config, code)', async () => {
+    const task = small(defaultTasks().find((t) => t.name === 'probe')!, 4);
+    const files = new Map<string, Uint8Array>();
+    const store: CheckpointStore = { load: async (n) => files.get(n) ?? null, save: async (n, b) => { files.set(n, b); } };
+    (await trainTask(task, { steps: 3, until: 1, store })).dispose();
+    // A longer run has another learning-rate schedule: refused, both identities shown.
+    await expect(trainTask(task, { steps: 6, store })).rejects.toThrow(/probe\.ckpt\.safetensors was made by a different run[\s\S]*steps: checkpoint 3, this run 6[\s\S]*--resume-mismatch/);
+    await expect(trainTask({ ...task, seed: task.seed + 1 }, { steps: 3, store })).rejects.toThrow(/seed: checkpoint/);
+    await expect(trainTask({ ...task, lr: task.lr * 2 }, { steps: 3, store })).rejects.toThrow(/lr: checkpoint/);
+    await expect(trainTask({ ...task, loss: (m, st, n) => task.loss(m, st, n) }, { steps: 3, store })).rejects.toThrow(/codeHash: checkpoint/);
+    // The same run resumes; with resumeMismatch another one does too.
+    const same = await trainTask(task, { steps: 3, until: 2, store });
+    expect(same.state.step).toBe(2);
+    same.dispose();
+    const forced = await trainTask(task, { steps: 6, until: 3, store, resumeMismatch: true });
+    expect(forced.state.step).toBe(3);
+    forced.dispose();
+  }, 60_000);
 });

@@ -1,25 +1,30 @@
 // npm run train:defaults [-- --only ddpm,clip] [--skip ...] [--out models/defaults] [--no-eval] [--eval-only]
-// [--steps N (smoke runs)] [--checkpoints .cache/train] [--continue DIR]
+// [--steps N (smoke runs)] [--checkpoints .cache/train] [--continue DIR] [--resume-mismatch]
 // --continue DIR: start each model from DIR/<name>/model.safetensors (e.g. models/defaults: train the
 // shipped models further, --steps more steps with a fresh optimiser and learning-rate schedule); its
 // training.json keeps the earlier runs under `previous`.
+// A checkpoint is resumed only by the run that made it (task, steps, seed, batch, learning rate, config and
+// code hashes); --resume-mismatch resumes one anyway.
 // Trains every default model from its seed (resumable: checkpoints in .cache/train/), writes the shipped
 // folders (config.json + model.safetensors in f16 + training.json), then evaluates them into
 // models/defaults/manifest.json.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { initGpu } from '../../index.js';
+import { ensureWritableDir, writeFileAtomic } from '../../io/node/atomic-write.js';
+import { parseCommand } from '../../cli/args.js';
 import { defaultTasks } from '../tasks.js';
 import { trainTask, type CheckpointStore } from '../trainer.js';
 import { evaluateDefaults, type Metrics } from '../evaluate.js';
 import { defaultsReadme, type TrainingRecord } from '../summary.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
+const parsed = parseCommand('train:defaults', process.argv.slice(2), {
+  only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' }, 'no-eval': { type: 'boolean' }, 'eval-only': { type: 'boolean' },
+  steps: { type: 'string', min: 0 }, checkpoints: { type: 'string' }, continue: { type: 'string' }, 'resume-mismatch': { type: 'boolean' },
+});
+const arg = (name: string) => parsed.values[name] as string | undefined;
+const flag = (name: string) => parsed.values[name] === true;
 
 function fsStore(dir: string): CheckpointStore {
   return {
@@ -31,9 +36,8 @@ function fsStore(dir: string): CheckpointStore {
       }
     },
     async save(name, bytes) {
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, `${name}.tmp`), bytes);
-      await rename(join(dir, `${name}.tmp`), join(dir, name));
+      await ensureWritableDir(dir);
+      await writeFileAtomic(join(dir, name), bytes);
     },
   };
 }
@@ -45,6 +49,7 @@ const fmt = (ms: number) => {
 
 async function main(): Promise<void> {
   const out = arg('out') ?? 'models/defaults';
+  await ensureWritableDir(out);
   const store = fsStore(arg('checkpoints') ?? '.cache/train');
   const only = arg('only')?.split(',');
   const skip = arg('skip')?.split(',') ?? [];
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
         store,
         init,
         steps: arg('steps') ? Number(arg('steps')) : undefined,
+        resumeMismatch: flag('resume-mismatch'),
         onProgress: (p) => {
           if (p.step === p.steps || performance.now() - last > 10_000) {
             last = performance.now();
@@ -70,35 +76,35 @@ async function main(): Promise<void> {
         },
       });
       const dir = join(out, task.name);
-      await mkdir(dir, { recursive: true });
+      await ensureWritableDir(dir);
       const built = task.build();
       built.model.dispose();
-      await writeFile(join(dir, 'config.json'), `${JSON.stringify(built.config, null, 1)}\n`);
-      for (const [name, text] of Object.entries(built.files ?? {})) await writeFile(join(dir, name), text);
-      await writeFile(join(dir, 'model.safetensors'), await r.exportWeights('f16', { format: 'pt', cflens_task: task.name }));
+      await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(built.config, null, 1)}\n`);
+      for (const [name, text] of Object.entries(built.files ?? {})) await writeFileAtomic(join(dir, name), text);
+      await writeFileAtomic(join(dir, 'model.safetensors'), await r.exportWeights('f16', { format: 'pt', cflens_task: task.name }));
       const record: TrainingRecord = {
         task: task.name, description: task.description, seed: task.seed, steps: (previous?.steps ?? 0) + r.state.step, batchSize: task.batchSize, lr: task.lr, ema: task.ema,
         trainingMs: Math.round((previous?.trainingMs ?? 0) + r.state.elapsedMs), hardware, losses: r.state.extra.losses as number[][],
         ...(previous ? { previous } : {}),
       };
-      await writeFile(join(dir, 'training.json'), `${JSON.stringify(record, null, 1)}\n`);
+      await writeFileAtomic(join(dir, 'training.json'), `${JSON.stringify(record, null, 1)}\n`);
       console.log(`[${task.name}] done in ${fmt(r.state.elapsedMs)} → ${dir}`);
       r.dispose();
     }
   }
   if (!flag('no-eval')) {
-    const manifest = await evaluateDefaults(out, { only, log: (s) => console.log(s), writeFile: (name, bytes) => writeFile(join(out, name), bytes) });
+    const manifest = await evaluateDefaults(out, { only, log: (s) => console.log(s), writeFile: (name, bytes) => writeFileAtomic(join(out, name), bytes) });
     const path = join(out, 'manifest.json');
     // --only re-evaluates some models: keep the others' figures.
     const old = only ? (JSON.parse(await readFile(path, 'utf8').catch(() => '{"models":{}}')) as { models: Record<string, unknown> }) : { models: {} };
     const merged = { ...manifest, models: { ...old.models, ...(manifest.models as Record<string, unknown>) } };
-    await writeFile(path, `${JSON.stringify(merged, null, 1)}\n`);
+    await writeFileAtomic(path, `${JSON.stringify(merged, null, 1)}\n`);
     const records: Record<string, TrainingRecord> = {};
     for (const t of defaultTasks()) {
       const text = await readFile(join(out, t.name, 'training.json'), 'utf8').catch(() => null);
       if (text) records[t.name] = JSON.parse(text) as TrainingRecord;
     }
-    await writeFile(join(out, 'README.md'), defaultsReadme(merged as { models: Record<string, Metrics> }, records));
+    await writeFileAtomic(join(out, 'README.md'), defaultsReadme(merged as { models: Record<string, Metrics> }, records));
     console.log(`wrote ${path} and ${join(out, 'README.md')}`);
   }
 }

@@ -2,7 +2,7 @@
 //   npx tsx src/world/node/preview.ts [out.png] [--seed N]
 // Rows: random faces at 64×64, random faces at 32×32, then counterfactual rows at 32×32 (one
 // attribute changed per column from the first face), then masks of the 64×64 row.
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../io/node/atomic-write.js';
 import { ATTRIBUTES, sampleAttributes, withAttributes, type Attributes } from '../attributes.js';
 import { encodePng, tileImages } from '../png.js';
 import { render, MASK_CLASSES } from '../render.js';
@@ -75,5 +75,5 @@ const grid = stack([
   tileImages(cf, 32, { cols, scale: 4 }),
   tileImages(big.slice(0, 8).map((r) => maskImage(r.mask, 64, r.keypoints)), 64, { cols, scale: 2 }),
 ]);
-writeFileSync(out, encodePng(grid.rgb, grid.width, grid.height));
+await writeFileAtomic(out, encodePng(grid.rgb, grid.width, grid.height));
 console.log(`wrote ${out} (${grid.width}×${grid.height})`);
