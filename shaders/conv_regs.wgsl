@@ -9,21 +9,22 @@
 // The unrolled blocks (setup, k step, store) are generated in src/ops/conv-regs.ts.
 {{ENABLE}}
 const MODE: u32 = {{MODE}}u;
-const SH: i32 = {{SH}};
-const SW: i32 = {{SW}};
 
 @group(0) @binding(0) var<storage, read> A: array<{{A_T}}>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> ktab: array<vec4<i32>>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
-// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, hasBias, (unused), (unused)
+// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, hasBias, SH, SW (the stride is a parameter: one
+// pipeline per mode and block serves every stride)
 @group(0) @binding(5) var<storage, read> params: array<u32>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32{{SG_ARG}}) {
 // #include conv_params
   let hasBias = params[15] != 0u;
+  let SH = i32(params[16]);
+  let SW = i32(params[17]);
   let g = wid.z;
   let m0 = wid.y * {{TM}}u;
   let n0 = (wid.x * {{WG}}u + lane) * 4u;

@@ -6,7 +6,7 @@ import { nameKernel, shader } from '../gpu/kernel.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
 
-export interface ConvRegsShape { MODE: 0 | 1; SH: number; SW: number; TM: number; SG: number; WG: number; vecA: boolean }
+export interface ConvRegsShape { MODE: 0 | 1; TM: number; SG: number; WG: number; vecA: boolean }
 
 const codes = new Map<string, string>();
 
@@ -114,12 +114,12 @@ export function convRegsShader(o: ConvRegsShape): string {
     store.push('  }');
   }
   return fillRegs('conv_regs', `conv_regs[${o.MODE ? 'dgrad' : 'fwd'}]`, key, SG, {
-    A_T: vecA ? 'vec4f' : 'f32', MODE: o.MODE, SH: o.SH, SW: o.SW, TM, WG,
+    A_T: vecA ? 'vec4f' : 'f32', MODE: o.MODE, TM, WG,
     SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
 }
 
-export interface ConvRegsWgradShape { SH: number; SW: number; DH: number; DW: number; KH: number; KW: number; TM: number; SG: number; WG: number; vecA: boolean; row4: boolean }
+export interface ConvRegsWgradShape { TM: number; SG: number; WG: number; vecA: boolean; row4: boolean }
 
 /** The weight-gradient regs kernel (shaders/conv_regs_wgrad.wgsl); vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. */
 export function convRegsWgradShader(o: ConvRegsWgradShape): string {
@@ -189,7 +189,7 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     store.push('  }');
   }
   return fillRegs('conv_regs_wgrad', 'conv_regs[wgrad]', key, SG, {
-    A_T: vecA ? 'vec4f' : 'f32', SH: o.SH, SW: o.SW, DH: o.DH, DW: o.DW, KH: o.KH, KW: o.KW, TM, WG,
+    A_T: vecA ? 'vec4f' : 'f32', TM, WG,
     SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
   });
 }

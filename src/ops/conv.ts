@@ -277,8 +277,8 @@ function runRegs(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   const SG = fixedSubgroupSize(ctx);
   const WG = SG || 8;
   const TM = M <= 4 ? 4 : 16;
-  const code = convRegsShader({ MODE: mode as 0 | 1, SH: g.sh, SW: g.sw, TM, SG, WG, vecA: K % 4 === 0 });
-  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, 0, 0];
+  const code = convRegsShader({ MODE: mode as 0 | 1, TM, SG, WG, vecA: K % 4 === 0 });
+  const meta = [...baseMeta(g), M, N, K, bias ? 1 : 0, g.sh, g.sw];
   launch(ctx, code, [a, b, bias ?? dummy(ctx), kTable(ctx, g, mode, K)!, out.buffer], meta, [Math.ceil(N / (4 * WG)), Math.ceil(M / TM), g.G]);
 }
 
@@ -299,8 +299,8 @@ function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer,
   splits = Math.ceil(K / per);
   const code = rows
     ? convRowsWgradShader({ SH: g.sh, DH: g.dh, KH: g.KH, KW: g.KW, pl: g.pl, TM, SG })
-    : convRegsWgradShader({ SH: g.sh, SW: g.sw, DH: g.dh, DW: g.dw, KH: g.KH, KW: g.KW, TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0, row4: g.OW % 4 === 0 });
-  const meta = [...baseMeta(g), M, N, K, per, out.size];
+    : convRegsWgradShader({ TM, SG, WG, vecA: (g.OH * g.OW) % 4 === 0, row4: g.OW % 4 === 0 });
+  const meta = [...baseMeta(g), M, N, K, per, out.size, ...kernelGeomMeta(g)];
   if (splits === 1) {
     launch(ctx, code, [dy, x, out.buffer], meta, [gx, gy, g.G]);
     return;
