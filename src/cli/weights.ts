@@ -24,7 +24,7 @@ export async function inspect(path: string, json: boolean): Promise<string> {
   const total = rows.reduce((a, x) => a + x.bytes, 0);
   const params = rows.reduce((a, x) => a + x.shape.reduce((p, q) => p * q, 1), 0);
   if (json) return JSON.stringify({ file: r.file, tensors: rows, totalBytes: total, parameters: params }, null, 2);
-  const w = Math.max(4, ...rows.map((x) => x.name.length));
+  const w = rows.reduce((m, x) => Math.max(m, x.name.length), 4);
   return [
     `${r.file}: ${rows.length} tensors, ${params.toLocaleString('en')} values, ${fmtBytes(total)}`,
     ...rows.map((x) => `  ${x.name.padEnd(w)}  ${x.dtype.padEnd(4)}  [${x.shape.join(', ')}]`),

@@ -70,6 +70,8 @@ export class CLIPTokenizer {
   private readonly cache = new Map<string, string[]>();
   readonly sotId: number;
   readonly eotId: number;
+  /** What a piece missing from the vocabulary becomes: HF CLIPTokenizer's unk_token, <|endoftext|>. */
+  readonly unkId: number;
 
   /** From HF layout: vocab.json (token → id) and merges.txt. */
   constructor(vocab: Record<string, number>, merges: string[]) {
@@ -80,6 +82,7 @@ export class CLIPTokenizer {
     if (sot === undefined || eot === undefined) throw new Error('cflens: CLIPTokenizer: the vocabulary has no <|startoftext|> / <|endoftext|> tokens');
     this.sotId = sot;
     this.eotId = eot;
+    this.unkId = eot;
   }
 
   static fromHF(vocabJson: string, mergesTxt: string): CLIPTokenizer {
@@ -149,11 +152,8 @@ export class CLIPTokenizer {
     const utf8 = new TextEncoder();
     for (const m of cleanText(text).matchAll(WORD_PATTERN)) {
       const mapped = Array.from(utf8.encode(m[0]), (b) => BYTE_CHARS[b]).join('');
-      for (const piece of this.bpe(mapped)) {
-        const id = this.encoder.get(piece);
-        if (id === undefined) throw new Error(`cflens: CLIPTokenizer: '${piece}' is not in the vocabulary`);
-        ids.push(id);
-      }
+      // A vocabulary that lacks a merge's result or a byte (never CLIP's own) gives the unknown token, as HF's does.
+      for (const piece of this.bpe(mapped)) ids.push(this.encoder.get(piece) ?? this.unkId);
     }
     return ids;
   }

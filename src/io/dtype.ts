@@ -1,5 +1,6 @@
-// Bit-exact conversions between the half-precision formats and f32. NaN payloads survive (truncated
-// to the narrower mantissa, as numpy does), so every f16 bit pattern round-trips through f32.
+// Bit-exact conversions between the half-precision and 8-bit float formats and f32 (and 64-bit integers
+// to f32). NaN payloads survive (truncated to the narrower mantissa, as numpy does), so every f16 bit
+// pattern round-trips through f32.
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -73,4 +74,57 @@ export function bfloat16BitsToFloat32(src: Uint16Array): Float32Array {
   const out = new Uint32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
   return new Float32Array(out.buffer);
+}
+
+/** f8 E5M2 bits → f32 bits. E5M2 is the top byte of an f16 (bias 15, infinities and NaNs), so this is exact. */
+export const float8E5M2ToFloat32Bits = (b: number): number => halfToFloat32Bits((b & 0xff) << 8);
+
+/**
+ * f8 E4M3 bits → f32 bits, in the "fn" variant of torch.float8_e4m3fn: bias 7, no infinities, only
+ * S.1111.111 is NaN (so S.1111.110 = ±448 is the largest value), subnormals m × 2^-9.
+ */
+export function float8E4M3ToFloat32Bits(b: number): number {
+  const sign = (b & 0x80) << 24;
+  const exp = (b >> 3) & 0xf;
+  let mant = b & 0x7;
+  if (exp === 0xf && mant === 0x7) return (sign | 0x7fc00000) >>> 0;
+  if (exp !== 0) return (sign | ((exp + 120) << 23) | (mant << 20)) >>> 0;
+  if (mant === 0) return sign >>> 0;
+  let e = 121; // the f32 exponent field of 2^-6, the subnormals' scale
+  while (!(mant & 0x8)) {
+    mant <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mant & 0x7) << 20)) >>> 0;
+}
+
+const E4M3_TABLE = Uint32Array.from({ length: 256 }, (_, b) => float8E4M3ToFloat32Bits(b));
+const E5M2_TABLE = Uint32Array.from({ length: 256 }, (_, b) => float8E5M2ToFloat32Bits(b));
+
+const widenBytes = (src: Uint8Array, table: Uint32Array): Float32Array => {
+  const out = new Uint32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
+  return new Float32Array(out.buffer);
+};
+
+export const float8E4M3BitsToFloat32 = (src: Uint8Array): Float32Array => widenBytes(src, E4M3_TABLE);
+export const float8E5M2BitsToFloat32 = (src: Uint8Array): Float32Array => widenBytes(src, E5M2_TABLE);
+
+const TWO_POW_53 = 2n ** 53n;
+
+/**
+ * A 64-bit integer rounded once to the nearest f32 (ties to even), as a C cast does. Number(v) first
+ * would round twice above 2^53 (to f64, then to f32) and can land one f32 step off.
+ */
+export function int64ToFloat32(v: bigint): number {
+  const a = v < 0n ? -v : v;
+  if (a <= TWO_POW_53) return Math.fround(Number(v));
+  const shift = a.toString(2).length - 24; // keep 24 significant bits
+  const s = BigInt(shift);
+  let q = a >> s;
+  const rem = a - (q << s);
+  const half = 1n << (s - 1n);
+  if (rem > half || (rem === half && (q & 1n) === 1n)) q++;
+  const r = Number(q) * 2 ** shift;
+  return v < 0n ? -r : r;
 }

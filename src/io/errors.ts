@@ -3,7 +3,8 @@ export type WeightsErrorCode =
   | 'truncated' | 'out-of-range' | 'too-large'
   | 'header-too-small' | 'header-too-large' | 'bad-json' | 'bad-metadata' | 'bad-entry'
   | 'bad-dtype' | 'bad-shape' | 'bad-offsets' | 'shape-mismatch' | 'overlap' | 'missing-tensor'
-  | 'bad-zip' | 'compressed-zip' | 'encrypted-zip'
+  | 'duplicate-key' | 'gap' | 'trailing-bytes'
+  | 'bad-zip' | 'bad-crc' | 'compressed-zip' | 'encrypted-zip'
   | 'bad-pickle' | 'disallowed-global' | 'legacy-pth' | 'bad-pth' | 'big-endian' | 'no-state-dict';
 
 /** A weights file that cannot be read as claimed; the message names the file, the tensor, the fault and the remedy. */

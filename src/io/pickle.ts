@@ -24,7 +24,12 @@ export interface UnpickleOptions {
   reduce: (fn: PickleGlobal, args: readonly unknown[]) => unknown;
   /** BINPERSID: turns a persistent id (a torch storage reference) into a value. */
   persistentLoad: (pid: unknown) => unknown;
+  /** What the pickle is, for error messages (default: "the checkpoint's data.pkl"). */
+  what?: string;
 }
+
+/** The pickle ends before its STOP: a reader holding only a prefix of the file may read more and retry. */
+export class TruncatedPickleError extends WeightsFormatError {}
 
 /** Bounds that keep hostile input from exhausting memory; legitimate state dicts stay far below. */
 export const PICKLE_LIMITS = { stack: 1_000_000, marks: 100_000, memo: 4_000_000, lineBytes: 1024, longBytes: 1024 };
@@ -33,16 +38,24 @@ export const PICKLE_LIMITS = { stack: 1_000_000, marks: 100_000, memo: 4_000_000
 export const PICKLE_STATE = '__state__';
 
 export function unpickle(bytes: Uint8Array, o: UnpickleOptions): unknown {
+  return unpickleAt(bytes, 0, o).value;
+}
+
+/** The pickle starting at byte `start`, and the byte after its STOP (torch's legacy files are pickles in a row). */
+export function unpickleAt(bytes: Uint8Array, start: number, o: UnpickleOptions): { value: unknown; end: number } {
+  const damaged = `${o.what ?? "the checkpoint's data.pkl"} is damaged or was not written by torch.save`;
   const fail = (msg: string): never => {
-    throw new WeightsFormatError(o.file, 'bad-pickle', `${msg}; the checkpoint's data.pkl is damaged or was not written by torch.save`);
+    throw new WeightsFormatError(o.file, 'bad-pickle', `${msg}; ${damaged}`);
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const decoder = new TextDecoder();
-  let p = 0;
+  // torch.load decodes protocol-2 byte strings (Python 2's str) as UTF-8.
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  let p = start;
 
   // Every length is checked against the bytes left before anything is allocated for it.
   const need = (n: number) => {
-    if (!(n >= 0) || p + n > bytes.byteLength) fail(`truncated pickle: ${n} bytes needed at byte ${p} of ${bytes.byteLength}`);
+    if (n >= 0 && p + n > bytes.byteLength) throw new TruncatedPickleError(o.file, 'bad-pickle', `truncated pickle: ${n} bytes needed at byte ${p} of ${bytes.byteLength}; ${damaged}`);
+    if (!(n >= 0)) fail(`a negative length at byte ${p}`);
   };
   const u8 = () => { need(1); return bytes[p++]; };
   const u16 = () => { need(2); const v = view.getUint16(p, true); p += 2; return v; };
@@ -53,6 +66,7 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): unknown {
   const text = (n: number) => decoder.decode(take(n));
   const line = () => {
     const end = bytes.subarray(p, p + PICKLE_LIMITS.lineBytes).indexOf(0x0a);
+    if (end < 0 && p + PICKLE_LIMITS.lineBytes > bytes.byteLength) need(bytes.byteLength - p + 1);
     if (end < 0) fail(`unterminated or overlong text line at byte ${p}`);
     return text(end + 1).slice(0, -1);
   };
@@ -124,7 +138,7 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): unknown {
     switch (op) {
       case 0x80: u8(); break; // PROTO
       case 0x95: u64(); break; // FRAME: a length hint only
-      case 0x2e: return pop(); // STOP
+      case 0x2e: return { value: pop(), end: p }; // STOP
       case 0x28: mark(); break; // MARK
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
@@ -148,6 +162,8 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): unknown {
       case 0x8c: push(text(u8())); break; // SHORT_BINUNICODE
       case 0x58: push(text(u32())); break; // BINUNICODE
       case 0x8d: push(text(u64())); break; // BINUNICODE8
+      case 0x55: push(text(u8())); break; // SHORT_BINSTRING (Python 2's str)
+      case 0x54: { const n = i32(); push(text(n)); break; } // BINSTRING
       case 0x43: push(copyBytes(take(u8()))); break; // SHORT_BINBYTES
       case 0x42: push(copyBytes(take(u32()))); break; // BINBYTES
       case 0x8e: push(copyBytes(take(u64()))); break; // BINBYTES8

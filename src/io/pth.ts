@@ -1,19 +1,24 @@
+import { swapByteOrder } from './byte-order.js';
 import { ownedBuffer, type ByteSource } from './byte-source.js';
 import { WeightsFormatError } from './errors.js';
 import { unpickle, type PickleGlobal } from './pickle.js';
+import { openLegacyPth } from './pth-legacy.js';
 import { gatherStrided, isContiguous, lastIndex } from './strided.js';
 import { DTYPE_BYTES, MAX_TENSOR_BYTES, typedArrayFor, type TensorData } from './tensor-data.js';
-import { PendingTensor, StorageRef, torchPickleOptions } from './torch-pickle.js';
+import { PendingTensor, StorageRef, torchPickleOptions, type OpenedPth } from './torch-pickle.js';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
 
 export { stateDictFrom } from './state-dict.js';
 export type { StorageRef } from './torch-pickle.js';
 
-// Reads torch.save zip archives (torch >= 1.6): <archive>/data.pkl is unpickled by the restricted VM,
-// its persistent ids name <archive>/data/<key> storages, read by range once each when a tensor needs them.
+// Reads what torch.save writes, never running code: zip archives (torch >= 1.6), whose <archive>/data.pkl
+// names <archive>/data/<key> storages, and legacy files (pickles then raw storages, see pth-legacy.ts).
+// The pickle is run by the restricted VM; each storage is read by range once, when a tensor needs it.
 
 const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
 const MAX_NESTING = 256;
+/** Where a POSIX tar header says "ustar". */
+const TAR_MAGIC_AT = 257;
 
 /** What torch.save stored: tensors as TensorData, dicts as Maps, lists as arrays, tuples as frozen arrays. */
 export type PthValue =
@@ -31,30 +36,27 @@ export interface LoadPthOptions {
 /** Whatever torch.save stored, with every tensor as a contiguous TensorData in its stored dtype. */
 export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promise<PthValue> {
   const file = src.name;
-  await refuseLegacy(src);
-  const entries = await readZipDirectory(src);
-  const pklName = findDataPkl(entries, file);
-  const prefix = pklName.slice(0, -'data.pkl'.length);
-  const order = entries.get(`${prefix}byteorder`);
-  if (order && new TextDecoder().decode(await readZipEntry(src, order, 16)).trim() !== 'little') {
-    throw new WeightsFormatError(file, 'big-endian', 'the checkpoint was saved big-endian; re-save it on a little-endian machine or convert it to safetensors');
-  }
-  const options = torchPickleOptions(file);
-  const root = unpickle(await readZipEntry(src, entries.get(pklName)!, MAX_PICKLE_BYTES), options);
-  const storages = options.storages;
+  const { root, storages, readStorage: readStored } = await openPth(src);
+
+  // Name each tensor by its first path in the tree; refuse dtypes cflens cannot hold before reading anything.
+  const names = new Map<PendingTensor, string>();
+  walkTensors(root, '', 0, new Set(), (t, path) => void (names.has(t) || names.set(t, path)), file);
+  for (const [t, name] of names) if (t.storage.unsupported) throw unsupportedDtype(file, t.storage, name);
+  for (const s of storages.values()) if (s.unsupported) throw unsupportedDtype(file, s);
 
   const storageBytes = new Map<string, Promise<ArrayBuffer>>();
   const readStorage = (s: StorageRef, tensor: string) => {
     let bytes = storageBytes.get(s.key);
     if (!bytes) {
-      bytes = readStorageEntry(src, entries, prefix, s, tensor);
+      if (s.byteLength > MAX_TENSOR_BYTES) throw new WeightsFormatError(file, 'too-large', `its storage '${s.key}' of ${s.byteLength} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); convert the checkpoint to safetensors`, tensor);
+      bytes = readStored(s, tensor);
       storageBytes.set(s.key, bytes);
     }
     return bytes;
   };
   // Claimed storage sizes are only checked when read, but real storages cannot outgrow the file.
   let claimed = 0;
-  for (const s of storages.values()) claimed += s.numel * DTYPE_BYTES[s.dtype];
+  for (const s of storages.values()) claimed += s.byteLength;
   let viewBudget = opts.maxViewBytes ?? 64 * 1024 * 1024 + 4 * Math.min(claimed, src.size);
 
   const materialise = async (t: PendingTensor, name: string): Promise<TensorData> => {
@@ -65,23 +67,63 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
     if (count > 0 && lastIndex(offset, size, stride) >= storage.numel) {
       throw new WeightsFormatError(file, 'out-of-range', `the view (offset ${offset}, size [${size}], stride [${stride}]) reaches outside its ${storage.numel}-element storage '${storage.key}'`, name);
     }
-    const whole = count === storage.numel && offset === 0 && isContiguous(size, stride);
+    // A legacy storage view is a slice of the stored storage: offsets are shifted into it.
+    const stored = storage.view?.root ?? storage;
+    const start = offset + (storage.view?.start ?? 0);
+    const whole = count === stored.numel && start === 0 && isContiguous(size, stride);
     if (!whole) {
       viewBudget -= count * esize;
       if (viewBudget < 0) throw new WeightsFormatError(file, 'too-large', `copying this ${count}-element view would exceed the memory allowed for views of shared storages (LoadPthOptions.maxViewBytes)`, name);
     }
-    const buffer = count === 0 ? new ArrayBuffer(0) : await readStorage(storage, name);
+    const buffer = count === 0 ? new ArrayBuffer(0) : await readStorage(stored, name);
     // A tensor covering its whole storage shares the storage's buffer (as tied weights do in torch).
-    const data = whole ? buffer : gatherStrided(buffer, esize, offset, size, stride);
+    const data = whole ? buffer : gatherStrided(buffer, esize, start, size, stride);
     return { name, dtype: storage.dtype, shape: [...size], data: typedArrayFor(storage.dtype, data) };
   };
 
-  // Name each tensor by its first path in the tree, read and copy them, then rebuild the tree with them.
-  const names = new Map<PendingTensor, string>();
-  walkTensors(root, '', 0, new Set(), (t, path) => void (names.has(t) || names.set(t, path)), file);
   const done = new Map<PendingTensor, TensorData>();
   for (const [t, name] of names) done.set(t, await materialise(t, name));
   return withTensors(root, done, new Map()) as PthValue;
+}
+
+function unsupportedDtype(file: string, s: StorageRef, tensor?: string): WeightsFormatError {
+  const what = tensor === undefined ? `storage '${s.key}' has` : 'it has';
+  return new WeightsFormatError(file, 'bad-dtype', `${what} dtype ${s.unsupported!.torchDtype}, which cflens does not support (its tensors are real: f64, f32, f16, bf16, integer, bool); convert it in Python to real tensors (torch.view_as_real(t) gives the real and imaginary parts as a last dimension of size 2) and save those`, tensor);
+}
+
+/** Picks the reader by the first bytes, as torch.load does: a pickle is a legacy file, anything else must be a zip. */
+async function openPth(src: ByteSource): Promise<OpenedPth> {
+  const head = await src.read(0, Math.min(src.size, TAR_MAGIC_AT + 5));
+  if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) return openLegacyPth(src, MAX_PICKLE_BYTES); // pickle PROTO
+  if (new TextDecoder().decode(head.subarray(TAR_MAGIC_AT, TAR_MAGIC_AT + 5)) === 'ustar') {
+    throw new WeightsFormatError(src.name, 'legacy-pth', `this is a tar archive: the checkpoint format of the earliest torch releases (members 'sys_info', 'pickle', 'storages', 'tensors'), which cflens does not read; load it in Python with a torch that still reads it and re-save it with torch >= 1.6 (torch.save(state_dict, path)), or convert it to safetensors`);
+  }
+  return openZipPth(src);
+}
+
+async function openZipPth(src: ByteSource): Promise<OpenedPth> {
+  const file = src.name;
+  const entries = await readZipDirectory(src);
+  const pklName = findDataPkl(entries, file);
+  const prefix = pklName.slice(0, -'data.pkl'.length);
+  const bigEndian = await isBigEndian(src, entries.get(`${prefix}byteorder`));
+  const options = torchPickleOptions(file);
+  const root = unpickle(await readZipEntry(src, entries.get(pklName)!, MAX_PICKLE_BYTES), options);
+  const readStorage = async (s: StorageRef, tensor: string) => {
+    const buffer = await readStorageEntry(src, entries, prefix, s, tensor);
+    if (bigEndian) swapByteOrder(new Uint8Array(buffer), DTYPE_BYTES[s.dtype]);
+    return buffer;
+  };
+  return { root, storages: options.storages, readStorage };
+}
+
+/** <archive>/byteorder (torch >= 2.1) says how storages were written; without it they are little-endian. */
+async function isBigEndian(src: ByteSource, record: ZipEntry | undefined): Promise<boolean> {
+  if (!record) return false;
+  const order = new TextDecoder().decode(await readZipEntry(src, record, 16));
+  // torch.load accepts exactly these two.
+  if (order === 'little' || order === 'big') return order === 'big';
+  throw new WeightsFormatError(src.name, 'bad-pth', `its byteorder record says ${JSON.stringify(order)}, where torch writes "little" or "big": the archive is damaged or was not written by torch.save`);
 }
 
 function walkTensors(v: unknown, path: string, depth: number, visited: Set<unknown>, found: (t: PendingTensor, path: string) => void, file: string): void {
@@ -112,15 +154,6 @@ function withTensors(v: unknown, done: Map<PendingTensor, TensorData>, copies: M
   return Object.isFrozen(v) ? Object.freeze(a) : a;
 }
 
-async function refuseLegacy(src: ByteSource): Promise<void> {
-  if (src.size < 2) return;
-  const head = await src.read(0, 2);
-  // Pre-1.6 files are a bare pickle (PROTO 2, then a magic number) followed by raw storages.
-  if (head[0] === 0x80 && head[1] <= 5) {
-    throw new WeightsFormatError(src.name, 'legacy-pth', 'this is a legacy (non-zip, torch < 1.6) checkpoint, which cannot be read safely here; load it in Python and re-save it with torch >= 1.6 (torch.save(state_dict, path)), or convert it to safetensors');
-  }
-}
-
 function findDataPkl(entries: Map<string, ZipEntry>, file: string): string {
   const candidates = [...entries.keys()].filter((n) => /^([^/]+\/)?data\.pkl$/.test(n));
   if (candidates.length !== 1) {
@@ -133,8 +166,7 @@ async function readStorageEntry(src: ByteSource, entries: Map<string, ZipEntry>,
   const file = src.name;
   const entry = entries.get(`${prefix}data/${s.key}`);
   if (!entry) throw new WeightsFormatError(file, 'bad-pth', `its storage '${s.key}' (${prefix}data/${s.key}) is missing from the archive`, tensor);
-  const bytes = s.numel * DTYPE_BYTES[s.dtype];
-  if (bytes > MAX_TENSOR_BYTES) throw new WeightsFormatError(file, 'too-large', `its storage '${s.key}' of ${bytes} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); convert the checkpoint to safetensors`, tensor);
+  const bytes = s.byteLength;
   if (entry.size !== bytes) throw new WeightsFormatError(file, 'truncated', `its storage '${s.key}' holds ${entry.size} bytes but ${s.numel} ${s.dtype} elements need ${bytes}`, tensor);
   return ownedBuffer(await readZipEntry(src, entry, bytes));
 }

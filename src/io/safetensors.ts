@@ -10,7 +10,7 @@ export { writeSafetensors, type TensorToWrite } from './safetensors-write.js';
 export { DTYPE_BYTES, toFloat32, type DType, type TensorArray, type TensorData } from './tensor-data.js';
 
 export interface ReadOptions {
-  /** Convert to F32 (F16, BF16, F64 and integers); by default the stored dtype is kept. */
+  /** Convert to F32 (F16, BF16, F8, F64 and integers: see toFloat32); by default the stored dtype is kept. */
   float32?: boolean;
 }
 

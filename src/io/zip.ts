@@ -1,8 +1,10 @@
 import type { ByteSource } from './byte-source.js';
+import { crc32 } from './crc32.js';
 import { WeightsFormatError } from './errors.js';
 
 // A minimal zip reader for torch.save archives: stored (uncompressed) entries, ZIP64 for big files.
-// The central directory is read once; entries are read by range when asked.
+// The central directory is read once; entries are read by range when asked, and checked as Python's
+// zipfile checks them: the local header must agree with the directory, the data with its CRC-32.
 
 export interface ZipEntry {
   name: string;
@@ -11,6 +13,8 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   headerOffset: number;
+  /** CRC-32 of the entry's bytes, from the central directory. */
+  crc32: number;
 }
 
 const EOCD_SIG = 0x06054b50;
@@ -30,6 +34,7 @@ const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] <<
 const u64 = (b: Uint8Array, o: number) => u32(b, o) + u32(b, o + 4) * 2 ** 32;
 
 const badZip = (file: string, detail: string) => new WeightsFormatError(file, 'bad-zip', `${detail}; the archive is damaged or truncated (download it again)`);
+const damaged = 'the archive is damaged: download or save it again';
 
 /** Finds the end-of-central-directory record (and its ZIP64 twin when the 32-bit fields overflowed). */
 async function findDirectory(src: ByteSource): Promise<{ count: number; offset: number; size: number }> {
@@ -81,7 +86,7 @@ export async function readZipDirectory(src: ByteSource): Promise<Map<string, Zip
     const next = p + CENTRAL_LEN + nameLen + extraLen + commentLen;
     if (next > cd.byteLength) throw badZip(file, `central directory entry ${i} runs past the directory`);
     const name = decoder.decode(cd.subarray(p + CENTRAL_LEN, p + CENTRAL_LEN + nameLen));
-    const entry: ZipEntry = { name, flags: u16(cd, p + 8), method: u16(cd, p + 10), compressedSize: u32(cd, p + 20), size: u32(cd, p + 24), headerOffset: u32(cd, p + 42) };
+    const entry: ZipEntry = { name, flags: u16(cd, p + 8), method: u16(cd, p + 10), compressedSize: u32(cd, p + 20), size: u32(cd, p + 24), headerOffset: u32(cd, p + 42), crc32: u32(cd, p + 16) };
     applyZip64Extra(entry, cd, p + CENTRAL_LEN + nameLen, extraLen);
     entries.set(name, entry);
     p = next;
@@ -124,7 +129,54 @@ export async function readZipEntry(src: ByteSource, entry: ZipEntry, maxBytes = 
   if (entry.headerOffset < 0 || entry.headerOffset + LOCAL_LEN > src.size) throw badZip(file, `${what} starts past the end of the file`);
   const h = await src.read(entry.headerOffset, LOCAL_LEN);
   if (u32(h, 0) !== LOCAL_SIG) throw badZip(file, `${what} has no local header at offset ${entry.headerOffset}`);
-  const start = entry.headerOffset + LOCAL_LEN + u16(h, 26) + u16(h, 28);
+  const nameLen = u16(h, 26);
+  const extraLen = u16(h, 28);
+  const start = entry.headerOffset + LOCAL_LEN + nameLen + extraLen;
   if (start + entry.size > src.size) throw new WeightsFormatError(file, 'truncated', `${what} (${entry.size} bytes at ${start}) runs past the end of the ${src.size}-byte file: it is truncated (download it again)`);
-  return src.read(start, entry.size);
+  checkLocalHeader(src.name, entry, h, await src.read(entry.headerOffset + LOCAL_LEN, nameLen + extraLen));
+  const bytes = await src.read(start, entry.size);
+  const crc = crc32(bytes);
+  if (crc !== entry.crc32) {
+    throw new WeightsFormatError(file, 'bad-crc', `${what} fails its CRC-32 check (the directory says ${hex(entry.crc32)}, its ${entry.size} bytes give ${hex(crc)}): ${damaged}`);
+  }
+  return bytes;
+}
+
+const hex = (v: number) => `0x${v.toString(16).padStart(8, '0')}`;
+
+/**
+ * The local header must name the entry as the central directory does (Python's zipfile: "File name in
+ * directory ... and header ... differ") and agree on the method, CRC and sizes wherever it records them:
+ * a writer that streams (flag bit 3, as torch's does) leaves them zero there and puts them after the data.
+ */
+function checkLocalHeader(file: string, entry: ZipEntry, h: Uint8Array, nameAndExtra: Uint8Array): void {
+  const what = `zip entry '${entry.name}'`;
+  const nameLen = u16(h, 26);
+  const name = new TextDecoder().decode(nameAndExtra.subarray(0, nameLen));
+  const differ = (field: string, dir: string | number, local: string | number) =>
+    new WeightsFormatError(file, 'bad-zip', `${what}: the ${field} in the central directory (${dir}) and in its local header (${local}) differ: ${damaged}`);
+  if (name !== entry.name) throw differ('file name', JSON.stringify(entry.name), JSON.stringify(name));
+  if (u16(h, 8) !== entry.method) throw differ('compression method', entry.method, u16(h, 8));
+  const streamed = (u16(h, 6) & 8) !== 0;
+  const local = { crc: u32(h, 14), compressedSize: u32(h, 18), size: u32(h, 22) };
+  if (local.size === 0xffffffff || local.compressedSize === 0xffffffff) {
+    const z = localZip64Sizes(nameAndExtra.subarray(nameLen));
+    if (local.size === 0xffffffff) local.size = z?.size ?? -1;
+    if (local.compressedSize === 0xffffffff) local.compressedSize = z?.compressedSize ?? -1;
+  }
+  // -1: saturated without a ZIP64 field to say more; 0 beside flag bit 3: written after the data.
+  const recorded = (v: number) => v !== -1 && !(streamed && v === 0);
+  if (recorded(local.crc) && local.crc !== entry.crc32) throw differ('CRC-32', hex(entry.crc32), hex(local.crc));
+  if (recorded(local.size) && local.size !== entry.size) throw differ('size', entry.size, local.size);
+  if (recorded(local.compressedSize) && local.compressedSize !== entry.compressedSize) throw differ('stored size', entry.compressedSize, local.compressedSize);
+}
+
+/** A local header's ZIP64 extra field holds both sizes, uncompressed first. */
+function localZip64Sizes(extra: Uint8Array): { size: number; compressedSize: number } | undefined {
+  for (let e = 0; e + 4 <= extra.length;) {
+    const len = u16(extra, e + 2);
+    if (u16(extra, e) === 0x0001 && len >= 16 && e + 4 + 16 <= extra.length) return { size: u64(extra, e + 4), compressedSize: u64(extra, e + 12) };
+    e += 4 + len;
+  }
+  return undefined;
 }

@@ -52,6 +52,8 @@ export interface TensorRecord {
   stride?: number[];
   /** Wrap in torch._utils._rebuild_parameter, or in torch._tensor._rebuild_from_type_v2. */
   wrap?: 'parameter' | 'from-type';
+  /** A legacy file's storage id: its sixth field, None or a storage view (view key, offset, numel). */
+  legacy?: { view?: [string, number, number] };
 }
 
 const contiguousStride = (size: number[]) => size.map((_, d) => size.slice(d + 1).reduce((a, b) => a * b, 1));
@@ -61,7 +63,13 @@ export function tensorOps(p: Pickle, t: TensorRecord): Pickle {
   if (t.wrap === 'parameter') p.global('torch._utils', '_rebuild_parameter').mark();
   if (t.wrap === 'from-type') p.global('torch._tensor', '_rebuild_from_type_v2').mark().global('torch._utils', '_rebuild_tensor_v2').global('torch.nn.parameter', 'Parameter').mark();
   else p.global('torch._utils', '_rebuild_tensor_v2').mark();
-  p.mark().str('storage').global('torch', t.storageType).str(t.storageKey).str('cpu').int(t.storageNumel).tupleMark().op(0x51);
+  p.mark().str('storage').global('torch', t.storageType).str(t.storageKey).str('cpu').int(t.storageNumel);
+  if (t.legacy) {
+    const v = t.legacy.view;
+    if (v) p.str(v[0]).int(v[1]).int(v[2]).tuple(3);
+    else p.none();
+  }
+  p.tupleMark().op(0x51);
   p.int(t.offset ?? 0).ints(t.size).ints(t.stride ?? contiguousStride(t.size)).bool(false).global('collections', 'OrderedDict').tuple(0).op(0x52);
   p.tupleMark();
   if (t.wrap === 'from-type') p.op(0x7d).tupleMark().op(0x52); // (func, type, args, state={})
@@ -91,3 +99,51 @@ export function torchArchive(pickle: Uint8Array, storages: Record<string, Uint8A
 }
 
 export const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+export interface LegacyOptions {
+  /** Replaces the magic number pickle. */
+  magic?: Uint8Array;
+  /** Protocol version (torch writes 1001). */
+  version?: number;
+  /** sys_info's little_endian (true unless given). */
+  littleEndian?: boolean;
+  /** Replaces the sys_info pickle. */
+  sysInfo?: Uint8Array;
+  /** Storage keys in the order they are listed and stored (default: those of `storages`). */
+  keys?: string[];
+  /** Replaces the pickle listing the keys (the storages are still written in `keys` order). */
+  keysPickle?: Uint8Array;
+  /** Write each element count big-endian, as older torch did on big-endian machines. */
+  bigEndianCounts?: boolean;
+  /** Element counts to write instead of the true ones, by key. */
+  counts?: Record<string, bigint>;
+}
+
+/**
+ * A legacy (torch < 1.6) torch.save file: magic number, protocol version, sys_info and the main pickle,
+ * the list of storage keys, then each storage as an 8-byte element count and its bytes.
+ */
+export function legacyPth(main: Uint8Array, storages: Record<string, { data: Uint8Array; elementBytes: number }>, opts: LegacyOptions = {}): Uint8Array {
+  const keys = opts.keys ?? Object.keys(storages);
+  const magic = opts.magic ?? new Pickle().proto(2).long(LEGACY_MAGIC).stop().bytes();
+  const version = new Pickle().proto(2).int(opts.version ?? 1001).stop().bytes();
+  const sysInfo = opts.sysInfo ?? new Pickle().proto(2).op(0x7d).mark()
+    .str('protocol_version').int(1001).str('little_endian').bool(opts.littleEndian ?? true)
+    .str('type_sizes').op(0x7d).mark().str('short').int(2).str('int').int(4).str('long').int(4).op(0x75)
+    .op(0x75).stop().bytes();
+  const list = new Pickle().proto(2).op(0x5d).mark();
+  for (const k of keys) list.str(k);
+  const parts = [magic, version, sysInfo, main, opts.keysPickle ?? list.op(0x65).stop().bytes()];
+  for (const k of keys) {
+    const { data, elementBytes } = storages[k] ?? { data: new Uint8Array(0), elementBytes: 1 };
+    const count = new Uint8Array(8);
+    new DataView(count.buffer).setBigUint64(0, opts.counts?.[k] ?? BigInt(data.length / elementBytes), !opts.bigEndianCounts);
+    parts.push(count, data);
+  }
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of parts) { out.set(b, at); at += b.length; }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WeightsFormatError } from '../../src/io/index.js';
-import { PICKLE_LIMITS, PICKLE_STATE, unpickle, type PickleGlobal } from '../../src/io/pickle.js';
+import { PICKLE_LIMITS, PICKLE_STATE, TruncatedPickleError, unpickle, unpickleAt, type PickleGlobal } from '../../src/io/pickle.js';
 import { Pickle } from './pickle-builder.js';
 
 const calls: Array<[string, readonly unknown[]]> = [];
@@ -81,6 +81,34 @@ describe('restricted unpickler', () => {
     });
   }
 
+  it('reads Python 2 byte strings (SHORT_BINSTRING, BINSTRING) as UTF-8 text, as torch.load does', () => {
+    const p = new Pickle().proto(2).mark().op(0x55, 3, 0x61, 0x62, 0x63).op(0x54, 2, 0, 0, 0, 0xc3, 0xa9).op(0x74).stop();
+    expect(load(p)).toEqual(['abc', 'é']);
+  });
+
+  it('reads pickles in a row, each from where the last ended (torch\'s legacy layout)', () => {
+    const a = new Pickle().proto(2).int(1001).stop().bytes();
+    const b = new Pickle().proto(2).str('next').stop().bytes();
+    const bytes = Uint8Array.from([...a, ...b, 0xff]);
+    const first = unpickleAt(bytes, 0, { file: 'x', allowed: new Set(), reduce: () => null, persistentLoad: () => null });
+    expect(first).toEqual({ value: 1001, end: a.length });
+    expect(unpickleAt(bytes, first.end, { file: 'x', allowed: new Set(), reduce: () => null, persistentLoad: () => null })).toEqual({ value: 'next', end: a.length + b.length });
+  });
+
+  it('tells a pickle that ends too soon (a reader holding a prefix may read more) from a damaged one', () => {
+    const errorOf = (p: Pickle) => { try { load(p); } catch (e) { return e; } return undefined; };
+    for (const cut of [new Pickle().proto(2).int(1), new Pickle().proto(2).op(0x58, 10, 0, 0, 0, 0x61), new Pickle().proto(2).op(0x63, 0x61, 0x62)]) {
+      const err = errorOf(cut);
+      expect(err).toBeInstanceOf(TruncatedPickleError);
+      expect((err as WeightsFormatError).code).toBe('bad-pickle');
+    }
+    for (const bad of [new Pickle().proto(2).op(0x69).stop(), new Pickle().proto(2).op(0x54, 0xff, 0xff, 0xff, 0xff).stop()]) {
+      const err = errorOf(bad);
+      expect((err as WeightsFormatError).code).toBe('bad-pickle');
+      expect(err).not.toBeInstanceOf(TruncatedPickleError);
+    }
+  });
+
   const malformed: Array<[string, Pickle | Uint8Array]> = [
     ['an empty pickle', new Uint8Array(0)],
     ['a pickle without STOP', new Pickle().proto(2).int(1)],
@@ -101,6 +129,7 @@ describe('restricted unpickler', () => {
     ['REDUCE of a non-global', new Pickle().proto(2).int(1).tuple(0).op(0x52).stop()],
     ['STACK_GLOBAL of numbers', new Pickle().proto(4).int(1).int(2).op(0x93).stop()],
     ['a stack underflow', new Pickle().proto(2).op(0x86).stop()],
+    ['BINSTRING with a negative length', new Pickle().proto(2).op(0x54, 0xfe, 0xff, 0xff, 0xff).stop()],
   ];
   it.each(malformed)('rejects %s with a typed error', (_, p) => {
     expect(codeOf(() => load(p, ['collections.OrderedDict']))).toBe('bad-pickle');

@@ -6,6 +6,18 @@ export interface ZipFile {
   data: Uint8Array;
   method?: number;
   flags?: number;
+  /** Recorded instead of the data's CRC-32 (in both headers). */
+  crc?: number;
+}
+
+/** CRC-32 bit by bit, straight from its definition (independent of the reader's table-driven one). */
+export function referenceCrc32(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
 }
 
 export interface ZipOptions {
@@ -28,26 +40,29 @@ export function zipParts(files: ZipFile[], opts: ZipOptions = {}): { local: Uint
   const enc = new TextEncoder();
   const base = opts.base ?? 0;
   const local: number[] = [];
-  const entries: Array<{ file: ZipFile; name: Uint8Array; offset: number }> = [];
+  const entries: Array<{ file: ZipFile; name: Uint8Array; offset: number; crc: number }> = [];
   for (const file of files) {
     const name = enc.encode(file.name);
     const offset = base + local.length;
-    let extra: number[] = [];
+    const crc = file.crc ?? referenceCrc32(file.data);
+    // A ZIP64 local header saturates its sizes and gives them in extra field 0x0001.
+    const zip64Extra = opts.zip64 ? [...le(1, 2), ...le(16, 2), ...le(file.data.length, 8), ...le(file.data.length, 8)] : [];
+    let extra = zip64Extra;
     if (opts.align) {
-      const pad = (opts.align - ((offset + 30 + name.length + 4) % opts.align)) % opts.align;
-      extra = [...le(0x4b50 /* torch's padding id: 'FB' in practice; any id works */, 2), ...le(pad, 2), ...new Array(pad).fill(0x5a)];
+      const pad = (opts.align - ((offset + 30 + name.length + zip64Extra.length + 4) % opts.align)) % opts.align;
+      extra = [...zip64Extra, ...le(0x4b50 /* torch's padding id: 'FB' in practice; any id works */, 2), ...le(pad, 2), ...new Array(pad).fill(0x5a)];
     }
     const size32 = opts.zip64 ? 0xffffffff : file.data.length;
-    local.push(...le(0x04034b50, 4), ...le(20, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(0, 4), ...le(size32, 4), ...le(size32, 4), ...le(name.length, 2), ...le(extra.length, 2), ...name, ...extra, ...file.data);
-    entries.push({ file, name, offset });
+    local.push(...le(0x04034b50, 4), ...le(20, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4), ...le(size32, 4), ...le(size32, 4), ...le(name.length, 2), ...le(extra.length, 2), ...name, ...extra, ...file.data);
+    entries.push({ file, name, offset, crc });
   }
   const directory = (cdOffset: number): Uint8Array => {
     const cd: number[] = [];
-    for (const { file, name, offset } of entries) {
+    for (const { file, name, offset, crc } of entries) {
       const z = opts.zip64;
       const extra = z ? [...le(1, 2), ...le(24, 2), ...le(file.data.length, 8), ...le(file.data.length, 8), ...le(offset, 8)] : [];
       const sat = (v: number) => (z ? 0xffffffff : v);
-      cd.push(...le(0x02014b50, 4), ...le(45, 2), ...le(45, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(0, 4), ...le(sat(file.data.length), 4), ...le(sat(file.data.length), 4), ...le(name.length, 2), ...le(extra.length, 2), ...le(0, 2), ...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(sat(offset), 4), ...name, ...extra);
+      cd.push(...le(0x02014b50, 4), ...le(45, 2), ...le(45, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4), ...le(sat(file.data.length), 4), ...le(sat(file.data.length), 4), ...le(name.length, 2), ...le(extra.length, 2), ...le(0, 2), ...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(sat(offset), 4), ...name, ...extra);
     }
     const cdSize = cd.length;
     const tail: number[] = [];
