@@ -7,9 +7,10 @@ commands:
   doctor [--json]   show the WebGPU adapter, backend, features and limits, and check a computation
   inspect <path> [--json]
                     list the tensors of a .safetensors / .pth / .bin file or a model folder
-  convert <in> --out <file.safetensors> [--dtype f16|f32] [--force]
+  convert <in> --out <file.safetensors> [--dtype f16|f32] [--force] [--max-bytes N]
                     convert a .pth / .bin / .safetensors file or a diffusers/transformers folder
-                    (--force: allow writing over the input itself)
+                    (--force: allow writing over the input itself; --max-bytes: allow an output
+                    larger than 8× the input + 256 MiB, e.g. from tensors sharing storage)
   diagnose [--target smile_blond] [--models models/defaults] [--out cflens-report]
            [--faces 64] [--counterfactuals 4] [--iterations 8] [--seed 0]
                     diagnose a default target model on the synthetic world: attribute sensitivities
@@ -39,12 +40,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'convert': {
-      const p = parseCommand('convert', rest, { out: { type: 'string' }, dtype: { type: 'string', choices: ['f16', 'f32'] }, force: { type: 'boolean' } }, 1);
+      const p = parseCommand('convert', rest, { out: { type: 'string' }, dtype: { type: 'string', choices: ['f16', 'f32'] }, force: { type: 'boolean' }, 'max-bytes': { type: 'string', min: 1 } }, 1);
       const input = p.positionals[0];
       const out = p.values.out as string | undefined;
       if (!input || !out) throw new UsageError('cflens convert: usage: cflens convert <in> --out <file.safetensors> [--dtype f16|f32] [--force]');
       const { convert } = await import('./weights.js');
-      console.log(await convert(input, out, strOf(p, 'dtype', 'f32') as 'f16' | 'f32', { force: Boolean(p.values.force) }));
+      const maxBytes = typeof p.values['max-bytes'] === 'string' ? intOf(p, 'max-bytes', 0) : undefined;
+      console.log(await convert(input, out, strOf(p, 'dtype', 'f32') as 'f16' | 'f32', { force: Boolean(p.values.force), maxBytes }));
       return 0;
     }
     case 'diagnose': {

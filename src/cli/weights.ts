@@ -1,6 +1,6 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../io/node/atomic-write.js';
-import { DTYPE_BYTES, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { DTYPE_BYTES, safetensorsChunks, safetensorsLayout } from '../io/safetensors.js';
 import { floatToHalfBits } from '../io/dtype.js';
 import { fileSource } from '../io/node/file-source.js';
 import { openDirWeights, openWeights, type WeightsReader } from '../models/pretrained.js';
@@ -31,21 +31,34 @@ export async function inspect(path: string, json: boolean): Promise<string> {
   ].join('\n');
 }
 
-/** Any readable checkpoint → one .safetensors file, as f32 or f16 (integer tensors keep their values as f32/f16). */
-export async function convert(input: string, out: string, dtype: 'f16' | 'f32', o: { force?: boolean } = {}): Promise<string> {
+/** Output bytes a conversion may write per input byte (plus a floor) before it must be asked for. */
+const EXPANSION_LIMIT = 8;
+const EXPANSION_FLOOR = 256 * 2 ** 20;
+
+/**
+ * Any readable checkpoint → one .safetensors file, as f32 or f16 (integer tensors keep their values as
+ * f32/f16). Streams: one tensor is read, converted and written at a time, into a temporary file that
+ * replaces `out` only when complete. Tensors that share storage in a .pth each become a full copy, so
+ * the output is sized up front and refused past `maxBytes` (default 8× the input + 256 MiB).
+ */
+export async function convert(input: string, out: string, dtype: 'f16' | 'f32', o: { force?: boolean; maxBytes?: number } = {}): Promise<string> {
   if (!o.force && existsSync(out) && realpathSync(out) === realpathSync(input)) {
     throw new Error(`cflens convert: --out ${out} is the input itself: the ${dtype} result would replace the original; write elsewhere, or add --force`);
   }
   const r = await openAny(input);
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const k of r.keys()) {
-    const v = await r.read(k);
-    tensors[k] = dtype === 'f16'
-      ? { dtype: 'F16', shape: r.shape(k), data: Uint16Array.from(v, floatToHalfBits) }
-      : { dtype: 'F32', shape: r.shape(k), data: v };
+  const outDtype = dtype === 'f16' ? 'F16' : 'F32';
+  const specs = Object.fromEntries(r.keys().map((k) => [k, { dtype: outDtype, shape: r.shape(k) }] as const));
+  const { head, dataBytes } = safetensorsLayout(specs);
+  const total = head.byteLength + dataBytes;
+  const inputBytes = statSync(input).isDirectory() ? 0 : statSync(input).size;
+  const limit = o.maxBytes ?? EXPANSION_FLOOR + EXPANSION_LIMIT * inputBytes;
+  if (total > limit) {
+    throw new Error(`cflens convert: ${input} (${fmtBytes(inputBytes)}) would become ${fmtBytes(total)} of ${dtype} tensors, over the limit of ${fmtBytes(limit)} (8× the input + 256 MiB): its tensors share storage or it is hostile. Nothing was written; pass --max-bytes ${total} to convert it anyway`);
   }
-  const bytes = writeSafetensors(tensors, { format: 'pt', converted_by: 'cflens', source: input.split(/[\\/]/).pop() ?? input });
-  await writeFileAtomic(out, bytes);
-  return `wrote ${out}: ${Object.keys(tensors).length} tensors, ${fmtBytes(bytes.byteLength)} (${dtype})`;
+  const metadata = { format: 'pt', converted_by: 'cflens', source: input.split(/[\\/]/).pop() ?? input };
+  await writeFileAtomic(out, safetensorsChunks(specs, async (k) => {
+    const v = await r.read(k);
+    return dtype === 'f16' ? Uint16Array.from(v, floatToHalfBits) : v;
+  }, metadata));
+  return `wrote ${out}: ${r.keys().length} tensors, ${fmtBytes(total)} (${dtype})`;
 }
-

@@ -1,6 +1,6 @@
 /** What was wrong with a weights file; stable strings that callers and tests can branch on. */
 export type WeightsErrorCode =
-  | 'truncated' | 'out-of-range' | 'too-large'
+  | 'truncated' | 'out-of-range' | 'too-large' | 'too-many-tensors'
   | 'header-too-small' | 'header-too-large' | 'bad-json' | 'bad-metadata' | 'bad-entry'
   | 'bad-dtype' | 'bad-shape' | 'bad-offsets' | 'shape-mismatch' | 'overlap' | 'missing-tensor'
   | 'duplicate-key' | 'gap' | 'trailing-bytes'

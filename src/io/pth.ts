@@ -4,7 +4,7 @@ import { WeightsFormatError } from './errors.js';
 import { unpickle, type PickleGlobal } from './pickle.js';
 import { openLegacyPth } from './pth-legacy.js';
 import { gatherStrided, isContiguous, lastIndex } from './strided.js';
-import { DTYPE_BYTES, MAX_TENSOR_BYTES, typedArrayFor, type TensorData } from './tensor-data.js';
+import { DTYPE_BYTES, MAX_TENSOR_BYTES, MAX_TENSORS, typedArrayFor, type TensorData } from './tensor-data.js';
 import { PendingTensor, StorageRef, torchPickleOptions, type OpenedPth } from './torch-pickle.js';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
 
@@ -40,7 +40,11 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
 
   // Name each tensor by its first path in the tree; refuse dtypes cflens cannot hold before reading anything.
   const names = new Map<PendingTensor, string>();
-  walkTensors(root, '', 0, new Set(), (t, path) => void (names.has(t) || names.set(t, path)), file);
+  walkTensors(root, '', 0, new Set(), (t, path) => {
+    if (names.has(t)) return;
+    if (names.size >= MAX_TENSORS) throw new WeightsFormatError(file, 'too-many-tensors', `the checkpoint holds more than the ${MAX_TENSORS} tensors cflens reads from one file (real checkpoints hold thousands); the file is damaged or hostile`);
+    names.set(t, path);
+  }, file);
   for (const [t, name] of names) if (t.storage.unsupported) throw unsupportedDtype(file, t.storage, name);
   for (const s of storages.values()) if (s.unsupported) throw unsupportedDtype(file, s);
 
@@ -92,6 +96,16 @@ function unsupportedDtype(file: string, s: StorageRef, tensor?: string): Weights
 }
 
 /** Picks the reader by the first bytes, as torch.load does: a pickle is a legacy file, anything else must be a zip. */
+/** Whether a file's first bytes are a torch.save file: a zip archive, a legacy pickle stream or a tar. */
+export function looksLikePth(head: Uint8Array): boolean {
+  if (head.length >= 2 && head[0] === 0x50 && head[1] === 0x4b) return true;
+  if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) return true;
+  return new TextDecoder().decode(head.subarray(TAR_MAGIC_AT, TAR_MAGIC_AT + 5)) === 'ustar';
+}
+
+/** How many leading bytes looksLikePth needs. */
+export const PTH_SNIFF_BYTES = TAR_MAGIC_AT + 5;
+
 async function openPth(src: ByteSource): Promise<OpenedPth> {
   const head = await src.read(0, Math.min(src.size, TAR_MAGIC_AT + 5));
   if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) return openLegacyPth(src, MAX_PICKLE_BYTES); // pickle PROTO

@@ -1,6 +1,6 @@
 import { WeightsFormatError } from './errors.js';
 import { JsonNumber, JsonSyntaxError, parseStrictJson, type JsonValue } from './strict-json.js';
-import { DTYPE_BYTES, isDType, type DType } from './tensor-data.js';
+import { MAX_TENSORS, DTYPE_BYTES, isDType, type DType } from './tensor-data.js';
 
 /** The format's limit on the header length (MAX_HEADER_SIZE in the reference crate). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -60,6 +60,10 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
   const dataSize = fileSize - dataOffset;
   const tensors = new Map<string, TensorInfo>();
   let metadata: Record<string, string> = {};
+  const count = json.size - (json.has('__metadata__') ? 1 : 0);
+  if (count > MAX_TENSORS) {
+    throw new WeightsFormatError(file, 'too-many-tensors', `the header names ${count} tensors, more than the ${MAX_TENSORS} cflens reads from one file (real checkpoints hold thousands); the file is damaged or hostile`);
+  }
   for (const [name, raw] of json) {
     if (name === '__metadata__') metadata = parseMetadata(raw, file);
     else tensors.set(name, parseEntry(raw, name, file, dataSize));

@@ -39,12 +39,18 @@ function jsonString(s: string, what: string): string {
   return JSON.stringify(s);
 }
 
+/** What the header needs of a tensor: its dtype and shape (the bytes may come later). */
+export interface TensorSpec { dtype: DType; shape: readonly number[] }
+
+/** The file's first bytes (length field, padded JSON header) and the order the tensors' bytes follow in. */
+export interface SafetensorsLayout { head: Uint8Array<ArrayBuffer>; order: string[]; dataBytes: number }
+
 /**
- * Serialises tensors byte for byte as the reference writer (the safetensors crate) does: tensors by
- * descending dtype alignment then name, their bytes back to back in that order, and the JSON header
- * (__metadata__ first) padded with spaces so that the data section starts at a multiple of 8.
+ * Lays a file out as the reference writer (the safetensors crate) does: tensors by descending dtype
+ * alignment then name, their bytes back to back in that order, and the JSON header (__metadata__ first)
+ * padded with spaces so that the data section starts at a multiple of 8.
  */
-export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
+export function safetensorsLayout(specs: Record<string, TensorSpec>, metadata?: Record<string, string>): SafetensorsLayout {
   const entries: string[] = [];
   if (metadata) {
     const fields = Object.entries(metadata).map(([k, v]) => {
@@ -53,18 +59,16 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
     });
     entries.push(`"__metadata__":{${fields.join(',')}}`);
   }
-  for (const [n, t] of Object.entries(tensors)) {
+  for (const [n, t] of Object.entries(specs)) {
     if (n === '__metadata__') throw new Error("cflens: writeSafetensors: '__metadata__' is reserved and cannot name a tensor");
     if (!isDType(t.dtype)) throw new Error(`cflens: writeSafetensors: '${n}' has unknown dtype ${String(t.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
     if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`cflens: writeSafetensors: '${n}' has invalid shape [${t.shape.join(', ')}]`);
-    const expected = t.shape.reduce((a, b) => a * b, DTYPE_BYTES[t.dtype]);
-    if (t.data.byteLength !== expected) throw new Error(`cflens: writeSafetensors: '${n}' has ${t.data.byteLength} bytes but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
   }
-  const order = Object.keys(tensors).sort((a, b) => DTYPE_RANK[tensors[b].dtype] - DTYPE_RANK[tensors[a].dtype] || compareCodePoints(a, b));
+  const order = Object.keys(specs).sort((a, b) => DTYPE_RANK[specs[b].dtype] - DTYPE_RANK[specs[a].dtype] || compareCodePoints(a, b));
   let offset = 0;
   for (const n of order) {
-    const t = tensors[n];
-    const end = offset + t.data.byteLength;
+    const t = specs[n];
+    const end = offset + byteSize(t);
     entries.push(`${jsonString(n, `tensor name '${n}'`)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
@@ -73,15 +77,46 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
   if (headerLength > MAX_HEADER_BYTES) {
     throw new Error(`cflens: writeSafetensors: the header would be ${headerLength} bytes, over the format's limit of 100,000,000 (readers refuse such files): write fewer tensors per file or less metadata`);
   }
-  const out = new Uint8Array(8 + headerLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(unpadded, 8);
-  out.fill(0x20, 8 + unpadded.byteLength, 8 + headerLength);
-  let at = 8 + headerLength;
+  const head = new Uint8Array(8 + headerLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
+  head.set(unpadded, 8);
+  head.fill(0x20, 8 + unpadded.byteLength);
+  return { head, order, dataBytes: offset };
+}
+
+const byteSize = (t: TensorSpec) => t.shape.reduce((a, b) => a * b, DTYPE_BYTES[t.dtype]);
+
+function checkBytes(n: string, t: TensorSpec, data: ArrayBufferView): void {
+  const expected = byteSize(t);
+  if (data.byteLength !== expected) throw new Error(`cflens: writeSafetensors: '${n}' has ${data.byteLength} bytes but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+}
+
+const bytesOf = (d: ArrayBufferView) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+
+/** Serialises tensors byte for byte as the reference writer does (see safetensorsLayout). */
+export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
+  for (const [n, t] of Object.entries(tensors)) if (isDType(t.dtype)) checkBytes(n, t, t.data);
+  const { head, order, dataBytes } = safetensorsLayout(tensors, metadata);
+  const out = new Uint8Array(head.byteLength + dataBytes);
+  out.set(head);
+  let at = head.byteLength;
   for (const n of order) {
-    const d = tensors[n].data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
-    at += d.byteLength;
+    out.set(bytesOf(tensors[n].data), at);
+    at += tensors[n].data.byteLength;
   }
   return out;
+}
+
+/**
+ * The same file as chunks, producing each tensor's bytes only when it is its turn (`bytes(name)`), so a
+ * checkpoint of any size is written with one tensor in memory at a time.
+ */
+export async function* safetensorsChunks(specs: Record<string, TensorSpec>, bytes: (name: string) => Promise<ArrayBufferView>, metadata?: Record<string, string>): AsyncGenerator<Uint8Array> {
+  const { head, order } = safetensorsLayout(specs, metadata);
+  yield head;
+  for (const n of order) {
+    const data = await bytes(n);
+    checkBytes(n, specs[n], data);
+    yield bytesOf(data);
+  }
 }

@@ -6,7 +6,7 @@ import { MAX_TENSOR_BYTES, toFloat32, typedArrayFor, type TensorData } from './t
 export type { ByteSource } from './byte-source.js';
 export { bytesSource, blobSource } from './byte-source.js';
 export { parseSafetensorsHeader, MAX_HEADER_BYTES, type SafetensorsHeader, type TensorInfo } from './safetensors-header.js';
-export { writeSafetensors, type TensorToWrite } from './safetensors-write.js';
+export { writeSafetensors, safetensorsChunks, safetensorsLayout, type TensorToWrite, type TensorSpec } from './safetensors-write.js';
 export { DTYPE_BYTES, toFloat32, type DType, type TensorArray, type TensorData } from './tensor-data.js';
 
 export interface ReadOptions {

@@ -15,6 +15,11 @@ export const isDType = (s: unknown): s is DType => typeof s === 'string' && Obje
 
 /** The largest tensor read into one buffer (a Node 20 ArrayBuffer holds at most 4 GiB). */
 export const MAX_TENSOR_BYTES = 2 ** 32;
+/**
+ * Tensors one checkpoint may name. Real checkpoints hold thousands; a file naming millions is a resource
+ * bomb (a 71 MB header of 1.2 M empty tensors), refused before any per-tensor work.
+ */
+export const MAX_TENSORS = 100_000;
 
 export type TensorArray =
   | Float64Array | Float32Array | Uint16Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Int8Array | Uint8Array;

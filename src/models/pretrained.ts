@@ -1,6 +1,6 @@
 import { keep } from '../autograd/scope.js';
 import { shapeStr } from '../autograd/tensor.js';
-import { loadPth, stateDictFrom } from '../io/pth.js';
+import { loadPth, looksLikePth, PTH_SNIFF_BYTES, stateDictFrom } from '../io/pth.js';
 import { SafetensorsFile, toFloat32, type ByteSource, type TensorData } from '../io/safetensors.js';
 import { fromArray } from '../ops/creation.js';
 import { StateDictError, type LoadReport, type Module } from '../nn/module.js';
@@ -45,14 +45,10 @@ export async function readConfig(dir: WeightsDir, file = 'config.json'): Promise
   }
 }
 
-const isZip = async (src: ByteSource) => {
-  const head = await src.read(0, Math.min(4, src.size));
-  return head[0] === 0x50 && head[1] === 0x4b;
-};
 
-/** Opens a .safetensors, a torch.save zip (.pth/.pt/.bin), by content rather than by name. */
+/** Opens a .safetensors or a torch.save file (.pth/.pt/.bin: zip or legacy), by content rather than by name. */
 export async function openWeights(src: ByteSource): Promise<WeightsReader> {
-  if (src.size >= 4 && (await isZip(src))) {
+  if (looksLikePth(await src.read(0, Math.min(src.size, PTH_SNIFF_BYTES)))) {
     const sd = stateDictFrom(await loadPth(src));
     const entries = sd instanceof Map ? sd : new Map(Object.entries(sd as Record<string, TensorData>));
     return {

@@ -53,7 +53,8 @@ export function zipParts(files: ZipFile[], opts: ZipOptions = {}): { local: Uint
       extra = [...zip64Extra, ...le(0x4b50 /* torch's padding id: 'FB' in practice; any id works */, 2), ...le(pad, 2), ...new Array(pad).fill(0x5a)];
     }
     const size32 = opts.zip64 ? 0xffffffff : file.data.length;
-    local.push(...le(0x04034b50, 4), ...le(20, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4), ...le(size32, 4), ...le(size32, 4), ...le(name.length, 2), ...le(extra.length, 2), ...name, ...extra, ...file.data);
+    local.push(...le(0x04034b50, 4), ...le(20, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4), ...le(size32, 4), ...le(size32, 4), ...le(name.length, 2), ...le(extra.length, 2), ...name, ...extra);
+    for (let i = 0; i < file.data.length; i += 8192) local.push(...file.data.subarray(i, i + 8192));
     entries.push({ file, name, offset, crc });
   }
   const directory = (cdOffset: number): Uint8Array => {

@@ -133,4 +133,15 @@ describe('default model training', () => {
     expect(forced.state.step).toBe(3);
     forced.dispose();
   }, 60_000);
+
+  it('a checkpoint whose header length was shifted is refused, not trained on', async () => {
+    const task = small(defaultTasks().find((t) => t.name === 'probe')!, 4);
+    const files = new Map<string, Uint8Array>();
+    const store: CheckpointStore = { load: async (n) => files.get(n) ?? null, save: async (n, b) => { files.set(n, b.slice()); } };
+    (await trainTask(task, { steps: 3, until: 1, store })).dispose();
+    const [name, bytes] = [...files][0];
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    view.setBigUint64(0, view.getBigUint64(0, true) - 4n, true);
+    await expect(trainTask(task, { steps: 3, store })).rejects.toThrow(new RegExp(`${name.replace(/\./g, '\\.')}:`));
+  }, 60_000);
 });
