@@ -16,6 +16,8 @@ import { taskLearningRate } from './schedule.js';
 export interface CheckpointStore {
   load(name: string): Promise<Uint8Array | null>;
   save(name: string, bytes: Uint8Array): Promise<void>;
+  /** Where `name` lives (a file path), for messages; default the name itself. */
+  where?(name: string): string;
 }
 
 export interface TrainProgress { task: string; step: number; steps: number; loss: number; elapsedMs: number; etaMs: number }
@@ -107,8 +109,9 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
   let state: TrainState = { step: 0, elapsedMs: 0, extra: { losses: [] as number[][] } };
   const saved = await o.store?.load(ckptName);
   if (saved) {
-    state = await restoreCheckpoint(saved, ckptName, model, opt, ema);
-    checkIdentity(ckptName, state.extra.identity as RunIdentity | undefined, identity, o.resumeMismatch ?? false);
+    const where = o.store?.where?.(ckptName) ?? ckptName;
+    state = await restoreCheckpoint(saved, where, model, opt, ema);
+    checkIdentity(where, state.extra.identity as RunIdentity | undefined, identity, o.resumeMismatch ?? false);
   } else if (o.init) await restoreWeights(o.init.bytes, o.init.name, model, ema);
   state.extra.identity = identity;
   const losses = (state.extra.losses ??= []) as number[][];

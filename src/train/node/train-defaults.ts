@@ -39,6 +39,7 @@ function fsStore(dir: string): CheckpointStore {
       await ensureWritableDir(dir);
       await writeFileAtomic(join(dir, name), bytes);
     },
+    where: (name) => join(dir, name),
   };
 }
 
