@@ -6,9 +6,8 @@ import { readFileSync } from 'node:fs';
 import {
   add, adaptiveAvgPool2d, avgPool2d, backward, batchNorm2d, cast, conv2d, convTranspose2d, crossEntropy, embedding, exp, fromArray, gather,
   gelu, geglu, groupNorm, indexSelect, interpolate, layerNorm, logSoftmax, maxPool2d, mseLoss, mul, randn, relu, scaledDotProductAttention,
-  setConvAlgo, setMatmulKernel, sigmoid, silu, softmax, sum, tanh, tidy, where, matmul, mean, max, ssim, gt, type ConvAlgo, type GpuContext, type Tensor,
+  sigmoid, withFlags, silu, softmax, sum, tanh, tidy, where, matmul, mean, max, ssim, gt, type ConvAlgo, type GpuContext, type Tensor,
 } from '../src/index.js';
-import { setAttentionFamily } from '../src/ops/attention.js';
 import { Adam, AdamW, SGD } from '../src/nn/optim.js';
 import { UNet2DConditionModel } from '../src/models/diffusers/unet-2d-condition.js';
 import { UNet2DModel } from '../src/models/diffusers/unet-2d.js';
@@ -16,7 +15,7 @@ import { AutoencoderKL } from '../src/models/diffusers/autoencoder-kl.js';
 import { CLIPModel } from '../src/models/clip/clip-model.js';
 import { ResNet } from '../src/models/resnet/resnet.js';
 import { SmallConvNet } from '../src/models/small/convnet.js';
-import { DDIMScheduler } from '../src/pipelines/ddim.js';
+import { DDIMScheduler } from '../src/schedulers/ddim.js';
 import { diagnosisKernels } from '../src/pipelines/world-diagnosis.js';
 
 /** A workload: loads what it needs (async), then returns the synchronous computation to trace. */
@@ -33,14 +32,7 @@ function grads(shapes: number[][], f: (...xs: Tensor[]) => Tensor): () => void {
 }
 
 function withConvAlgo(algo: ConvAlgo, fn: () => void): () => void {
-  return () => {
-    setConvAlgo(algo);
-    try {
-      fn();
-    } finally {
-      setConvAlgo('auto');
-    }
-  };
+  return () => withFlags({ 'conv.algo': algo }, fn);
 }
 
 const CONV_GEOMETRIES: Array<{ name: string; x: number[]; w: number[]; o: Parameters<typeof conv2d>[3] }> = [
@@ -67,14 +59,7 @@ function ops(): Record<string, Workload> {
   w['softmax'] = sync(grads([[6, 5], [3, 70], [2, 300]], (a, b, c) => add(add(sum(softmax(a, 1)), sum(logSoftmax(b, 1))), sum(softmax(c, 0)))));
   w['matmul (adapter kernel)'] = sync(grads([[3, 8, 12], [12, 20], [20, 12]], (a, b, c) => matmul(matmul(a, b), c)));
   for (const k of ['regs', 'tiled'] as const) {
-    w[`matmul (${k})`] = sync(() => {
-      setMatmulKernel(k);
-      try {
-        grads([[3, 8, 12], [12, 20], [7, 9], [9, 5]], (a, b, c, d) => add(sum(matmul(a, b)), sum(matmul(c, d))))();
-      } finally {
-        setMatmulKernel('auto');
-      }
-    });
+    w[`matmul (${k})`] = sync(() => withFlags({ 'matmul.kernel': k }, grads([[3, 8, 12], [12, 20], [7, 9], [9, 5]], (a, b, c, d) => add(sum(matmul(a, b)), sum(matmul(c, d))))));
   }
   w['norms'] = sync(grads([[2, 16, 8, 8], [2, 10, 32], [2, 8, 4, 4]], (a, b, c) => add(add(sum(groupNorm(a, 4)), sum(layerNorm(b, [32]))), sum(batchNorm2d(c, null, null, null, null, { training: true })))));
   w['pool, resample'] = sync(grads([[1, 4, 16, 16]], (a) => add(add(sum(maxPool2d(a, 2)), sum(avgPool2d(a, 2))), add(sum(adaptiveAvgPool2d(a, 1)), sum(interpolate(a, { scaleFactor: 2, mode: 'nearest' }))))));
@@ -103,18 +88,11 @@ function ops(): Record<string, Workload> {
   for (const family of [null, 'narrow', 'wide', 'regs'] as const) {
     for (const s of ATTENTION_SHAPES) {
       for (const masked of [false, true]) {
-        w[`attention ${s.name}${masked ? ' + mask' : ''} [${family ?? 'auto'}]`] = sync(() => {
-          setAttentionFamily(family);
-          try {
-            tidy(() => {
-              const [q, k, v] = [leaf(s.q), leaf(s.k), leaf(s.k)];
-              const mask = masked ? fromArray(new Float32Array(s.k[2]), [1, 1, 1, s.k[2]]) : undefined;
-              backward(sum(scaledDotProductAttention(q, k, v, { impl: 'fused', mask, causal: masked })));
-            });
-          } finally {
-            setAttentionFamily(null);
-          }
-        });
+        w[`attention ${s.name}${masked ? ' + mask' : ''} [${family ?? 'auto'}]`] = sync(() => withFlags({ 'attention.family': family }, () => tidy(() => {
+          const [q, k, v] = [leaf(s.q), leaf(s.k), leaf(s.k)];
+          const mask = masked ? fromArray(new Float32Array(s.k[2]), [1, 1, 1, s.k[2]]) : undefined;
+          backward(sum(scaledDotProductAttention(q, k, v, { impl: 'fused', mask, causal: masked })));
+        })));
       }
     }
   }

@@ -29,7 +29,7 @@
 // Pointwise 1x1 (2x320x32x32 → 640) on the matmul kernel: 27.5 / 28.5 / 23.5 GFLOP/s against the row
 // kernels' 18.9 / 18.4 / 13.2 in the same run (1.45-1.8x).
 import {
-  conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, setConvAlgo, setConvSplitK, setConvTile,
+  conv2d, conv2dGeom, conv2dInputGrad, conv2dWeightGrad, initGpu, noGrad, randn, withFlags,
   type ConvGeom, type TileConfig, type GpuContext, type Tensor,
 } from '../src/index.js';
 import { gpuTime, wallTime } from './lib.js';
@@ -210,17 +210,12 @@ export async function runConvBench(opts: ConvBenchOptions = {}): Promise<ConvBen
         tx.dispose();
         tw.dispose();
         for (const [t, split] of opts.tileList ?? DEFAULT_TILE_SWEEP) {
-          setConvTile(t);
-          setConvSplitK(split);
-          try {
+          await withFlags({ 'conv.tile': t, 'conv.splitK': split }, async () => {
             const tag = `${t.BM}x${t.BN}x${t.BK} ${t.TM}x${t.TN} split ${split}`;
             await measure(`conv2d forward ${tag}`, shape, fwd, flops);
             await measure(`conv2d dgrad ${tag}`, shape, dgrad, flops);
             await measure(`conv2d wgrad ${tag}`, shape, wgrad, flops);
-          } finally {
-            setConvTile(null);
-            setConvSplitK(null);
-          }
+          }, ctx);
         }
         // Scaling: the same layer at batch 8, and a 1x1 conv that is a plain GEMM of the forward's size.
         const x8 = randn([8, c.x[1], c.x[2], c.x[3]], { ctx, seed: 8 });
@@ -243,14 +238,14 @@ export async function runConvBench(opts: ConvBenchOptions = {}): Promise<ConvBen
         const psh = 'UNet shortcut 1x1: x 2x320x32x32, w 640x320x1x1';
         try {
           for (const algo of ['auto', 'rows'] as const) {
-            setConvAlgo(algo);
             const tag = algo === 'auto' ? '' : ' (row kernels)';
-            await measure(`conv2d 1x1 forward${tag}`, psh, () => conv2d(px, pw), pf);
-            await measure(`conv2d 1x1 dgrad${tag}`, psh, () => conv2dInputGrad(px.shape, pw, pdy), pf);
-            await measure(`conv2d 1x1 wgrad${tag}`, psh, () => conv2dWeightGrad(px, pw.shape, pdy), pf);
+            await withFlags({ 'conv.algo': algo }, async () => {
+              await measure(`conv2d 1x1 forward${tag}`, psh, () => conv2d(px, pw), pf);
+              await measure(`conv2d 1x1 dgrad${tag}`, psh, () => conv2dInputGrad(px.shape, pw, pdy), pf);
+              await measure(`conv2d 1x1 wgrad${tag}`, psh, () => conv2dWeightGrad(px, pw.shape, pdy), pf);
+            }, ctx);
           }
         } finally {
-          setConvAlgo('auto');
           for (const t of [px, pw, pdy]) t.dispose();
         }
       }

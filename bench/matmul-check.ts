@@ -2,7 +2,7 @@
 // for CPU adapters): sampled entries against f64 dot products, every transpose combination, odd sizes,
 // broadcast batches.   npx tsx bench/matmul-check.ts [--quick]
 import { initGpu } from '../src/gpu/index.js';
-import { fromArray, mm, setMatmulKernel, type MatmulKernel } from '../src/ops/index.js';
+import { fromArray, mm, type MatmulKernel } from '../src/ops/index.js';
 
 interface Case { a: number[]; b: number[]; ta: boolean; tb: boolean }
 
@@ -35,7 +35,7 @@ export async function checkMatmul({ quick = false, log = console.log }: { quick?
   cases.push({ a: [2, 1, 130, 40], b: [5, 40, 66], ta: false, tb: false });
   let failures = 0;
   for (const kind of ['regs', 'tiled'] as MatmulKernel[]) {
-    setMatmulKernel(kind);
+    ctx.flags.set({ 'matmul.kernel': kind });
     for (const [ci, c] of cases.entries()) {
       const A = rand(c.a.reduce((x, y) => x * y, 1), 1 + ci);
       const B = rand(c.b.reduce((x, y) => x * y, 1), 100 + ci);
@@ -89,7 +89,7 @@ export async function checkMatmul({ quick = false, log = console.log }: { quick?
       y.dispose();
     }
   }
-  setMatmulKernel('auto');
+  ctx.flags.set({ 'matmul.kernel': undefined });
   return failures;
 }
 

@@ -3,7 +3,7 @@
 // input, write the output), each next to an elementwise copy (read + write) of the same size.
 //   npx tsx bench/norm.ts [--quick]
 import {
-  grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, normConfig, randn, softmax, softmaxConfig, tidy,
+  grad, groupNorm, initGpu, layerNorm, mapKernel, noGrad, randn, softmax, tidy, withFlags,
   type GpuContext, type Tensor,
 } from '../src/index.js';
 import { gpuTime, wallTime } from './lib.js';
@@ -19,7 +19,7 @@ export interface NormBenchOptions {
   backward?: boolean;
   /** Check the GroupNorm output against the CPU reference (default true). */
   check?: boolean;
-  /** Also time other settings of normConfig (tuning aid). */
+  /** Also time other settings of the norm.* flags (tuning aid). */
   sweep?: boolean;
   log?: (line: string) => void;
 }
@@ -80,7 +80,6 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
     log(`${name}: ${m.ms.toFixed(3)} ms, ${gbps.toFixed(0)} GB/s (copy ${copyGbps.toFixed(0)} GB/s)`);
   };
 
-  const saved = { ...normConfig };
   const x = randn(gn, { ctx, seed: 1 });
   const C = gn[1];
   const w = randn([C], { ctx, seed: 2, mean: 1, std: 0.1 });
@@ -104,35 +103,25 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
     }
     await noGrad(async () => {
       await add(`GroupNorm forward (${groups} groups, w+b)`, gn, () => groupNorm(x, groups, w, b));
-      normConfig.splitRowsBelow = 0;
-      await add(`GroupNorm forward, one workgroup per group`, gn, () => groupNorm(x, groups, w, b), 8, 'split disabled, for comparison');
-      Object.assign(normConfig, saved);
+      await withFlags({ 'norm.splitRowsBelow': 0 }, () => add(`GroupNorm forward, one workgroup per group`, gn, () => groupNorm(x, groups, w, b), 8, 'split disabled, for comparison'), ctx);
       if (opts.sweep) {
         for (const [targetWorkgroups, minChunk] of [[512, 2048], [2048, 1024], [4096, 512], [8192, 256]]) {
-          Object.assign(normConfig, { targetWorkgroups, minChunk });
-          await add('GroupNorm forward (w+b)', gn, () => groupNorm(x, groups, w, b), 8, `targetWorkgroups ${targetWorkgroups}, minChunk ${minChunk}`);
+          await withFlags({ 'norm.targetWorkgroups': targetWorkgroups, 'norm.minChunk': minChunk }, () => add('GroupNorm forward (w+b)', gn, () => groupNorm(x, groups, w, b), 8, `targetWorkgroups ${targetWorkgroups}, minChunk ${minChunk}`), ctx);
         }
-        Object.assign(normConfig, saved);
       }
       await add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl));
       if (opts.sweep) {
         for (const rowWorkgroup of [32, 128, 256]) {
-          normConfig.rowWorkgroup = rowWorkgroup;
-          await add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, `row workgroup ${rowWorkgroup}`);
+          await withFlags({ 'norm.rowWorkgroup': rowWorkgroup }, () => add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, `row workgroup ${rowWorkgroup}`), ctx);
         }
-        Object.assign(normConfig, saved);
       }
       await add('softmax forward (last axis)', ln, () => softmax(xl, -1));
       const xs = randn(sm, { ctx, seed: 9 });
       await add('softmax forward (last axis)', sm, () => softmax(xs, -1));
-      if (ctx.summary.isCpu) {
+      if (ctx.caps.isCpu) {
         // The default on CPU adapters is a thread per row; the workgroup tree for comparison.
-        normConfig.rowKernel = 'workgroup';
-        await add('LayerNorm forward (w+b), a workgroup per row', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, 'CPU default is a thread per row; for comparison');
-        Object.assign(normConfig, saved);
-        softmaxConfig.rowKernel = 'workgroup';
-        await add('softmax forward, a workgroup per row', sm, () => softmax(xs, -1), 8, 'CPU default is a thread per row; for comparison');
-        softmaxConfig.rowKernel = 'auto';
+        await withFlags({ 'norm.rowKernel': 'workgroup' }, () => add('LayerNorm forward (w+b), a workgroup per row', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, 'CPU default is a thread per row; for comparison'), ctx);
+        await withFlags({ 'softmax.rowKernel': 'workgroup' }, () => add('softmax forward, a workgroup per row', sm, () => softmax(xs, -1), 8, 'CPU default is a thread per row; for comparison'), ctx);
       }
       xs.dispose();
     });
@@ -146,17 +135,13 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
       await add('LayerNorm backward (dx only)', ln, () => tidy(() => grad(yl, [xl], [gl], { retainGraph: true }) as Tensor[]), 12);
       if (opts.sweep) {
         for (const paramThreads of [16384, 262144]) {
-          normConfig.paramThreads = paramThreads;
-          await add('LayerNorm backward (dx, dw, db)', ln, () => tidy(() => grad(yl, [xl, wl, bl], [gl], { retainGraph: true }) as Tensor[]), 12, `paramThreads ${paramThreads}`);
+          await withFlags({ 'norm.paramThreads': paramThreads }, () => add('LayerNorm backward (dx, dw, db)', ln, () => tidy(() => grad(yl, [xl, wl, bl], [gl], { retainGraph: true }) as Tensor[]), 12, `paramThreads ${paramThreads}`), ctx);
         }
-        Object.assign(normConfig, saved);
       }
       yg.dispose();
       yl.dispose();
     }
   } finally {
-    Object.assign(normConfig, saved);
-    softmaxConfig.rowKernel = 'auto';
     for (const t of [x, w, b, g, xl, wl, bl, gl]) t.dispose();
   }
   return rows;

@@ -1,3 +1,4 @@
+import { env } from './env.js';
 import { NoAdapterError } from './errors.js';
 
 export interface GpuOptions {
@@ -18,11 +19,6 @@ export interface FoundAdapter {
   source: 'navigator.gpu' | 'dawn-node';
   backend: string;
   featureLevel: 'core' | 'compatibility';
-}
-
-function env(name: string): string | undefined {
-  const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return p?.env?.[name] || undefined;
 }
 
 async function nodeGpu(backend: string | undefined): Promise<GPU> {

@@ -4,6 +4,26 @@ import { DeviceLostError, GpuError, GpuLimitError } from './errors.js';
 import { PipelineCache } from './pipeline-cache.js';
 import { KernelProfiler, type KernelTime } from './profiler.js';
 import type { KernelTrace } from './warmup.js';
+import { env } from './env.js';
+import { defineFlag, Flags } from './flags.js';
+
+declare module './flags.js' {
+  interface FlagValues {
+    subgroups: boolean;
+  }
+}
+defineFlag({ name: 'subgroups', default: true, doc: 'kernels may share data through subgroup operations where the adapter has fixed-size subgroups (false: every lane loads its own data)' });
+
+/** What the adapter can do, found once at creation: kernels choose by these, not by asking each other. */
+export interface AdapterCaps {
+  /** A software adapter (llvmpipe/lavapipe, SwiftShader): CPU-tuned kernels win there. */
+  isCpu: boolean;
+  f16: boolean;
+  subgroups: boolean;
+  timestamps: boolean;
+  /** The subgroup size when the adapter fixes it (min = max, a power of two 4-64), else 0. */
+  fixedSubgroupSize: number;
+}
 
 /** A whole buffer, or a byte range of one (offset aligned to minStorageBufferOffsetAlignment). */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
@@ -25,6 +45,18 @@ export interface AdapterSummary {
   limits: Record<string, number>;
 }
 
+function fixedSubgroupSizeOf(device: GPUDevice): number {
+  const info = (device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const lo = info?.subgroupMinSize;
+  const hi = info?.subgroupMaxSize;
+  return lo && lo === hi && lo >= 4 && lo <= 64 && (lo & (lo - 1)) === 0 ? lo : 0;
+}
+
+/** The subgroup size kernels may rely on here: the adapter's fixed size, unless the 'subgroups' flag is off. */
+export function subgroupLanes(ctx: GpuContext): number {
+  return ctx.flags.get('subgroups') ? ctx.caps.fixedSubgroupSize : 0;
+}
+
 /** One WebGPU device with its buffer pool, pipeline cache and a batched command encoder. */
 export class GpuContext {
   readonly pool: BufferPool;
@@ -32,6 +64,9 @@ export class GpuContext {
   readonly f16: boolean;
   readonly subgroups: boolean;
   readonly timestamps: boolean;
+  readonly caps: AdapterCaps;
+  /** The tuning switches of this context (see flags.ts; withFlags sets some for a while). */
+  readonly flags = new Flags();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
@@ -50,6 +85,7 @@ export class GpuContext {
     this.f16 = device.features.has('shader-f16');
     this.subgroups = device.features.has('subgroups');
     this.timestamps = device.features.has('timestamp-query');
+    this.caps = { isCpu: summary.isCpu, f16: this.f16, subgroups: this.subgroups, timestamps: this.timestamps, fixedSubgroupSize: this.subgroups ? fixedSubgroupSizeOf(device) : 0 };
     device.lost.then((info) => {
       if (info.reason !== 'destroyed' || !this.lost) this.lost = new DeviceLostError(info.reason ?? 'unknown', info.message);
     });
@@ -61,7 +97,7 @@ export class GpuContext {
   static async create(opts: GpuOptions = {}): Promise<GpuContext> {
     const found = await findAdapter(opts);
     const { adapter } = found;
-    const noF16 = opts.disableF16 || (globalThis as { process?: { env?: Record<string, string> } }).process?.env?.CFLENS_NO_F16 === '1';
+    const noF16 = opts.disableF16 || env('CFLENS_NO_F16') === '1';
     const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !(noF16 && f === 'shader-f16'));
     const requiredLimits = adapterLimits(adapter);
     const device = await adapter.requestDevice({ requiredFeatures: requiredFeatures as GPUFeatureName[], requiredLimits });

@@ -1,7 +1,10 @@
 import { GpuContext } from './context.js';
 import type { GpuOptions } from './adapter.js';
+import { withFlagsOn, type FlagValues } from './flags.js';
 
-export { GpuContext, type AdapterSummary, type Binding } from './context.js';
+export { GpuContext, subgroupLanes, type AdapterSummary, type AdapterCaps, type Binding } from './context.js';
+export { defineFlag, describeFlags, oneOf, Flags, type FlagValues, type FlagName, type FlagRow } from './flags.js';
+export { env } from './env.js';
 export type { GpuOptions } from './adapter.js';
 export * from './errors.js';
 export { sizeClass, type PoolStats } from './buffer-pool.js';
@@ -35,3 +38,11 @@ export function gpu(): GpuContext {
 }
 
 export function hasGpu(): boolean { return current !== null; }
+
+/**
+ * Runs `fn` with some tuning switches set (on `ctx`, default the current context), restoring them after,
+ * also when `fn` throws or its promise rejects: `await withFlags({ 'conv.algo': 'gemm' }, () => ...)`.
+ */
+export function withFlags<T>(values: Partial<FlagValues>, fn: () => T, ctx: GpuContext = gpu()): T {
+  return withFlagsOn(ctx.flags, values, fn);
+}

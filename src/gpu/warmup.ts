@@ -73,7 +73,7 @@ export async function compileKernels(ctx: GpuContext, uses: readonly KernelUse[]
   const compiled: CompileRecord[] = [];
   const report = (u: KernelUse) => o.onProgress?.({ done: compiled.length, total: todo.length, ms: performance.now() - t0, kernel: u.label.name });
   const noteOf = (u: KernelUse) => compiled.push(ctx.pipelines.recordOf(u.code, u.entry, u.constants)!);
-  if (!ctx.summary.isCpu) {
+  if (!ctx.caps.isCpu) {
     await Promise.all(todo.map((u) => ctx.pipelines.getAsync(u.code, u.entry, u.constants, u.label).then(() => {
       noteOf(u);
       report(u);

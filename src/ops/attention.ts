@@ -37,7 +37,9 @@ import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { fromArray } from './creation.js';
 import { add, mul, sub, where } from './elementwise.js';
 import { attentionBwdRegsShader, attentionDkvRegsShader, attentionDqRegsShader, attentionFwdRegsShader, REGS_MAX_HEAD, type AttentionRegsShape } from './attention-regs.js';
-import { fixedSubgroupSize, mm } from './matmul.js';
+import { mm } from './matmul.js';
+import { subgroupLanes } from '../gpu/context.js';
+import { defineFlag, oneOf } from '../gpu/flags.js';
 import { sum } from './reduce.js';
 import { broadcastTo } from './shape.js';
 import { softmax } from './softmax.js';
@@ -181,22 +183,34 @@ function accFloats(family: AttentionFamily, kind: Kernel, d: number, dv: number,
   return kind === 'fwd' ? RM * cv : kind === 'dq' ? RM * cd : RN * (cd + cv);
 }
 
-const forced: { family: AttentionFamily | null; blocks: Partial<Record<Kernel, [number, number]>> } = { family: null, blocks: {} };
+/** Register blocks [RM, RN] forced per kernel (the 'attention.blocks' flag). */
+export type AttentionBlocks = Partial<Record<Kernel, [number, number]>>;
+export interface AttentionRegsBlock { rowsPerLane: number; keysPerLane: 4 | 8 }
 
-/** Forces a kernel's register block [RM, RN] (null: automatic), for benchmarks and tuning. */
-export function setAttentionBlocks(kind: Kernel, block: [number, number] | null): void {
-  if (block) forced.blocks[kind] = block;
-  else delete forced.blocks[kind];
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'attention.impl': 'auto' | 'fused' | 'unfused';
+    'attention.family': AttentionFamily | null;
+    'attention.blocks': AttentionBlocks;
+    'attention.regsBlock': AttentionRegsBlock | null;
+    'attention.regsSlots': number | null;
+  }
 }
-
-/** Forces the kernel family (null: automatic — 'wide' where it fits, else 'narrow'), for benchmarks. */
-export function setAttentionFamily(family: AttentionFamily | null): void {
-  forced.family = family;
-}
+defineFlag({
+  name: 'attention.impl', default: 'auto', doc: "scaledDotProductAttention's 'auto' path: 'fused' or 'unfused' on every adapter ('auto': fused on GPUs, on CPU adapters from 4 MiB of logits with the regs family, 64 MiB without)",
+  env: { name: 'CFLENS_ATTENTION', parse: oneOf('CFLENS_ATTENTION', ['auto', 'fused', 'unfused'] as const) },
+});
+defineFlag({ name: 'attention.family', default: null, doc: "the fused kernels' family: 'wide', 'narrow' or 'regs' (null: 'regs' on CPU adapters where it fits, else 'wide' on GPUs and 'narrow' on CPU adapters, whichever fits)" });
+defineFlag({ name: 'attention.blocks', default: {}, doc: 'register blocks [RM, RN] tried first per wide/narrow kernel (fwd, dq, dkv)' });
+defineFlag({ name: 'attention.regsBlock', default: null, doc: "the regs kernels' block {rowsPerLane 1-4, keysPerLane 4|8} (null: 2 rows, 1 with a mask tensor; 4 keys)" });
+defineFlag({ name: 'attention.regsSlots', default: null, doc: "partial-dQ slots of the regs one-pass backward (0: the separate dQ and dK/dV kernels; null: aim at 32 workgroups)" });
 
 /** Tile shape of a fused kernel for head sizes d, dv, or null when none fits `smemBytes`. */
-export function attentionKernelConfig(kind: Kernel, d: number, dv: number, smemBytes = 32768, families: readonly AttentionFamily[] = ['wide', 'narrow']): KernelConfig | null {
-  const f = forced.blocks[kind];
+export function attentionKernelConfig(
+  kind: Kernel, d: number, dv: number, smemBytes = 32768, families: readonly AttentionFamily[] = ['wide', 'narrow'],
+  forced: { family?: AttentionFamily | null; blocks?: AttentionBlocks } = {},
+): KernelConfig | null {
+  const f = forced.blocks?.[kind];
   for (const family of forced.family && forced.family !== 'regs' ? [forced.family] : families) {
     if (family === 'regs') continue;
     const list = family === 'wide' ? WIDE_BLOCKS[kind] : NARROW_BLOCKS;
@@ -246,35 +260,31 @@ function grid(tiles: number, B: number): [number, number, number] {
  * load. (A one-row-per-invocation family without workgroup memory was 1.6-2x slower still: llvmpipe
  * turns every lane's load of the shared K/V rows into a gather.)
  */
-const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.summary.isCpu ? ['narrow', 'wide'] : ['wide', 'narrow']);
+const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.caps.isCpu ? ['narrow', 'wide'] : ['wide', 'narrow']);
+const forcedOf = (t: Tensor) => ({ family: t.ctx.flags.get('attention.family'), blocks: t.ctx.flags.get('attention.blocks') });
 
 function config(kind: Kernel, f: Fused): KernelConfig {
-  const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q), familiesFor(f.q));
+  const c = attentionKernelConfig(kind, f.dims.d, f.dims.dv, smemBudget(f.q), familiesFor(f.q), forcedOf(f.q));
   if (!c) throw new Error(`cflens: attention: head sizes ${f.dims.d}/${f.dims.dv} are too large for the fused kernels`);
   return c;
 }
 
 /**
  * The 'regs' family (src/ops/attention-regs.ts) serves CPU adapters with fixed-size subgroups, for head
- * sizes that are multiples of 4 up to REGS_MAX_HEAD (or wherever setAttentionFamily('regs') asks).
+ * sizes that are multiples of 4 up to REGS_MAX_HEAD (or wherever the 'attention.family' flag asks).
  */
 function regsFit(t: Tensor, d: number, dv: number): boolean {
-  if (forced.family ? forced.family !== 'regs' : !t.ctx.summary.isCpu) return false;
-  return fixedSubgroupSize(t.ctx) >= 4 && d % 4 === 0 && dv % 4 === 0 && d <= REGS_MAX_HEAD && dv <= REGS_MAX_HEAD;
+  const family = t.ctx.flags.get('attention.family');
+  if (family ? family !== 'regs' : !t.ctx.caps.isCpu) return false;
+  return subgroupLanes(t.ctx) >= 4 && d % 4 === 0 && dv % 4 === 0 && d <= REGS_MAX_HEAD && dv <= REGS_MAX_HEAD;
 }
 
 // The regs kernels' register block: query (key) rows and keys (queries) per lane.
 // Measured on lavapipe (N 1024, D 64): 2 rows and 4 keys per lane beat 1 or 3 rows and 8 keys.
 // With a mask tensor, 1 row per lane: its loads, inlined for every logit of the block, make the
 // pipelines compile for tens of seconds on llvmpipe at 2 rows.
-let regsBlock: { rowsPerLane: number; keysPerLane: 4 | 8 } | null = null;
-
-/** Sets the regs kernels' register block (rows per lane 1-4, keys per lane 4 or 8); null restores the defaults. For tuning and tests. */
-export function setAttentionRegsBlock(b: { rowsPerLane: number; keysPerLane: 4 | 8 } | null): void {
-  regsBlock = b;
-}
-
 function regsShape(SG: number, f: Fused): AttentionRegsShape {
+  const regsBlock = f.q.ctx.flags.get('attention.regsBlock');
   const rows = regsBlock?.rowsPerLane ?? (f.mask ? 1 : 2);
   return { SG, TM: rows * SG, KPL: regsBlock?.keysPerLane ?? 4, D: f.dims.d, DV: f.dims.dv, mask: !!f.mask };
 }
@@ -283,18 +293,11 @@ function regsShape(SG: number, f: Fused): AttentionRegsShape {
 // aims at this many workgroups over all batch·heads (enough for a CPU's threads; each slot is one more
 // copy of dQ), fewer where the key blocks run out or the copies would pass the binding limit.
 const BWD_TARGET_WORKGROUPS = 32;
-let forcedSlots: number | null = null;
-
-/** Sets the slots of the regs one-pass backward (0: the dQ and dK/dV kernels instead); null: automatic. For tuning and tests. */
-export function setAttentionRegsSlots(slots: number | null): void {
-  forcedSlots = slots;
-}
-
 function bwdSlots(f: Fused, TM: number): number {
   const { batch, lq, lk, d } = f.dims;
   const B = numelOf(batch);
   const cap = Math.floor(f.q.ctx.device.limits.maxStorageBufferBindingSize / (B * lq * d * 4));
-  const want = forcedSlots ?? Math.max(1, Math.ceil(BWD_TARGET_WORKGROUPS / B));
+  const want = f.q.ctx.flags.get('attention.regsSlots') ?? Math.max(1, Math.ceil(BWD_TARGET_WORKGROUPS / B));
   return Math.min(want, Math.ceil(lk / TM), cap);
 }
 
@@ -305,7 +308,7 @@ function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
   const out = Tensor.empty([...batch, lq, dv], 'f32', f.q.ctx);
   const lse = Tensor.empty([B * lq], 'f32', f.q.ctx);
   if (regsFit(f.q, f.dims.d, dv)) {
-    const SG = fixedSubgroupSize(f.q.ctx);
+    const SG = subgroupLanes(f.q.ctx);
     const shape = regsShape(SG, f);
     const code = attentionFwdRegsShader(shape);
     launch(f.q.ctx, code, [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B));
@@ -328,7 +331,7 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
   let dk: Tensor | null = null;
   let dvT: Tensor | null = null;
   const regs = regsFit(f.q, d, dv);
-  const SG = regs ? fixedSubgroupSize(ctx) : 0;
+  const SG = regs ? subgroupLanes(ctx) : 0;
   const shape = regsShape(SG, f);
   const slots = regs && want[0] && (want[1] || want[2]) ? bwdSlots(f, shape.TM) : 0;
   if (slots > 0) {
@@ -407,7 +410,7 @@ function fusable(t: Tensor, dims: Dims): boolean {
   if (numelOf(batch) * lq * lk * d * dv === 0) return false;
   if (regsFit(t, d, dv)) return true;
   const s = smemBudget(t);
-  return (['fwd', 'dq', 'dkv'] as const).every((k) => attentionKernelConfig(k, d, dv, s, familiesFor(t)) !== null);
+  return (['fwd', 'dq', 'dkv'] as const).every((k) => attentionKernelConfig(k, d, dv, s, familiesFor(t), forcedOf(t)) !== null);
 }
 
 /** Logits at most this large (bytes) take the unfused path on CPU adapters under impl 'auto'. */
@@ -420,14 +423,13 @@ const CPU_REGS_UNFUSED_BYTES = 4 * 2 ** 20;
  * the fused forward is 1.5-2.4x faster than the unfused path and forward + backward 1.1-2x
  * (bench/attention.ts),
  * so fused runs from 4 MiB of logits (below, its seconds of pipeline compilation outweigh it); without
- * them the unfused path is 1.3-4x faster and runs up to 64 MiB. CFLENS_ATTENTION=fused|unfused overrides
+ * them the unfused path is 1.3-4x faster and runs up to 64 MiB. The 'attention.impl' flag (CFLENS_ATTENTION) overrides
  * 'auto' on every adapter.
  */
 function preferUnfused(q: Tensor, dims: Dims): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CFLENS_ATTENTION;
-  if (env === 'fused') return false;
-  if (env === 'unfused') return true;
-  if (!q.ctx.summary.isCpu) return false;
+  const impl = q.ctx.flags.get('attention.impl');
+  if (impl !== 'auto') return impl === 'unfused';
+  if (!q.ctx.caps.isCpu) return false;
   const bytes = numelOf(dims.batch) * dims.lq * dims.lk * 4;
   return bytes <= (regsFit(q, dims.d, dims.dv) ? CPU_REGS_UNFUSED_BYTES : CPU_UNFUSED_BYTES);
 }

@@ -5,7 +5,9 @@ import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
 import { nameKernel } from '../gpu/kernel.js';
 import { convRegsShader, convRegsWgradShader, convRowsShader, convRowsWgradShader, rowShift } from './conv-regs.js';
-import { fixedSubgroupSize, matmulKernelFor, runGemm as runMatmul } from './matmul.js';
+import { matmulKernelFor, runGemm as runMatmul } from './matmul.js';
+import { subgroupLanes } from '../gpu/context.js';
+import { defineFlag } from '../gpu/flags.js';
 import { assertFloat, contiguousStrides, grid1D, launch, sameCtx, shader } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -132,9 +134,17 @@ type Mode = 0 | 1 | 2;
  * for pointwise convolutions and 'rows' for the rest.
  */
 export type ConvAlgo = 'auto' | 'gemm' | 'direct' | 'regs' | 'rows' | 'matmul';
-let forcedAlgo: ConvAlgo = 'auto';
-/** Forces the GEMM or direct kernels (tests and benchmarks); 'auto' picks by shape. */
-export function setConvAlgo(a: ConvAlgo): void { forcedAlgo = a; }
+
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'conv.algo': ConvAlgo;
+    'conv.tile': TileConfig | null;
+    'conv.splitK': number | null;
+  }
+}
+defineFlag({ name: 'conv.algo', default: 'auto', doc: "conv2d's kernels: 'auto' (by adapter and shape), 'gemm', 'direct', 'regs', 'rows', 'matmul' (pointwise on the matmul kernel)" });
+defineFlag({ name: 'conv.tile', default: null, doc: "the conv_gemm tile {BM, BN, BK, TM, TN} (null: chosen by shape)" });
+defineFlag({ name: 'conv.splitK', default: null, doc: 'the split-K factor of the GEMM convolution kernels (null: by the work-group target)' });
 
 export interface TileConfig { BM: number; BN: number; BK: number; TM: number; TN: number }
 // Tiles measured on an H100 (bench/conv.ts --tiles): 64x128 with 8x8 outputs per thread (128 threads)
@@ -152,9 +162,6 @@ function pickTile(M: number, N: number): TileConfig {
   for (const t of [TILE_TALL, TILE_SQUARE]) if (padded(t) * 1.05 < padded(best)) best = t;
   return best;
 }
-let tileOverride: TileConfig | null = null;
-/** Overrides the GEMM tile (benchmark tuning); null restores the defaults. */
-export function setConvTile(t: TileConfig | null): void { tileOverride = t; }
 
 function gemmSizes(g: ConvGeom, mode: Mode): { M: number; N: number; K: number } {
   const T = g.KH * g.KW;
@@ -165,8 +172,9 @@ function gemmSizes(g: ConvGeom, mode: Mode): { M: number; N: number; K: number }
   return { M: Mg, N: Cg * T, K: g.B * g.OH * g.OW };
 }
 
-function useGemm(g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'auto' && forcedAlgo !== 'matmul') return forcedAlgo !== 'direct';
+function useGemm(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
+  const algo = ctx.flags.get('conv.algo');
+  if (algo !== 'auto' && algo !== 'matmul') return algo !== 'direct';
   const { M, N, K } = gemmSizes(g, mode);
   return M >= 8 && N >= 32 && K >= 8;
 }
@@ -183,9 +191,6 @@ function baseMeta(g: ConvGeom): number[] {
 /** Bound where the bias is absent. */
 const dummy = (ctx: GpuContext): GPUBuffer => ctx.constantBuffer('placeholder', 16);
 
-let splitOverride: number | null = null;
-/** Forces the split-K factor of the GEMM kernels (tests and tuning); null restores the heuristic. */
-export function setConvSplitK(s: number | null): void { splitOverride = s; }
 
 /** Work-groups to aim for: split K when the output tiles alone would leave a big GPU idle. */
 const TARGET_WORKGROUPS = 256;
@@ -194,13 +199,15 @@ const MIN_TILES_PER_SPLIT = 16;
 /** The regs kernel serves the table modes; CPU adapters use it unless another algorithm is forced. */
 /** Whether the CPU adapters' choices apply: 'auto' (or 'matmul', which is 'auto' beyond pointwise convolutions) on a regs-matmul adapter. */
 function cpuDefaults(ctx: GpuContext): boolean {
-  return (forcedAlgo === 'auto' || forcedAlgo === 'matmul') && matmulKernelFor(ctx) === 'regs';
+  const algo = ctx.flags.get('conv.algo');
+  return (algo === 'auto' || algo === 'matmul') && matmulKernelFor(ctx) === 'regs';
 }
 
 function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
   const supported = mode !== 1 || (g.sh === 1 && g.sw === 1);
   if (!supported) return false;
-  return forcedAlgo === 'regs' || forcedAlgo === 'rows' || cpuDefaults(ctx);
+  const algo = ctx.flags.get('conv.algo');
+  return algo === 'regs' || algo === 'rows' || cpuDefaults(ctx);
 }
 
 /**
@@ -210,7 +217,7 @@ function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
  * them (bench/conv.ts). GPUs keep conv_gemm (not measured against the matmul there).
  */
 function pointwise(ctx: GpuContext, g: ConvGeom): boolean {
-  if (forcedAlgo !== 'matmul' && !cpuDefaults(ctx)) return false;
+  if (ctx.flags.get('conv.algo') !== 'matmul' && !cpuDefaults(ctx)) return false;
   return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.G === 1 && g.pt === 0 && g.pl === 0 && g.OH === g.H && g.OW === g.W;
 }
 
@@ -246,21 +253,21 @@ function addBias(ctx: GpuContext, out: Tensor, bias: GPUBuffer, channels: number
  * source and a multiple of 4, at most 4 kernel columns each shifting by at most 4 pixels.
  */
 function rowsFit(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
-  if (forcedAlgo !== 'rows' && !cpuDefaults(ctx)) return false;
-  if (fixedSubgroupSize(ctx) < 4) return false;
+  if (ctx.flags.get('conv.algo') !== 'rows' && !cpuDefaults(ctx)) return false;
+  if (subgroupLanes(ctx) < 4) return false;
   if (g.sw !== 1 || g.dw !== 1 || g.OW !== g.W || g.W % 4 !== 0 || g.KW > 4) return false;
   if (mode === 1 && g.sh !== 1) return false;
   for (let kw = 0; kw < g.KW; kw++) if (Math.abs(rowShift(mode === 1 ? 1 : 0, kw, g.pl)) > 4) return false;
   // One workgroup per 4·SG output pixels along x (mode 2: per SG (channel, kernel row) pairs).
   const { N } = gemmSizes(g, mode);
-  const across = mode === 2 ? ((g.C / g.G) * g.KH) / fixedSubgroupSize(ctx) : N / (4 * fixedSubgroupSize(ctx));
+  const across = mode === 2 ? ((g.C / g.G) * g.KH) / subgroupLanes(ctx) : N / (4 * subgroupLanes(ctx));
   return Math.ceil(across) <= ctx.device.limits.maxComputeWorkgroupsPerDimension;
 }
 
 /** The row kernel: weights repacked (conv_pack.wgsl), then one pass over (source channel, kernel row). */
 function runRows(ctx: GpuContext, g: ConvGeom, mode: 0 | 1, w: GPUBuffer, src: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
   const { M, N, K } = gemmSizes(g, mode);
-  const SG = fixedSubgroupSize(ctx);
+  const SG = subgroupLanes(ctx);
   const TM = M <= 4 ? 4 : 16;
   const Cs = mode === 0 ? g.C / g.G : g.Co / g.G;
   const packed = Tensor.empty([g.G * Cs * g.KH * M * 4], 'f32', ctx);
@@ -274,7 +281,7 @@ function runRows(ctx: GpuContext, g: ConvGeom, mode: 0 | 1, w: GPUBuffer, src: G
 
 function runRegs(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: Tensor): void {
   const { M, N, K } = gemmSizes(g, mode);
-  const SG = fixedSubgroupSize(ctx);
+  const SG = subgroupLanes(ctx);
   const WG = SG || 8;
   const TM = M <= 4 ? 4 : 16;
   const code = convRegsShader({ MODE: mode as 0 | 1, TM, SG, WG, vecA: K % 4 === 0 });
@@ -285,7 +292,7 @@ function runRegs(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
 /** Weight gradient with the regs kernel, split over K so that enough workgroups run. */
 function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer, out: Tensor): void {
   const { M, N, K } = gemmSizes(g, 2);
-  const SG = fixedSubgroupSize(ctx);
+  const SG = subgroupLanes(ctx);
   const WG = SG || 8;
   const TM = M <= 4 ? 4 : 16;
   const rows = rowsFit(ctx, g, 2);
@@ -293,7 +300,7 @@ function runRegsWgrad(ctx: GpuContext, g: ConvGeom, dy: GPUBuffer, x: GPUBuffer,
   const gx = rows ? Math.ceil(((g.C / g.G) * g.KH) / WG) : Math.ceil(N / (4 * WG));
   const gy = Math.ceil(M / TM);
   const tiles = gx * gy * g.G;
-  let splits = splitOverride ?? Math.max(1, Math.min(Math.ceil(REGS_WORKGROUPS / tiles), Math.floor(K / 256)));
+  let splits = ctx.flags.get('conv.splitK') ?? Math.max(1, Math.min(Math.ceil(REGS_WORKGROUPS / tiles), Math.floor(K / 256)));
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const per = Math.ceil(K / Math.max(1, splits) / 4) * 4;
   splits = Math.ceil(K / per);
@@ -318,7 +325,7 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
     return runRegs(ctx, g, mode, a, b, bias, out);
   }
   const { M, N, K } = gemmSizes(g, mode);
-  const tile = tileOverride ?? pickTile(M, N);
+  const tile = ctx.flags.get('conv.tile') ?? pickTile(M, N);
   const nt = (tile.BM / tile.TM) * (tile.BN / tile.TN);
   if (nt % tile.BN || nt % tile.BK || tile.TM % 4 || tile.TN % 4 || (tile.BM * tile.BK) % nt || (tile.BK * tile.BN) % nt) {
     throw new Error(`cflens: internal: conv tile ${JSON.stringify(tile)} does not fit its ${nt} threads`);
@@ -327,7 +334,7 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   const gy = Math.ceil(M / tile.BM);
   const tiles = gx * gy * g.G;
   const kTiles = Math.ceil(K / tile.BK);
-  let splits = splitOverride ?? (tiles >= TARGET_WORKGROUPS ? 1 : Math.min(Math.round(TARGET_WORKGROUPS / tiles), Math.floor(kTiles / MIN_TILES_PER_SPLIT)));
+  let splits = ctx.flags.get('conv.splitK') ?? (tiles >= TARGET_WORKGROUPS ? 1 : Math.min(Math.round(TARGET_WORKGROUPS / tiles), Math.floor(kTiles / MIN_TILES_PER_SPLIT)));
   splits = Math.max(1, Math.min(splits, kTiles));
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const perSplit = Math.ceil(kTiles / splits);
@@ -446,7 +453,7 @@ export function convForwardKernel(x: Tensor, w: Tensor, b: Tensor | null, g: Con
     runPointwise(x.ctx, g, 0, w.buffer, x.buffer, y);
     if (b) addBias(x.ctx, y, b.buffer, g.Co, g.OH * g.OW);
   } else if (rowsFit(x.ctx, g, 0)) runRows(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
-  else if (useGemm(g, 0)) runGemm(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
+  else if (useGemm(x.ctx, g, 0)) runGemm(x.ctx, g, 0, w.buffer, x.buffer, b?.buffer ?? null, y);
   else runDirect(x.ctx, g, 0, x.buffer, w.buffer, b?.buffer ?? null, y);
   return y;
 }
@@ -464,7 +471,7 @@ export function convBackwardDataKernel(dy: Tensor, w: Tensor, b: Tensor | null, 
     runRows(dy.ctx, g, 1, w.buffer, dy.buffer, b?.buffer ?? null, dx);
     return dx;
   }
-  if (!useGemm(g, 1)) {
+  if (!useGemm(dy.ctx, g, 1)) {
     runDirect(dy.ctx, g, 1, dy.buffer, w.buffer, b?.buffer ?? null, dx);
     return dx;
   }
@@ -489,7 +496,7 @@ export function convBackwardWeightKernel(x: Tensor, dy: Tensor, g: ConvGeom): Te
     return dw;
   }
   if (pointwise(x.ctx, g)) runPointwise(x.ctx, g, 2, dy.buffer, x.buffer, dw);
-  else if (useGemm(g, 2)) runGemm(x.ctx, g, 2, dy.buffer, x.buffer, null, dw);
+  else if (useGemm(x.ctx, g, 2)) runGemm(x.ctx, g, 2, dy.buffer, x.buffer, null, dw);
   else runDirect(x.ctx, g, 2, x.buffer, dy.buffer, null, dw);
   return dw;
 }

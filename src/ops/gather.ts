@@ -1,4 +1,5 @@
 import { record } from '../autograd/record.js';
+import { defineFlag } from '../gpu/flags.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { fromArray, zeros } from './creation.js';
 import type { Binding, GpuContext } from '../gpu/context.js';
@@ -19,7 +20,12 @@ export type IndexLike = Tensor | readonly number[] | Int32Array;
  * list, cost ~ x.size · index length) while x.size · index length stays within this limit, and with
  * atomic scatter-adds (order of the adds may vary in the last bits) above it.
  */
-export const gatherConfig = { deterministicIndexSelectLimit: 2 ** 26 };
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'gather.deterministicLimit': number;
+  }
+}
+defineFlag({ name: 'gather.deterministicLimit', default: 2 ** 26, doc: "indexSelect's backward: a deterministic per-row kernel while (indexed rows' elements × index count) stays under this, else atomics" });
 
 type Mode = 0 | 1; // 0 gather (one index per output element), 1 indexSelect (1-D index along the axis)
 
@@ -92,7 +98,7 @@ function gatherOp(name: string, mode: Mode, x: Tensor, axis: number, idx: Tensor
 
 /** The recorded scatter-add (vjp: the gather again), so higher-order gradients work. */
 function scatterAdd(mode: Mode, g: Tensor, shape: readonly number[], axis: number, idx: Tensor): Tensor {
-  const deterministic = mode === 1 && shape.reduce((a, b) => a * b, 1) * idx.size <= gatherConfig.deterministicIndexSelectLimit;
+  const deterministic = mode === 1 && shape.reduce((a, b) => a * b, 1) * idx.size <= idx.ctx.flags.get('gather.deterministicLimit');
   const y = deterministic ? indexAddKernel(g, shape, axis, idx) : scatterAddKernel(mode, g, shape, axis, idx);
   return record(mode === 0 ? 'scatterAdd' : 'indexAdd', [g], y, (gg) => [gatherOp(mode === 0 ? 'gather' : 'indexSelect', mode, gg, axis, idx, g.shape)], [idx]);
 }

@@ -1,6 +1,7 @@
 import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import type { GpuContext } from '../gpu/context.js';
+import { subgroupLanes, type GpuContext } from '../gpu/context.js';
+import { defineFlag, oneOf } from '../gpu/flags.js';
 import { add } from './elementwise.js';
 import { sumToShape } from './reduce.js';
 import { reshape } from './shape.js';
@@ -12,37 +13,24 @@ import { assertFloat, broadcastShapes, broadcastStrides, launch, sameCtx, shader
 //           broadcasts. CPU adapters (llvmpipe/lavapipe, SwiftShader) run it fastest: there, workgroup
 //           memory costs as much as a global load plus barriers.
 //   'tiled' (shaders/matmul_tiled.wgsl): classic workgroup-memory tiling, for real GPUs.
-// The adapter decides (`ctx.summary.isCpu`); CFLENS_MATMUL=regs|tiled or setMatmulKernel() overrides.
+// The adapter decides (`ctx.caps.isCpu`); the 'matmul.kernel' flag (CFLENS_MATMUL=regs|tiled) overrides.
 
 export type MatmulKernel = 'regs' | 'tiled';
 
-let forced: MatmulKernel | null = null;
-let allowSubgroups = true;
-
-/**
- * Forces one GEMM kernel for every adapter ('auto' restores the adapter's choice); for tests and
- * benchmarks. `subgroups: false` makes the regs kernel load A per lane instead of sharing it.
- */
-export function setMatmulKernel(kind: MatmulKernel | 'auto', o: { subgroups?: boolean } = {}): void {
-  forced = kind === 'auto' ? null : kind;
-  allowSubgroups = o.subgroups ?? true;
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'matmul.kernel': MatmulKernel | 'auto';
+  }
 }
+defineFlag({
+  name: 'matmul.kernel', default: 'auto', doc: "the batched GEMM kernel: 'regs' (register-blocked, subgroup broadcasts: CPU adapters), 'tiled' (workgroup-memory tiles: GPUs), 'auto' by adapter",
+  env: { name: 'CFLENS_MATMUL', parse: oneOf('CFLENS_MATMUL', ['regs', 'tiled', 'auto'] as const) },
+});
 
-/** The GEMM kernel used on `ctx`: setMatmulKernel(), else CFLENS_MATMUL, else regs on CPU adapters, tiled elsewhere. */
+/** The GEMM kernel used on `ctx`: the 'matmul.kernel' flag, else regs on CPU adapters and tiled elsewhere. */
 export function matmulKernelFor(ctx: GpuContext): MatmulKernel {
-  if (forced) return forced;
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.CFLENS_MATMUL;
-  if (env === 'regs' || env === 'tiled') return env;
-  return ctx.summary.isCpu ? 'regs' : 'tiled';
-}
-
-/** Subgroup size the regs kernel may rely on (fixed-size subgroups only), or 0. */
-export function fixedSubgroupSize(ctx: GpuContext): number {
-  if (!ctx.subgroups || !allowSubgroups) return 0;
-  const info = (ctx.device as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const lo = info?.subgroupMinSize;
-  const hi = info?.subgroupMaxSize;
-  return lo && lo === hi && lo >= 4 && lo <= 64 && (lo & (lo - 1)) === 0 ? lo : 0;
+  const k = ctx.flags.get('matmul.kernel');
+  return k !== 'auto' ? k : ctx.caps.isCpu ? 'regs' : 'tiled';
 }
 
 /** One GEMM launch on raw buffers: C[b] (contiguous [..., M, N], or transposed through sM/sN) = op(A[b]) · op(B[b]). */
@@ -168,7 +156,7 @@ export function runGemm(ctx: GpuContext, g: Gemm, out: Tensor): void {
   let code: string;
   let per: [number, number];
   if (kind === 'regs') {
-    const SG = fixedSubgroupSize(ctx);
+    const SG = subgroupLanes(ctx);
     const WG = SG || 8;
     // Lanes run along N (4 columns each), TM rows per workgroup. When N is too short to fill half the
     // lanes and M is longer, compute Cᵀ = op(B)ᵀ · op(A)ᵀ instead (swap operands, flip transposes,

@@ -1,4 +1,5 @@
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { defineFlag } from '../gpu/flags.js';
 import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/index.js';
@@ -17,46 +18,45 @@ import { assertFloat, f32bits, grid1D, launch, sameCtx, shader } from './util.js
 // recorded. Under createGraph the vjp is built from differentiable ops instead (the same formulas,
 // statistics recomputed from x), so double backward works; the forward stays fused either way.
 
-/** Tuning of the fused kernels' work split. */
-export const normConfig = {
-  /** Rows below this count are split across several workgroups each (when long enough). */
-  splitRowsBelow: 256,
-  /** Fewest elements per chunk of a split row. */
-  minChunk: 2048,
-  /** At most this many chunks per row (≤ 256, the split kernel's workgroup size). */
-  maxChunks: 64,
-  /** Aim for about this many workgroups when splitting. */
-  targetWorkgroups: 1024,
-  /** Threads per workgroup of the row kernel: 0 picks 64 for rows under 1024 elements, else 256. */
-  rowWorkgroup: 0,
-  /**
-   * Unsplit rows: 'workgroup' (a tree reduction per row), 'thread' (one thread per row), or 'auto'.
-   * On CPU adapters (llvmpipe runs a workgroup's barriers as separate loops) 'auto' never splits rows
-   * and takes a thread per row when there are at least `cpuThreadRows` rows, each at most
-   * `cpuThreadRowMax` long. lavapipe, GroupNorm in ms, split / a workgroup per row / a thread per row:
-   * [2, 320, 32, 32] 32 groups 33 / 14 / 4.4; [16, 64, 16, 16] 8 groups 6.6 / 3.3 / 1.2;
-   * [2, 320, 64, 64] 32 groups (rows of 40960) 105 / 18 / 23.
-   */
-  rowKernel: 'auto' as 'auto' | 'thread' | 'workgroup',
-  cpuThreadRows: 16,
-  cpuThreadRowMax: 16384,
-  /** Parameter-gradient partials for short S: aim for about this many threads. */
-  paramThreads: 65536,
-};
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'norm.splitRowsBelow': number;
+    'norm.minChunk': number;
+    'norm.maxChunks': number;
+    'norm.targetWorkgroups': number;
+    'norm.rowWorkgroup': number;
+    'norm.rowKernel': 'auto' | 'thread' | 'workgroup';
+    'norm.cpuThreadRows': number;
+    'norm.cpuThreadRowMax': number;
+    'norm.paramThreads': number;
+  }
+}
+defineFlag({ name: 'norm.splitRowsBelow', default: 256, doc: 'norms: fewer rows than this are split across several workgroups each (when long enough)' });
+defineFlag({ name: 'norm.minChunk', default: 2048, doc: 'norms: fewest elements per chunk of a split row' });
+defineFlag({ name: 'norm.maxChunks', default: 64, doc: 'norms: most chunks per split row (at most 256, the split kernel\'s workgroup size)' });
+defineFlag({ name: 'norm.targetWorkgroups', default: 1024, doc: 'norms: workgroups to aim for when splitting rows' });
+defineFlag({ name: 'norm.rowWorkgroup', default: 0, doc: 'norms: threads per workgroup of the row kernel (0: 64 for rows under 1024 elements, else 256)' });
+// lavapipe, GroupNorm in ms, split / a workgroup per row / a thread per row: [2, 320, 32, 32] 32 groups
+// 33 / 14 / 4.4; [16, 64, 16, 16] 8 groups 6.6 / 3.3 / 1.2; [2, 320, 64, 64] 32 groups 105 / 18 / 23.
+defineFlag({ name: 'norm.rowKernel', default: 'auto', doc: "norms' unsplit rows: 'workgroup' (a tree per row), 'thread' (a thread per row) or 'auto' (on CPU adapters: never split, a thread per row as below)" });
+defineFlag({ name: 'norm.cpuThreadRows', default: 16, doc: "norms, 'auto' on CPU adapters: a thread per row when there are at least this many rows (each at most norm.cpuThreadRowMax long)" });
+defineFlag({ name: 'norm.cpuThreadRowMax', default: 16384, doc: "norms, 'auto' on CPU adapters: the longest row run by a thread per row" });
+defineFlag({ name: 'norm.paramThreads', default: 65536, doc: 'norms: threads to aim for in the parameter-gradient partials of short segments' });
 
-function rowWG(count: number): number {
-  return normConfig.rowWorkgroup || (count >= 1024 ? 256 : 64);
+function rowWG(ctx: GpuContext, count: number): number {
+  return ctx.flags.get('norm.rowWorkgroup') || (count >= 1024 ? 256 : 64);
 }
 
 /** A thread per row: forced, or on CPU adapters with rows enough to fill two workgroups. */
 function threadPerRow(L: NormLayout, ctx: GpuContext): boolean {
-  const c = normConfig;
-  return c.rowKernel === 'thread' || (c.rowKernel === 'auto' && ctx.summary.isCpu && L.rows >= c.cpuThreadRows && L.count <= c.cpuThreadRowMax);
+  const f = ctx.flags;
+  const kind = f.get('norm.rowKernel');
+  return kind === 'thread' || (kind === 'auto' && ctx.caps.isCpu && L.rows >= f.get('norm.cpuThreadRows') && L.count <= f.get('norm.cpuThreadRowMax'));
 }
 
 /** Launches norm_row: a thread per row or a workgroup per row. */
 function launchRows(L: NormLayout, ctx: GpuContext, MODE: number, buffers: GPUBuffer[], meta: number[]): void {
-  const code = shader('norm_row', { WG: rowWG(L.count), MODE, SEG: L.seg });
+  const code = shader('norm_row', { WG: rowWG(ctx, L.count), MODE, SEG: L.seg });
   if (threadPerRow(L, ctx)) launch(ctx, code, buffers, meta, grid1D(L.rows, 64), undefined, 'per_row');
   else launch(ctx, code, buffers, meta, grid1D(L.rows, 1));
 }
@@ -87,10 +87,10 @@ interface NormLayout {
   paramAxes: number[];
 }
 
-function chunksFor(rows: number, count: number): number {
-  const c = normConfig;
-  if (rows >= c.splitRowsBelow) return 1;
-  const k = Math.min(c.maxChunks, 256, Math.ceil(c.targetWorkgroups / rows), Math.floor(count / c.minChunk));
+function chunksFor(ctx: GpuContext, rows: number, count: number): number {
+  const f = ctx.flags;
+  if (rows >= f.get('norm.splitRowsBelow')) return 1;
+  const k = Math.min(f.get('norm.maxChunks'), 256, Math.ceil(f.get('norm.targetWorkgroups') / rows), Math.floor(count / f.get('norm.minChunk')));
   return Math.max(1, k);
 }
 
@@ -100,8 +100,8 @@ function baseMeta(L: NormLayout, flags: number): number[] {
 
 /** Split geometry: [chunks, chunkLen] with no empty chunk. */
 function split(L: NormLayout, ctx: GpuContext): [number, number] {
-  const cpuAuto = ctx.summary.isCpu && normConfig.rowKernel === 'auto';
-  const want = cpuAuto || threadPerRow(L, ctx) ? 1 : chunksFor(L.rows, L.count);
+  const cpuAuto = ctx.caps.isCpu && ctx.flags.get('norm.rowKernel') === 'auto';
+  const want = cpuAuto || threadPerRow(L, ctx) ? 1 : chunksFor(ctx, L.rows, L.count);
   if (want <= 1) return [1, L.count];
   const len = Math.ceil(L.count / want);
   return [Math.ceil(L.count / len), len];
@@ -165,7 +165,7 @@ function normParamGradKernel(L: NormLayout, x: Tensor, g: Tensor, stats: Tensor)
     if (A * P) launch(x.ctx, shader('norm_param', { MODE: 0 }), [x.buffer, g.buffer, stats.buffer, part.buffer], [...common, 0, 0], grid1D(A * P, 1));
   } else {
     const Q = P * S;
-    const chunkA = Math.ceil(A / Math.min(A, Math.max(1, Math.ceil(normConfig.paramThreads / Q))));
+    const chunkA = Math.ceil(A / Math.min(A, Math.max(1, Math.ceil(x.ctx.flags.get('norm.paramThreads') / Q))));
     K = Math.ceil(A / chunkA);
     S2 = S;
     part = Tensor.empty([2 * K * Q], 'f32', x.ctx);

@@ -1,4 +1,5 @@
 import { record } from '../autograd/record.js';
+import { defineFlag } from '../gpu/flags.js';
 import { Tensor } from '../autograd/tensor.js';
 import { div, eq, exp, mul, sub } from './elementwise.js';
 import { broadcastTo, reshape } from './shape.js';
@@ -12,14 +13,14 @@ function reducedShape(shape: readonly number[], axes: number[], keepdim: boolean
   return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-export const reduceConfig = {
-  /**
-   * 'auto': a workgroup per output element, except on CPU adapters with at least `cpuThreadOutputs`
-   * outputs, where a thread per output runs without the tree's barriers (llvmpipe runs them as loops).
-   */
-  kernel: 'auto' as 'auto' | 'thread' | 'workgroup',
-  cpuThreadOutputs: 64,
-};
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'reduce.kernel': 'auto' | 'thread' | 'workgroup';
+    'reduce.cpuThreadOutputs': number;
+  }
+}
+defineFlag({ name: 'reduce.kernel', default: 'auto', doc: "reductions: 'workgroup' (a tree per output element), 'thread' (a thread per output) or 'auto' (a workgroup; on CPU adapters see reduce.cpuThreadOutputs)" });
+defineFlag({ name: 'reduce.cpuThreadOutputs', default: 64, doc: "'auto' on CPU adapters: a thread per output from this many outputs (llvmpipe runs a tree's barriers as loops)" });
 
 /** The raw reduction kernel (no tape); output has keepdim shape. */
 function reduceKernel(x: Tensor, axes: number[], mode: keyof typeof MODES): Tensor {
@@ -35,8 +36,8 @@ function reduceKernel(x: Tensor, axes: number[], mode: keyof typeof MODES): Tens
   const keep = coalesceDims(keepAxes.map((i) => shape[i]), [keepAxes.map((i) => strides[i])]);
   const reduced = coalesceDims(axes.map((i) => shape[i]), [axes.map((i) => strides[i])]);
   const meta = [outCount, red, keep.shape.length, reduced.shape.length, ...keep.shape, ...keep.strides[0], ...reduced.shape, ...reduced.strides[0]];
-  const c = reduceConfig;
-  const perThread = c.kernel === 'thread' || (c.kernel === 'auto' && x.ctx.summary.isCpu && outCount >= c.cpuThreadOutputs);
+  const kind = x.ctx.flags.get('reduce.kernel');
+  const perThread = kind === 'thread' || (kind === 'auto' && x.ctx.caps.isCpu && outCount >= x.ctx.flags.get('reduce.cpuThreadOutputs'));
   const code = shader('reduce', { MODE: MODES[mode] });
   if (perThread) launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(outCount, 64), undefined, 'per_output');
   else launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(outCount, 1));

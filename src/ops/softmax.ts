@@ -2,6 +2,7 @@ import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/index.js';
+import { defineFlag } from '../gpu/flags.js';
 import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
@@ -11,22 +12,23 @@ import { assertFloat, grid1D, launch, normAxis, shader } from './util.js';
 // for the backward. A row is the elements along the axis (strided by the product of the later axes).
 
 const MODES = { softmax: 0, logSoftmax: 1, softmaxBackward: 2, logSoftmaxBackward: 3 } as const;
-export const softmaxConfig = {
-  /** 'auto': one thread per row for rows of at most `smallRow` elements, else a workgroup per row. */
-  rowKernel: 'auto' as 'auto' | 'thread' | 'workgroup',
-  smallRow: 32,
-  /**
-   * On CPU adapters a workgroup's tree reduction costs more than the row itself (llvmpipe runs the
-   * barriers as separate loops): one thread per row wherever there are this many rows to fill the
-   * threads (8 workgroups) — 7× faster on CLIP's 65-long attention rows, 2× on 1024-long ones.
-   */
-  cpuThreadRows: 512,
-};
+declare module '../gpu/flags.js' {
+  interface FlagValues {
+    'softmax.rowKernel': 'auto' | 'thread' | 'workgroup';
+    'softmax.smallRow': number;
+    'softmax.cpuThreadRows': number;
+  }
+}
+defineFlag({ name: 'softmax.rowKernel', default: 'auto', doc: "softmax rows: 'thread' (a thread per row), 'workgroup' (a workgroup per row) or 'auto' (see softmax.smallRow and softmax.cpuThreadRows)" });
+defineFlag({ name: 'softmax.smallRow', default: 32, doc: "'auto': a thread per row for rows of at most this many elements" });
+// On CPU adapters a workgroup's tree reduction costs more than the row itself (llvmpipe runs the barriers
+// as separate loops): 7× faster on CLIP's 65-long attention rows, 2× on 1024-long ones.
+defineFlag({ name: 'softmax.cpuThreadRows', default: 512, doc: "'auto' on CPU adapters: a thread per row wherever there are at least this many rows (8 workgroups' worth)" });
 
 function threadPerRow(ctx: GpuContext, rows: number, n: number): boolean {
-  const c = softmaxConfig;
-  if (c.rowKernel !== 'auto') return c.rowKernel === 'thread';
-  return n <= c.smallRow || (ctx.summary.isCpu && rows >= c.cpuThreadRows);
+  const kind = ctx.flags.get('softmax.rowKernel');
+  if (kind !== 'auto') return kind === 'thread';
+  return n <= ctx.flags.get('softmax.smallRow') || (ctx.caps.isCpu && rows >= ctx.flags.get('softmax.cpuThreadRows'));
 }
 
 /** Raw kernel (no tape). Forward: a = x. Backward: a = the op's output y, g = its gradient. */

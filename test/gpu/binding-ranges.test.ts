@@ -1,7 +1,7 @@
 // Tensors larger than one binding (maxStorageBufferBindingSize) are bound in ranges by the ops that can
 // split their work; the tests shrink the limit so tiny tensors take those paths.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, backward, embedding, fromArray, full, gatherConfig, GpuLimitError, matmul, tidy, type GpuContext } from '../../src/index.js';
+import { AdamW, backward, embedding, fromArray, full, GpuLimitError, withFlags, matmul, tidy, type GpuContext } from '../../src/index.js';
 import { bindingChunks } from '../../src/gpu/kernel.js';
 import { assertClose, randomArray, setupGpu } from '../helpers/gpu.js';
 
@@ -48,14 +48,8 @@ describe('binding ranges', () => {
     assertClose(split.y, whole.y, { atol: 0, rtol: 0 }, 'forward');
     assertClose(split.dw, whole.dw, { atol: 1e-7, rtol: 1e-6 }, 'weight gradient');
     // the atomic scatter-add backward, range by range too
-    const limit = gatherConfig.deterministicIndexSelectLimit;
-    gatherConfig.deterministicIndexSelectLimit = 0;
-    try {
-      const atomic = await run();
-      assertClose(atomic.dw, whole.dw, { atol: 1e-6, rtol: 1e-5 }, 'atomic weight gradient');
-    } finally {
-      gatherConfig.deterministicIndexSelectLimit = limit;
-    }
+    const atomic = await withFlags({ 'gather.deterministicLimit': 0 }, run);
+    assertClose(atomic.dw, whole.dw, { atol: 1e-6, rtol: 1e-5 }, 'atomic weight gradient');
     // and against the definition
     for (let k = 0; k < ids.length; k++) for (let j = 0; j < dim; j++) expect(split.y[k * dim + j]).toBeCloseTo(w.data[ids[k] * dim + j], 6);
   });

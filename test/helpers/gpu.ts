@@ -1,6 +1,6 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { uploadHost } from './upload.js';
-import { gradcheck, initGpu, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
+import { gradcheck, initGpu, type FlagValues, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
 
 let ctx: GpuContext | null = null;
 
@@ -8,6 +8,17 @@ let ctx: GpuContext | null = null;
 export async function setupGpu(): Promise<GpuContext> {
   ctx ??= await initGpu();
   return ctx;
+}
+
+/** Sets tuning switches for every test of the enclosing describe block, restoring them after it. */
+export function useFlags(values: Partial<FlagValues>): void {
+  let before: Partial<FlagValues> = {};
+  beforeAll(async () => {
+    before = (await setupGpu()).flags.set(values);
+  });
+  afterAll(async () => {
+    (await setupGpu()).flags.set(before);
+  });
 }
 
 /** Seeded xorshift values in [low, high). */

@@ -1,8 +1,7 @@
 // The kernel families forced (each tested on any adapter) and the regs family's register blocks and
 // one-pass backward: split from attention.test.ts so that the two files compile their kernels in parallel.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, scaledDotProductAttention, type AttentionOptions, type GpuContext, type HostArray } from '../../src/index.js';
-import { setAttentionFamily, setAttentionRegsBlock, setAttentionRegsSlots } from '../../src/ops/attention.js';
+import { backward, scaledDotProductAttention, withFlags, type AttentionOptions, type GpuContext, type HostArray } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
 import { cases, IMPLS, inputsOf, maskArray, nd, optsOf, refOpts, up } from './attention-cases.js';
@@ -22,11 +21,9 @@ for (const family of OTHER_FAMILIES) describe(`the ${family} kernel family, forc
     const c = cases[10];
     const m = maskArray(c.mask!.shape, 'bool', 81);
     const mt = up(m);
-    setAttentionFamily(other());
     try {
-      await checkOp(`${other()} ${c.name}`, (q, k, v) => scaledDotProductAttention(q, k, v, { ...optsOf(c, mt), impl: 'fused' }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), refOpts(c, m)), inputsOf(c, 82), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 });
+      await withFlags({ 'attention.family': other() }, () => checkOp(`${other()} ${c.name}`, (q, k, v) => scaledDotProductAttention(q, k, v, { ...optsOf(c, mt), impl: 'fused' }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), refOpts(c, m)), inputsOf(c, 82), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 }));
     } finally {
-      setAttentionFamily(null);
       mt.dispose();
     }
   });
@@ -37,16 +34,13 @@ for (const family of OTHER_FAMILIES) describe(`the ${family} kernel family, forc
     const g = up(randomArray([2, 100, 40], 87));
     const results: Array<Float32Array[]> = [];
     for (const impl of IMPLS) {
-      setAttentionFamily(other());
-      try {
+      await withFlags({ 'attention.family': other() }, async () => {
         const [q, k, v] = [up(qa, true), up(ka, true), up(va, true)];
         const y = scaledDotProductAttention(q, k, v, { impl, mask: mt });
         backward(y, g);
         results.push([await y.toArray(), await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()] as Float32Array[]);
         for (const t of [q, k, v, y]) t.dispose();
-      } finally {
-        setAttentionFamily(null);
-      }
+      });
     }
     ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(results[0][i], results[1][i], { atol: 2e-5, rtol: 1e-4 }, name));
     mt.dispose();
@@ -66,18 +60,13 @@ describe('the regs family (CPU adapters): other register blocks', () => {
       for (const o of [{}, { causal: true }] as AttentionOptions[]) {
         const results: Array<Float32Array[]> = [];
         for (const impl of IMPLS) {
-          setAttentionFamily('regs');
-          setAttentionRegsBlock(block);
-          try {
+          await withFlags({ 'attention.family': 'regs', 'attention.regsBlock': block }, async () => {
             const [q, k, v] = [up(qa, true), up(ka, true), up(va, true)];
             const y = scaledDotProductAttention(q, k, v, { ...o, impl });
             backward(y, g);
             results.push([await y.toArray(), await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()] as Float32Array[]);
             for (const t of [q, k, v, y]) t.dispose();
-          } finally {
-            setAttentionFamily(null);
-            setAttentionRegsBlock(null);
-          }
+          });
         }
         ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(results[0][i], results[1][i], { atol: 2e-5, rtol: 1e-4 }, `${o.causal ? 'causal' : 'plain'} ${name}`));
       }
@@ -91,27 +80,24 @@ describe('the regs backward: one pass with per-slot dQ sums, or the dQ and dK/dV
   async function grads(impl: 'fused' | 'unfused', slots: number | null, a: HostArray[], g: HostArray, o: AttentionOptions, wrt = [true, true, true]) {
     const kernels: string[] = [];
     const dispatch = ctx.dispatch.bind(ctx);
-    setAttentionFamily('regs');
-    setAttentionRegsSlots(slots);
     // Large heads: one row per lane (the slot and chunk logic under test does not depend on it; the default
     // block's kernels at head size 80 take ~30 s to compile on llvmpipe).
-    if (a[0].shape[a[0].shape.length - 1] > 64) setAttentionRegsBlock({ rowsPerLane: 1, keysPerLane: 4 });
+    const regsBlock = a[0].shape[a[0].shape.length - 1] > 64 ? { rowsPerLane: 1, keysPerLane: 4 as const } : null;
     ctx.dispatch = (p, bufs, wg, name) => {
       if (name) kernels.push(name);
       dispatch(p, bufs, wg, name);
     };
     try {
-      const [q, k, v] = a.map((x, i) => up(x, wrt[i]));
-      const y = scaledDotProductAttention(q, k, v, { ...o, impl });
-      backward(y, up(g));
-      const out = await Promise.all([q, k, v].map((t) => t.grad?.toArray() ?? null));
-      for (const t of [q, k, v, y]) t.dispose();
-      return { out, kernels };
+      return await withFlags({ 'attention.family': 'regs', 'attention.regsSlots': slots, 'attention.regsBlock': regsBlock }, async () => {
+        const [q, k, v] = a.map((x, i) => up(x, wrt[i]));
+        const y = scaledDotProductAttention(q, k, v, { ...o, impl });
+        backward(y, up(g));
+        const out = await Promise.all([q, k, v].map((t) => t.grad?.toArray() ?? null));
+        for (const t of [q, k, v, y]) t.dispose();
+        return { out, kernels };
+      });
     } finally {
       ctx.dispatch = dispatch;
-      setAttentionFamily(null);
-      setAttentionRegsSlots(null);
-      setAttentionRegsBlock(null);
     }
   }
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum, type AttentionOptions, type GpuContext, type Tensor,
+  attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum, withFlags, type AttentionOptions, type GpuContext, type Tensor,
 } from '../../src/index.js';
-import { attentionKernelConfig, setAttentionRegsBlock } from '../../src/ops/attention.js';
+import { attentionKernelConfig } from '../../src/ops/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -93,12 +93,8 @@ describe('fused vs unfused', () => {
     const c: Case = { name: 'D 80', q: [1, 3, 80], k: [1, 4, 80], v: [1, 4, 80] };
     // CPU adapters run the regs family: one row per lane here (the regs backward tests below share these
     // pipelines) because the default block's kernels take ~30 s to compile at this head size on llvmpipe.
-    setAttentionRegsBlock({ rowsPerLane: 1, keysPerLane: 4 });
-    try {
-      await checkOp('D 80', (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused', causal: true }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), { causal: true }), inputsOf(c, 6), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 });
-    } finally {
-      setAttentionRegsBlock(null);
-    }
+    await withFlags({ 'attention.regsBlock': { rowsPerLane: 1, keysPerLane: 4 } }, () =>
+      checkOp('D 80', (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused', causal: true }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), { causal: true }), inputsOf(c, 6), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 }));
   });
 
   it('higher order: the createGraph vjp equals the fused backward kernels', async () => {

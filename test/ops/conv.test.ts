@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, conv2d, conv2dInputGrad, conv2dWeightGrad, convTranspose2d, fromArray, grad, mul, setConvAlgo, setConvSplitK, sum, tidy,
+  backward, conv2d, conv2dInputGrad, conv2dWeightGrad, convTranspose2d, fromArray, grad, mul, sum, tidy, withFlags,
   type ConvAlgo, type Conv2dOptions, type ConvTranspose2dOptions, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
@@ -10,10 +10,6 @@ import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
-});
-afterEach(() => {
-  setConvAlgo('auto');
-  setConvSplitK(null);
 });
 
 const up = (a: HostArray, requiresGrad = false): Tensor => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
@@ -75,8 +71,7 @@ const CASES: ConvCase[] = [
 describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
   for (const algo of ['gemm', 'regs', 'rows', 'direct', 'matmul'] as ConvAlgo[]) {
     for (const c of CASES) {
-      it(`${c.name} (${algo})`, async () => {
-        setConvAlgo(algo);
+      it(`${c.name} (${algo})`, () => withFlags({ 'conv.algo': algo }, async () => {
         const x = randomArray(c.x, 11);
         const w = randomArray(c.w, 12, -0.5, 0.5);
         const inputs = c.bias ? [x, w, randomArray([c.w[0]], 13)] : [x, w];
@@ -87,7 +82,7 @@ describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
           inputs,
           { atol: 1e-4, rtol: 1e-4 },
         );
-      });
+      }));
     }
   }
 });
@@ -118,9 +113,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
   const pointwise = (c: ConvCase) => c.w[2] === 1 && c.w[3] === 1 && !c.o.groups && !c.o.stride && !c.o.padding;
   for (const c of big) for (const algo of ['gemm', 'regs', 'rows', 'matmul'] as ConvAlgo[]) {
     if (algo === 'matmul' && !pointwise(c)) continue;
-    it(`${c.name} (${algo})`, async () => {
-      setConvAlgo(algo);
-      if (c.split) setConvSplitK(c.split);
+    it(`${c.name} (${algo})`, () => withFlags({ 'conv.algo': algo, 'conv.splitK': c.split ?? null }, async () => {
       const x = randomArray(c.x, 21);
       const w = randomArray(c.w, 22, -0.3, 0.3);
       const b = randomArray([c.w[0]], 23);
@@ -172,7 +165,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
         assertClose(await bt.grad!.toArray(), gb, { atol: 1e-4, rtol: 1e-4 }, 'grad b');
       }
       for (const t of [xt, wt, bt, y]) t?.dispose();
-    });
+    }));
   }
 });
 
@@ -186,8 +179,7 @@ describe('convTranspose2d vs reference, forward and gradcheck', () => {
   ];
   for (const algo of ['gemm', 'regs', 'direct', 'matmul'] as ConvAlgo[]) {
     for (const c of cases) {
-      it(`${c.name} (${algo})`, async () => {
-        setConvAlgo(algo);
+      it(`${c.name} (${algo})`, () => withFlags({ 'conv.algo': algo }, async () => {
         const inputs = [randomArray(c.x, 31), randomArray(c.w, 32, -0.5, 0.5), ...(c.bias ? [randomArray([c.w[1] * (c.o.groups ?? 1)], 33)] : [])];
         await checkOp(
           `convTranspose2d ${c.name}`,
@@ -196,7 +188,7 @@ describe('convTranspose2d vs reference, forward and gradcheck', () => {
           inputs,
           { atol: 1e-4, rtol: 1e-4 },
         );
-      });
+      }));
     }
   }
 });
@@ -207,8 +199,7 @@ describe('conv2d input and weight gradients as differentiable ops (double backwa
   const ws = [6, 2, 3, 2];
   const ys = ref.conv2d(nd(randomArray(xs, 1)), nd(randomArray(ws, 2)), null, o as ref.Conv2dOptions).shape;
   for (const algo of ['gemm', 'regs', 'direct'] as ConvAlgo[]) {
-    it(`conv2dWeightGrad(x, dy): forward and gradcheck of x and dy (${algo})`, async () => {
-      setConvAlgo(algo);
+    it(`conv2dWeightGrad(x, dy): forward and gradcheck of x and dy (${algo})`, () => withFlags({ 'conv.algo': algo }, async () => {
       await checkOp(
         'conv2dWeightGrad',
         (x, dy) => conv2dWeightGrad(x, ws, dy, o),
@@ -216,9 +207,8 @@ describe('conv2d input and weight gradients as differentiable ops (double backwa
         [randomArray(xs, 41), randomArray(ys, 42)],
         { atol: 1e-4, rtol: 1e-4 },
       );
-    });
-    it(`conv2dInputGrad(dy, w): forward and gradcheck of dy and w (${algo})`, async () => {
-      setConvAlgo(algo);
+    }));
+    it(`conv2dInputGrad(dy, w): forward and gradcheck of dy and w (${algo})`, () => withFlags({ 'conv.algo': algo }, async () => {
       await checkOp(
         'conv2dInputGrad',
         (dy, w) => conv2dInputGrad(xs, w, dy, o),
@@ -226,7 +216,7 @@ describe('conv2d input and weight gradients as differentiable ops (double backwa
         [randomArray(ys, 43), randomArray(ws, 44)],
         { atol: 1e-4, rtol: 1e-4 },
       );
-    });
+    }));
   }
 
   it('grad of (sum of squared input gradient) w.r.t. w through createGraph matches finite differences', async () => {

@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, gather, gatherConfig, grad, indexSelect, mul, sum, tidy, type GpuContext, type HostArray, type Tensor,
+  backward, fromArray, gather, grad, withFlags, indexSelect, mul, sum, tidy, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -94,9 +94,6 @@ describe('gather vs reference, forward and gradcheck (scatter-add)', () => {
 });
 
 describe('indexSelect vs reference, forward and gradcheck', () => {
-  afterEach(() => {
-    gatherConfig.deterministicIndexSelectLimit = 2 ** 26;
-  });
   const cases: Array<{ name: string; x: number[]; axis: number; m: number }> = [
     { name: '[5, 3] axis 0', x: [5, 3], axis: 0, m: 7 },
     { name: '[2, 5, 3] axis 1', x: [2, 5, 3], axis: 1, m: 4 },
@@ -104,13 +101,12 @@ describe('indexSelect vs reference, forward and gradcheck', () => {
   ];
   for (const c of cases) {
     for (const path of ['deterministic', 'atomic'] as const) {
-      it(`${c.name}, ${path} backward`, async () => {
-        if (path === 'atomic') gatherConfig.deterministicIndexSelectLimit = 0;
+      it(`${c.name}, ${path} backward`, () => withFlags(path === 'atomic' ? { 'gather.deterministicLimit': 0 } : {}, async () => {
         const a = c.axis < 0 ? c.axis + c.x.length : c.axis;
         const index = randomIndex([c.m], c.x[a], 31);
         const idxT = i32(index);
         await checkOp(`indexSelect ${c.name}`, (x) => indexSelect(x, c.axis, idxT), (x) => ref.indexSelect(nd(x), c.axis, index), [randomArray(c.x, 32)], { atol: 0, rtol: 0 });
-      });
+      }));
     }
   }
 
@@ -135,9 +131,8 @@ describe('indexSelect vs reference, forward and gradcheck', () => {
     ids.forEach((r, k) => { for (let c = 0; c < dim; c++) expected[r * dim + c] += Math.fround(G.data[k * dim + c]); });
     const results: Float32Array[] = [];
     for (const limit of [2 ** 26, 0]) {
-      gatherConfig.deterministicIndexSelectLimit = limit;
       const w = up(W, true);
-      backward(indexSelect(w, 0, ids), up(G));
+      withFlags({ 'gather.deterministicLimit': limit }, () => backward(indexSelect(w, 0, ids), up(G)));
       results.push((await w.grad!.toArray()) as Float32Array);
     }
     assertClose(results[0], expected, { atol: 1e-5, rtol: 1e-5 }, 'deterministic');

@@ -1,15 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, linear, matmul, matmulKernelFor, mm, setMatmulKernel, sum,
+  backward, fromArray, linear, matmul, matmulKernelFor, mm, sum,
   type GpuContext, type HostArray, type MatmulKernel, type Tensor,
 } from '../../src/index.js';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, randomArray, setupGpu, useFlags } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
-afterAll(() => setMatmulKernel('auto'));
 
 // ---------------------------------------------------------------------------------------------------
 // CPU reference in f64: torch.matmul semantics, written out with loops.
@@ -114,8 +113,7 @@ const KINDS: Array<{ label: string; kind: MatmulKernel; subgroups?: boolean }> =
 
 for (const K of KINDS) {
   describe(`matmul forward, ${K.label} kernel`, () => {
-    beforeAll(() => setMatmulKernel(K.kind, { subgroups: K.subgroups }));
-    afterAll(() => setMatmulKernel('auto'));
+    useFlags({ 'matmul.kernel': K.kind, subgroups: K.subgroups ?? true });
 
     it('uses the forced kernel', () => {
       expect(matmulKernelFor(ctx)).toBe(K.kind);
@@ -174,8 +172,7 @@ for (const K of KINDS) {
 }
 
 describe('matmul, regs kernel without subgroups', () => {
-  beforeAll(() => setMatmulKernel('regs', { subgroups: false }));
-  afterAll(() => setMatmulKernel('auto'));
+  useFlags({ 'matmul.kernel': 'regs', subgroups: false });
   it('matches the reference (A loaded per lane)', async () => {
     for (const [i, c] of [{ a: [3, 65], b: [65, 33] }, { a: [4, 8], b: [8, 12] }].entries()) {
       const A = randomArray(c.a, 90 + i);
@@ -190,8 +187,7 @@ describe('matmul, regs kernel without subgroups', () => {
 
 for (const K of KINDS) {
   describe(`matmul gradients, ${K.label} kernel`, () => {
-    beforeAll(() => setMatmulKernel(K.kind));
-    afterAll(() => setMatmulKernel('auto'));
+    useFlags({ 'matmul.kernel': K.kind });
 
     it('gradcheck 2-D, 1-D and broadcast batches', async () => {
       // (dims ≤ 4 keep every gradient product on the small-tile kernel variant: fewer compiles)

@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, batchNorm2d, fromArray, grad, gradcheck, groupNorm, layerNorm, mul, normConfig, sum, tidy,
+  backward, batchNorm2d, fromArray, grad, gradcheck, groupNorm, layerNorm, mul, sum, tidy, withFlags, type FlagValues,
   type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
@@ -12,14 +12,12 @@ beforeAll(async () => {
   ctx = await setupGpu();
 });
 
-const defaults = { ...normConfig };
-afterEach(() => Object.assign(normConfig, defaults));
-/** Forces the split (several workgroups per row) path. */
-const forceSplit = () => Object.assign(normConfig, { rowKernel: 'workgroup', splitRowsBelow: 1e9, minChunk: 8, targetWorkgroups: 1e9, maxChunks: 64 });
 type Path = 'workgroup' | 'split' | 'thread';
 const PATHS: Path[] = ['workgroup', 'split', 'thread'];
-/** Forces one kernel path: a workgroup per row, several per row, or a thread per row. */
-const forcePath = (p: Path) => (p === 'split' ? forceSplit() : Object.assign(normConfig, { splitRowsBelow: 0, rowKernel: p }));
+/** The flags that force one kernel path: a workgroup per row, several per row (split), or a thread per row. */
+const pathFlags = (p: Path): Partial<FlagValues> => (p === 'split'
+  ? { 'norm.rowKernel': 'workgroup', 'norm.splitRowsBelow': 1e9, 'norm.minChunk': 8, 'norm.targetWorkgroups': 1e9, 'norm.maxChunks': 64 }
+  : { 'norm.splitRowsBelow': 0, 'norm.rowKernel': p });
 
 const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
 const f32 = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: Float64Array.from(Float32Array.from(a.data)) });
@@ -29,8 +27,7 @@ const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a
 // Fixtures (PyTorch): NAME.<input>, NAME.out, NAME.R, NAME.grad_<input> = d sum(out·R) / d input.
 
 describe('PyTorch fixtures (test/fixtures/ops/norm.*)', () => {
-  const run = async (path: Path) => {
-    forcePath(path);
+  const run = (path: Path) => withFlags(pathFlags(path), async () => {
     const fam = await loadFamily('norm');
     expect(Object.keys(fam.meta.cases).sort()).toEqual(['batch_norm_eval', 'batch_norm_train', 'group_norm', 'group_norm_eps6', 'layer_norm']);
     expect(await matchFixture(fam, 'group_norm', ['x', 'w', 'b'], ({ x, w, b }) => groupNorm(x, 4, w, b, 1e-5))).toBe(3);
@@ -38,7 +35,7 @@ describe('PyTorch fixtures (test/fixtures/ops/norm.*)', () => {
     expect(await matchFixture(fam, 'layer_norm', ['x', 'w', 'b'], ({ x, w, b }) => layerNorm(x, [16], w, b, 1e-5))).toBe(3);
     expect(await matchFixture(fam, 'batch_norm_eval', ['x', 'rm', 'rv', 'w', 'b'], ({ x, rm, rv, w, b }) => batchNorm2d(x, rm, rv, w, b, { training: false, eps: 1e-5 }))).toBe(3);
     expect(await matchFixture(fam, 'batch_norm_train', ['x', 'w', 'b'], ({ x, w, b }) => batchNorm2d(x, null, null, w, b, { training: true, eps: 1e-5 }))).toBe(3);
-  };
+  });
   it('all five cases: out, grad_x, grad_w, grad_b (one workgroup per row)', () => run('workgroup'));
   it('all five cases through the split (several workgroups per row) kernels', () => run('split'));
   it('all five cases through the thread-per-row kernels (CPU adapters)', () => run('thread'));
@@ -67,8 +64,7 @@ function affineInputs(shape: readonly number[], affine: string, seed: number): {
 describe('groupNorm vs reference, forward and gradcheck', () => {
   for (const path of PATHS) {
     for (const c of gnCases) {
-      it(`${c.name} [${path}]`, async () => {
-        forcePath(path);
+      it(`${c.name} [${path}]`, () => withFlags(pathFlags(path), async () => {
         const eps = c.eps ?? 1e-5;
         const { inputs, idx } = affineInputs(c.shape, c.affine, 11);
         await checkOp(
@@ -78,7 +74,7 @@ describe('groupNorm vs reference, forward and gradcheck', () => {
           inputs,
           { atol: 2e-5, rtol: 1e-4, eps: 1e-4 },
         );
-      });
+      }));
     }
   }
 });
@@ -92,8 +88,7 @@ describe('layerNorm vs reference, forward and gradcheck', () => {
   ];
   for (const path of PATHS) {
     for (const c of cases) {
-      it(`${c.name} [${path}]`, async () => {
-        forcePath(path);
+      it(`${c.name} [${path}]`, () => withFlags(pathFlags(path), async () => {
         const inputs: HostArray[] = [randomArray(c.shape, 21, -3, 3)];
         if (c.affine.includes('w')) inputs.push(randomArray(c.norm, 22, 0.5, 1.5));
         if (c.affine.includes('b')) inputs.push(randomArray(c.norm, 23, -1, 1));
@@ -104,7 +99,7 @@ describe('layerNorm vs reference, forward and gradcheck', () => {
           inputs,
           { atol: 2e-5, rtol: 1e-4, eps: 1e-4 },
         );
-      });
+      }));
     }
   }
 
@@ -119,8 +114,7 @@ describe('batchNorm2d', () => {
   const shapes = [[3, 4, 2, 2], [5, 3], [2, 3, 7]];
   for (const path of PATHS) {
     for (const shape of shapes) {
-      it(`training ${JSON.stringify(shape)}: forward and gradcheck (x, w, b) [${path}]`, async () => {
-        forcePath(path);
+      it(`training ${JSON.stringify(shape)}: forward and gradcheck (x, w, b) [${path}]`, () => withFlags(pathFlags(path), async () => {
         const C = shape[1];
         await checkOp(
           `batchNorm2d train ${shape}`,
@@ -129,7 +123,7 @@ describe('batchNorm2d', () => {
           [randomArray(shape, 31, -2, 2), randomArray([C], 32, 0.5, 1.5), randomArray([C], 33, -1, 1)],
           { atol: 2e-5, rtol: 1e-4, eps: 1e-4 },
         );
-      });
+      }));
     }
   }
 
@@ -173,9 +167,7 @@ describe('numerical stability', () => {
     a.data.forEach((v, i) => (a.data[i] = 1e4 + v));
     const expected = ref.groupNorm(f32(a), 1, null, null, 1e-5).data;
     for (const path of PATHS) {
-      Object.assign(normConfig, defaults);
-      forcePath(path);
-      const y = groupNorm(up(a), 1);
+      const y = withFlags(pathFlags(path), () => groupNorm(up(a), 1));
       // f32 inputs near 1e4 carry ~5e-4 absolute rounding; the statistics must not add more.
       assertClose(await y.toArray(), expected, { atol: 3e-4, rtol: 1e-3 }, path);
     }

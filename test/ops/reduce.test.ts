@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, reduceConfig, logsumexp, max, mean, min, sum, sumToShape, variance, type GpuContext, type HostArray, type Tensor,
+  backward, fromArray, logsumexp, withFlags, max, mean, min, sum, sumToShape, variance, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -44,10 +44,8 @@ const AXES: Array<{ axes: Axes; keepdim: boolean }> = [
 ];
 
 describe('reductions vs reference over [3, 4, 5], forward and gradcheck', () => {
-  afterEach(() => { reduceConfig.kernel = 'auto'; });
   for (const kernel of ['auto', 'thread', 'workgroup'] as const) for (const name of Object.keys(GPU) as Name[]) {
-    it(`${name}${kernel === 'auto' ? '' : ` (forced: a ${kernel} per output)`}`, async () => {
-      reduceConfig.kernel = kernel;
+    it(`${name}${kernel === 'auto' ? '' : ` (forced: a ${kernel} per output)`}`, () => withFlags({ 'reduce.kernel': kernel }, async () => {
       for (const [k, { axes, keepdim }] of AXES.entries()) {
         await checkOp(
           `${name} axes=${JSON.stringify(axes)} keepdim=${keepdim}`,
@@ -57,7 +55,7 @@ describe('reductions vs reference over [3, 4, 5], forward and gradcheck', () => 
           { atol: 1e-5, rtol: 1e-5 },
         );
       }
-    });
+    }));
   }
 
   it('0-d and size-1 inputs', async () => {

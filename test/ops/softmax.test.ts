@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, softmaxConfig, grad, logSoftmax, mul, softmax, sum, tidy, type GpuContext, type HostArray, type Tensor,
+  backward, fromArray, grad, withFlags, logSoftmax, mul, softmax, sum, tidy, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
@@ -26,7 +26,6 @@ const cases: Array<{ name: string; shape: number[]; axis: number }> = [
 ];
 
 describe('softmax / logSoftmax vs reference, forward and gradcheck', () => {
-  afterEach(() => { softmaxConfig.rowKernel = 'auto'; });
   for (const c of cases) {
     it(`softmax ${c.name}`, async () => {
       await checkOp(`softmax ${c.name}`, (x) => softmax(x, c.axis), (x) => ref.softmax(nd(x), c.axis), [randomArray(c.shape, 3, -3, 3)], { atol: 1e-6, rtol: 1e-5 });
@@ -38,11 +37,10 @@ describe('softmax / logSoftmax vs reference, forward and gradcheck', () => {
 
   for (const kernel of ['thread', 'workgroup'] as const) {
     for (const c of [cases[2], cases[3]]) {
-      it(`softmax and logSoftmax ${c.name}, forced ${kernel} per row`, async () => {
-        softmaxConfig.rowKernel = kernel;
+      it(`softmax and logSoftmax ${c.name}, forced ${kernel} per row`, () => withFlags({ 'softmax.rowKernel': kernel }, async () => {
         await checkOp(`softmax ${c.name} ${kernel}`, (x) => softmax(x, c.axis), (x) => ref.softmax(nd(x), c.axis), [randomArray(c.shape, 6, -3, 3)], { atol: 1e-6, rtol: 1e-5 });
         await checkOp(`logSoftmax ${c.name} ${kernel}`, (x) => logSoftmax(x, c.axis), (x) => ref.logSoftmax(nd(x), c.axis), [randomArray(c.shape, 7, -3, 3)], { atol: 1e-5, rtol: 1e-5 });
-      });
+      }));
     }
   }
 
