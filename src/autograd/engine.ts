@@ -1,6 +1,6 @@
 import { duringBackward } from './backward-state.js';
 import { enableGrad, noGrad } from './grad-mode.js';
-import { hooks } from './hooks.js';
+import { addGrads, copyGrad, filledLike } from './accumulate.js';
 import { freeNode, type Node } from './node.js';
 import { keep, tidy } from './scope.js';
 import { shapeStr, type Tensor } from './tensor.js';
@@ -84,7 +84,7 @@ function run(
       hold(g);
       return;
     }
-    const sum = hooks().add(old, g);
+    const sum = addGrads(old, g);
     owned.add(sum);
     grads.set(t, sum);
     hold(sum);
@@ -134,7 +134,7 @@ function run(
       owned.delete(g);
       result.set(t, g);
     } else {
-      result.set(t, hooks().add(g, hooks().zerosLike(g)));
+      result.set(t, copyGrad(g));
     }
     drop(g);
   }
@@ -151,7 +151,7 @@ function seedGrads(outputs: readonly Tensor[], gradOutputs: ReadonlyArray<Tensor
     if (o.size !== 1) {
       throw new Error(`cflens: ${op} on a tensor of shape ${shapeStr(o.shape)} needs a gradient of that shape; only one-element outputs get an implicit gradient of 1`);
     }
-    return hooks().onesLike(o);
+    return filledLike(o, 1);
   });
 }
 
@@ -165,7 +165,7 @@ export function backward(output: Tensor, gradOutput?: Tensor, opts: BackwardOpti
   for (const [t, g] of result) {
     keep(g);
     if (t.grad) {
-      const sum = hooks().add(t.grad, g);
+      const sum = addGrads(t.grad, g);
       keep(sum);
       t.grad.dispose();
       g.dispose();

@@ -5,6 +5,5 @@ export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { record } from './record.js';
 export { backward, grad, type BackwardOptions } from './engine.js';
 export { checkpoint } from './checkpoint.js';
-export { registerAutogradHooks, type AutogradHooks } from './hooks.js';
 export type { Node, Vjp } from './node.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult, type HostArray } from './gradcheck.js';

@@ -1,3 +1,4 @@
+import { halfBitsToFloat32 } from '../io/dtype.js';
 import { gpu } from '../gpu/index.js';
 import type { GpuContext } from '../gpu/context.js';
 import { freeNode, type Node } from './node.js';
@@ -124,13 +125,8 @@ export class Tensor {
   async toArray(): Promise<Float32Array | Int32Array> {
     this.assertAlive('toArray');
     if (this.dtype === 'f16') {
-      const { castTo } = await import('./hooks.js').then((m) => m.hooks());
-      const f = castTo(this, 'f32');
-      try {
-        return (await f.toArray()) as Float32Array;
-      } finally {
-        f.dispose();
-      }
+      const half = this.size === 0 ? new ArrayBuffer(0) : await this.ctx.read(this.storage.buffer, this.size * 2);
+      return halfBitsToFloat32(new Uint16Array(half));
     }
     const bytes = this.size * BYTES[this.dtype];
     const data = bytes === 0 ? new ArrayBuffer(0) : await this.ctx.read(this.storage.buffer, bytes);

@@ -22,9 +22,9 @@ export interface FoundAdapter {
 }
 
 async function nodeGpu(backend: string | undefined): Promise<GPU> {
-  const path = './node-gpu.js';
-  const mod = (await import(/* @vite-ignore */ path)) as typeof import('./node-gpu.js');
-  return mod.createNodeGpu(backend);
+  // The platform seam: '#dawn' is src/gpu/node/dawn.ts in Node, a stub elsewhere (package.json "imports").
+  const { createNodeGpu } = await import('#dawn');
+  return createNodeGpu(backend);
 }
 
 /** Finds an adapter: navigator.gpu in browsers; Dawn in Node, trying Vulkan then GLES compatibility. */

@@ -23,9 +23,9 @@ export interface WeightsReader {
 
 export async function resolveDir(dir: string | WeightsDir): Promise<WeightsDir> {
   if (typeof dir !== 'string') return dir;
-  const path = './node/fs-dir.js';
-  const mod = (await import(/* @vite-ignore */ path)) as typeof import('./node/fs-dir.js');
-  return mod.fsDir(dir);
+  // The platform seam: '#model-files' reads folders from disk in Node and refuses elsewhere (package.json "imports").
+  const { fsDir } = await import('#model-files');
+  return fsDir(dir);
 }
 
 export async function readConfig(dir: WeightsDir, file = 'config.json'): Promise<Record<string, unknown>> {

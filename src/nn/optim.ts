@@ -4,8 +4,8 @@ import { Tensor } from '../autograd/tensor.js';
 import { full, zerosLike } from '../ops/creation.js';
 import { add, div, minimum, mul, sqrt } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
-import { f32bits, grid1D, launch, shader } from '../ops/util.js';
-import { bindingChunks, rangeOf } from '../gpu/kernel.js';
+import { f32bits } from '../ops/util.js';
+import { optimizerStep, projectKernel } from '../ops/optim-step.js';
 
 const FLAG_DECOUPLED = 1;
 const FLAG_NESTEROV = 2;
@@ -57,13 +57,7 @@ export abstract class Optimizer {
   }
 
   protected update(mode: number, p: Tensor, m: Tensor, v: Tensor, words: number[]): void {
-    if (!p.grad) return;
-    // Parameters larger than one binding (a big vocabulary's embedding) are updated range by range.
-    const code = shader('optim', { MODE: mode });
-    for (const [lo, k] of bindingChunks(p.ctx, p.size, 4)) {
-      const part = (t: Tensor) => (k === p.size || t.size !== p.size ? t.buffer : rangeOf(t.buffer, lo, k, 4));
-      launch(p.ctx, code, [part(p), part(p.grad), part(m), part(v)], [k, ...words], grid1D(k, 256));
-    }
+    if (p.grad) optimizerStep(mode, p, p.grad, m, v, words);
   }
 
   dispose(): void {
@@ -159,9 +153,7 @@ export class SignSGD extends Optimizer {
  */
 export function projectInPlace(x: Tensor, { lo = -3.4e38, hi = 3.4e38, center, radius = 0 }: { lo?: number; hi?: number; center?: Tensor; radius?: number }): void {
   if (center && center.shape.join() !== x.shape.join()) throw new Error('cflens: projectInPlace: center must have the shape of x');
-  const c = center ?? full([1], 0, { ctx: x.ctx });
-  launch(x.ctx, shader('project'), [x.buffer, c.buffer], [x.size, f32bits(lo), f32bits(hi), f32bits(radius), center ? 1 : 0], grid1D(x.size, 256));
-  if (!center) c.dispose();
+  projectKernel(x, lo, hi, center ?? null, radius);
 }
 
 /**

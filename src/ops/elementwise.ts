@@ -2,7 +2,7 @@ import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import { fromArray, zerosLike } from './creation.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './shape.js';
 import {
   assertFloat, broadcastShapes, broadcastStrides, coalesceDims, f32bits, grid1D, launch, sameCtx, sameShape, shader, type TensorLike,
 } from './util.js';

@@ -1,11 +1,15 @@
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import { timestepEmbedding as timestepEmbeddingCpu, type TimestepEmbeddingOptions } from '../reference/embedding.js';
 import { fromArray, zeros } from './creation.js';
 import { indexSelect } from './gather.js';
 import { reshape } from './shape.js';
 import { assertFloat, f32bits, grid1D, launch, sameCtx, shader } from './util.js';
 
-export type { TimestepEmbeddingOptions };
+export interface TimestepEmbeddingOptions {
+  flipSinToCos?: boolean;
+  downscaleFreqShift?: number;
+  scale?: number;
+  maxPeriod?: number;
+}
 
 /**
  * torch.nn.functional.embedding: rows of `weight` [num, dim] for integer indices of any shape →
@@ -47,6 +51,26 @@ function timestepFreqs(half: number, downscaleFreqShift: number, maxPeriod: numb
 }
 
 /**
+ * The features of CPU timesteps on the CPU: the angle rounded to float32 at every step as torch computes
+ * it (timesteps reach ~1000, where that rounding moves sin/cos by ~1e-4), sin and cos in float64.
+ */
+function timestepFeaturesHost(timesteps: readonly number[], dim: number, opts: TimestepEmbeddingOptions): Float32Array {
+  const { flipSinToCos = false, downscaleFreqShift = 1, scale = 1, maxPeriod = 10000 } = opts;
+  const f32 = Math.fround;
+  const half = Math.floor(dim / 2);
+  const freqs = timestepFreqs(half, downscaleFreqShift, maxPeriod);
+  const out = new Float32Array(timesteps.length * dim);
+  timesteps.forEach((t, r) => {
+    for (let i = 0; i < half; i++) {
+      const angle = f32(scale * f32(f32(t) * freqs[i]));
+      out[r * dim + i] = flipSinToCos ? Math.cos(angle) : Math.sin(angle);
+      out[r * dim + half + i] = flipSinToCos ? Math.sin(angle) : Math.cos(angle);
+    }
+  });
+  return out;
+}
+
+/**
  * Sinusoidal timestep features exactly as diffusers' get_timestep_embedding → [n, dim]:
  * freq_i = exp(−ln(maxPeriod)·i / (dim/2 − downscaleFreqShift)), [sin(scale·t·freq) | cos(...)] (cos
  * first with flipSinToCos), a zero column appended for odd dim. Defaults as diffusers (no flip,
@@ -55,10 +79,7 @@ function timestepFreqs(half: number, downscaleFreqShift: number, maxPeriod: numb
  */
 export function timestepEmbedding(timesteps: Tensor | readonly number[], dim: number, opts: TimestepEmbeddingOptions = {}): Tensor {
   if (!Number.isInteger(dim) || dim < 1) throw new Error(`cflens: timestepEmbedding: dim must be a positive integer, got ${dim}`);
-  if (!(timesteps instanceof Tensor)) {
-    const e = timestepEmbeddingCpu(timesteps, dim, opts);
-    return fromArray(Float32Array.from(e.data), e.shape);
-  }
+  if (!(timesteps instanceof Tensor)) return fromArray(timestepFeaturesHost(timesteps, dim, opts), [timesteps.length, dim]);
   const t = timesteps;
   t.assertAlive('timestepEmbedding');
   if (t.ndim !== 1 || t.dtype === 'f16') throw new Error(`cflens: timestepEmbedding: timesteps must be a 1-D i32 or f32 tensor, got ${t.dtype} of shape ${shapeStr(t.shape)}`);

@@ -1,10 +1,4 @@
-import { registerAutogradHooks } from '../autograd/hooks.js';
-import { add } from './elementwise.js';
-import { onesLike, zerosLike } from './creation.js';
-import { cast } from './cast.js';
 import './methods.js';
-
-registerAutogradHooks({ add, onesLike, zerosLike, castTo: cast });
 
 export * from './creation.js';
 export * from './elementwise.js';

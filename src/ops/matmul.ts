@@ -3,7 +3,7 @@ import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { subgroupLanes, type GpuContext } from '../gpu/context.js';
 import { defineFlag, oneOf } from '../gpu/flags.js';
 import { add } from './elementwise.js';
-import { sumToShape } from './reduce.js';
+import { sumToShape } from './shape.js';
 import { reshape } from './shape.js';
 import { assertFloat, broadcastShapes, broadcastStrides, launch, sameCtx, shader } from './util.js';
 

@@ -1,7 +1,7 @@
 import { record } from '../autograd/record.js';
 import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { full, zeros } from './creation.js';
-import { sumToShape } from './reduce.js';
+import { reduceKernel } from './kernels/reduce.js';
 import { stridedCopy } from './strided.js';
 import { assertFloat, broadcastShapes, broadcastStrides, contiguousStrides, normAxis, sameShape } from './util.js';
 
@@ -40,6 +40,24 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const list = axes === undefined ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0) : (typeof axes === 'number' ? [axes] : axes).map((a) => normAxis('squeeze', a, x.ndim));
   return reshape(x, x.shape.filter((d, i) => !(list.includes(i) && d === 1)));
+}
+
+/**
+ * Sums a broadcast gradient back to `shape` (the vjp of broadcasting; differentiable: its own vjp is
+ * broadcasting back). On the reduction kernel directly, so shape.ts needs nothing from reduce.ts.
+ */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  if (!axes.length) return reshape(g, shape);
+  const s = record('sum', [g], reduceKernel(g, axes, 'sum'), (gg) => [broadcastTo(gg, g.shape)]);
+  const r = reshape(s, shape);
+  s.dispose();
+  return r;
 }
 
 /** A copy with numpy broadcasting to `shape`; the vjp sums back. */

@@ -4,7 +4,7 @@
 // attribute changed per column from the first face), then masks of the 64×64 row.
 import { writeFileAtomic } from '../../io/node/atomic-write.js';
 import { ATTRIBUTES, sampleAttributes, withAttributes, type Attributes } from '../attributes.js';
-import { encodePng, tileImages } from '../png.js';
+import { encodePng, tileImages } from '../../io/png.js';
 import { render, MASK_CLASSES } from '../render.js';
 import { Rng } from '../rng.js';
 

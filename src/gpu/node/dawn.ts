@@ -1,4 +1,5 @@
-// Node-only adapter: WebGPU through Dawn's `webgpu` package. Loaded lazily so browsers never see it.
+// Node's side of the '#dawn' seam (package.json "imports"): WebGPU through Dawn's `webgpu` package,
+// loaded lazily by src/gpu/adapter.ts so that nothing loads it before an adapter is asked for.
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

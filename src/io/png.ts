@@ -1,27 +1,6 @@
 // Minimal PNG encoder (8-bit RGB, uncompressed "stored" deflate blocks), no dependencies, runs in
 // browsers and Node. Files are larger than zlib-compressed ones but always valid.
-
-let CRC_TABLE: Uint32Array | null = null;
-
-function crcTable(): Uint32Array {
-  if (CRC_TABLE) return CRC_TABLE;
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  CRC_TABLE = t;
-  return t;
-}
-
-/** CRC-32 (PNG / zlib polynomial) of `bytes`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  const t = crcTable();
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+import { crc32 } from './crc32.js';
 
 function adler32(bytes: Uint8Array): number {
   let a = 1;
@@ -65,7 +44,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   dv.setUint32(0, data.length);
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
   out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
+  dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
   return out;
 }
 
