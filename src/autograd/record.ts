@@ -42,3 +42,12 @@ export function readsGradTensors<T>(fn: () => T): [T, boolean] {
     skippedGradInput = prev || skippedGradInput;
   }
 }
+
+/**
+ * The vjp of an op that has a fused backward kernel: the kernel when the backward pass is not itself
+ * recorded, else the same formulas written with recorded ops (createGraph), so that gradients of
+ * gradients exist. Every op with a fused backward chooses through here.
+ */
+export function fusedOrComposed<T>(fused: () => T, composed: () => T): T {
+  return isGradEnabled() ? composed() : fused();
+}

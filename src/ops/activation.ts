@@ -1,5 +1,4 @@
-import { record } from '../autograd/record.js';
-import { isGradEnabled } from '../autograd/grad-mode.js';
+import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { zerosLike } from './creation.js';
 import { mul, unaryOp } from './elementwise.js';
@@ -143,14 +142,13 @@ export function geglu(x: Tensor, { approximate = 'none' }: { approximate?: 'none
   const fill = { F: rule.f, D1: rule.d1 };
   const y = Tensor.empty([...x.shape.slice(0, -1), D], 'f32', x.ctx);
   if (y.size) launch(x.ctx, shader('act_geglu', { MODE: 0, ...fill }), [x.buffer, x.buffer, y.buffer], [y.size, D], grid1D(y.size, 256));
-  return record('geglu', [x], y, (g) => {
-    if (isGradEnabled()) {
-      const h = narrow(x, -1, 0, D);
-      const gate = narrow(x, -1, D, D);
-      return [concat([mul(g, activation(name, gate)), actGrad(name, rule, 1, gate, mul(g, h), 0, 0)], -1)];
-    }
+  return record('geglu', [x], y, (g) => fusedOrComposed(() => {
     const dx = Tensor.empty(x.shape, 'f32', x.ctx);
     if (g.size) launch(x.ctx, shader('act_geglu', { MODE: 1, ...fill }), [x.buffer, g.buffer, dx.buffer], [g.size, D], grid1D(g.size, 256));
     return [dx];
-  });
+  }, () => {
+    const h = narrow(x, -1, 0, D);
+    const gate = narrow(x, -1, D, D);
+    return [concat([mul(g, activation(name, gate)), actGrad(name, rule, 1, gate, mul(g, h), 0, 0)], -1)];
+  }));
 }

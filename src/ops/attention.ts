@@ -30,8 +30,7 @@
 //            (attention_bwd_dq_sum.wgsl) — S and dP computed once instead of once per kernel.
 // Pipelines are specialised on the tile shape and the head sizes rounded up to 8; the sizes themselves,
 // the mask kind and causality are run-time parameters (fewer compiles on software adapters).
-import { isGradEnabled } from '../autograd/grad-mode.js';
-import { record } from '../autograd/record.js';
+import { fusedOrComposed, record } from '../autograd/record.js';
 import { tidy } from '../autograd/scope.js';
 import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { fromArray } from './creation.js';
@@ -396,10 +395,10 @@ function composedVjp(f: Fused, g: Tensor): [Tensor, Tensor, Tensor] {
 function fusedAttention(f: Fused): Tensor {
   const { out, lse } = fusedForward(f);
   const saved = f.mask ? [lse, f.mask] : [lse];
-  const y = record('attention', [f.q, f.k, f.v], out, (g) => {
-    if (isGradEnabled()) return composedVjp(f, g);
-    return fusedBackward(f, out, lse, g, [f.q.requiresGrad, f.k.requiresGrad, f.v.requiresGrad]);
-  }, saved);
+  const y = record('attention', [f.q, f.k, f.v], out, (g) => fusedOrComposed(
+    () => fusedBackward(f, out, lse, g, [f.q.requiresGrad, f.k.requiresGrad, f.v.requiresGrad]),
+    () => composedVjp(f, g),
+  ), saved);
   lse.dispose();
   return y;
 }

@@ -1,5 +1,4 @@
-import { isGradEnabled } from '../autograd/grad-mode.js';
-import { record } from '../autograd/record.js';
+import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import { fromArray, zerosLike } from './creation.js';
 import { sumToShape } from './shape.js';
@@ -66,7 +65,7 @@ type UnaryVjp = (x: Tensor, y: Tensor, g: Tensor) => Tensor;
  * of recorded ops when the backward pass is itself recorded (createGraph), so second order is exact.
  */
 function ofOutput(y: Tensor, expr: string, composed: () => Tensor): Tensor {
-  return isGradEnabled() ? composed() : mapKernel(y, expr);
+  return fusedOrComposed(() => mapKernel(y, expr), composed);
 }
 interface UnaryRule { expr: string; vjp: UnaryVjp | null }
 

@@ -1,6 +1,6 @@
-import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { defineFlag } from '../gpu/flags.js';
-import { record } from '../autograd/record.js';
+import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/index.js';
 import { add, mul, rsqrt, sub } from './elementwise.js';
@@ -201,21 +201,16 @@ function normOp(L: NormLayout, x: Tensor, w: Tensor | null, b: Tensor | null, on
   if (onStats) onStats(stats);
   const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
   const out = record(L.op, inputs, y, (g) => {
-    let dx: Tensor | null;
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (isGradEnabled()) {
-      [dx, dw, db] = composedVjp(L, x, w, b, g);
-    } else {
-      dx = x.requiresGrad ? normInputGradKernel(L, x, w, g, stats) : null;
-      if (w?.requiresGrad || b?.requiresGrad) {
-        const [pw, pb] = normParamGradKernel(L, x, g, stats);
-        dw = w?.requiresGrad ? reshape(pw, w.shape) : null;
-        db = b?.requiresGrad ? reshape(pb, b.shape) : null;
-        pw.dispose();
-        pb.dispose();
-      }
-    }
+    const [dx, dw, db] = fusedOrComposed((): Array<Tensor | null> => {
+      const dxk = x.requiresGrad ? normInputGradKernel(L, x, w, g, stats) : null;
+      if (!w?.requiresGrad && !b?.requiresGrad) return [dxk, null, null];
+      const [pw, pb] = normParamGradKernel(L, x, g, stats);
+      const dwk = w?.requiresGrad ? reshape(pw, w.shape) : null;
+      const dbk = b?.requiresGrad ? reshape(pb, b.shape) : null;
+      pw.dispose();
+      pb.dispose();
+      return [dxk, dwk, dbk];
+    }, () => composedVjp(L, x, w, b, g));
     return [dx, ...(w ? [dw] : []), ...(b ? [db] : [])];
   }, [stats]);
   stats.dispose();

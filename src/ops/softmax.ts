@@ -1,5 +1,4 @@
-import { isGradEnabled } from '../autograd/grad-mode.js';
-import { record } from '../autograd/record.js';
+import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/index.js';
 import { defineFlag } from '../gpu/flags.js';
@@ -61,7 +60,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   if (a < 0) return softmax1(x, 'softmax');
   const y = rowKernel('softmax', x, null, a);
   return record('softmax', [x], y, (g) => [
-    isGradEnabled() ? mul(y, sub(g, sum(mul(g, y), a, true))) : rowKernel('softmaxBackward', y, g, a),
+    fusedOrComposed(() => rowKernel('softmaxBackward', y, g, a), () => mul(y, sub(g, sum(mul(g, y), a, true)))),
   ]);
 }
 
@@ -71,7 +70,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   if (a < 0) return softmax1(x, 'logSoftmax');
   const y = rowKernel('logSoftmax', x, null, a);
   return record('logSoftmax', [x], y, (g) => [
-    isGradEnabled() ? sub(g, mul(exp(y), sum(g, a, true))) : rowKernel('logSoftmaxBackward', y, g, a),
+    fusedOrComposed(() => rowKernel('logSoftmaxBackward', y, g, a), () => sub(g, mul(exp(y), sum(g, a, true)))),
   ]);
 }
 

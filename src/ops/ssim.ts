@@ -1,5 +1,5 @@
-import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
-import { record } from '../autograd/record.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { add, div, mul, neg, sub } from './elementwise.js';
 import { mean } from './reduce.js';
@@ -109,8 +109,7 @@ export function ssim(x: Tensor, y: Tensor, { dataRange = 1, windowSize = 11, sig
   T.dispose();
   const value = noGrad(() => mean(map));
   map.dispose();
-  const out = record('ssim', [x, y], value, (g) => {
-    if (isGradEnabled()) return composedGrads(x, y, g, geo, c1, c2);
+  const out = record('ssim', [x, y], value, (g) => fusedOrComposed(() => {
     const U = Tensor.empty([4, P, H, w], 'f32', ctx);
     const gx = Tensor.empty(x.shape, 'f32', ctx);
     const gy = Tensor.empty(y.shape, 'f32', ctx);
@@ -120,7 +119,7 @@ export function ssim(x: Tensor, y: Tensor, { dataRange = 1, windowSize = 11, sig
     launch(ctx, shader('ssim_bwd', { MODE: 1 }), b, m, grid1D(P * H * W, 256));
     U.dispose();
     return [x.requiresGrad ? gx : null, y.requiresGrad ? gy : null];
-  }, [D]);
+  }, () => composedGrads(x, y, g, geo, c1, c2)), [D]);
   D.dispose();
   return out;
 }
