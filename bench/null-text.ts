@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fromArray, initGpu, noGrad } from '../src/index.js';
 import { UNet2DConditionModel } from '../src/models/diffusers/unet-2d-condition.js';
-import { DDIMScheduler } from '../src/pipelines/ddim.js';
+import { DDIMScheduler } from '../src/schedulers/ddim.js';
 import { nullTextInversion, psnr } from '../src/pipelines/null-text.js';
 import { ddimSample } from '../src/pipelines/sampling.js';
 import { SafetensorsFile, toFloat32 } from '../src/io/safetensors.js';

@@ -2,7 +2,7 @@
 // per-step checkpointing (issue: peak at N = 20 should stay within 1.3× of N = 1 when checkpointed).
 import { backward, initGpu, manualSeed, mul, randn, sum, tidy } from '../src/index.js';
 import { UNet2DConditionModel } from '../src/models/diffusers/unet-2d-condition.js';
-import { DDIMScheduler } from '../src/pipelines/ddim.js';
+import { DDIMScheduler } from '../src/schedulers/ddim.js';
 import { ddimSample } from '../src/pipelines/sampling.js';
 
 export interface SamplerRow { steps: number; checkpoint: boolean; peakMB: number; forwardMsPerStep: number; backwardMsPerStep: number }

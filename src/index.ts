@@ -5,6 +5,7 @@ export * from './ops/index.js';
 export * from './world/index.js';
 export * from './nn/index.js';
 export * from './models/index.js';
+export * from './schedulers/index.js';
 export * from './pipelines/index.js';
 export * as io from './io/index.js';
 export { CLIPTokenizer } from './io/clip-tokenizer.js';

@@ -9,7 +9,7 @@ import { silu } from '../ops/activation.js';
 import { Conv2d, GroupNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import type { UNet2DModel } from '../models/diffusers/unet-2d.js';
-import type { DDIMScheduler } from './ddim.js';
+import type { DDIMScheduler } from '../schedulers/ddim.js';
 
 /**
  * Asyrp's learnable h-space edit: 1×1 conv → + time embedding → GroupNorm → SiLU → 1×1 conv, giving

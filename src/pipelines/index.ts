@@ -1,5 +1,3 @@
-export { DDIMScheduler, splitPrediction, type DDIMStepOptions } from './ddim.js';
-export { DEFAULT_SCHEDULER_CONFIG, inferenceTimesteps, makeBetas, alphasCumprod, type SchedulerConfig } from './schedule.js';
 export { ddimSample, ddimInvert, ddimSampleUnconditional, guidedEps, type DdimSampleOptions, type ConditionalDenoiser } from './sampling.js';
 export { asyrpSample, DeltaBlock, epsOriginalAndEdited, type HEdit } from './hspace.js';
 export { nullTextInversion, psnr } from './null-text.js';

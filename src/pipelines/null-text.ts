@@ -4,7 +4,7 @@ import type { Tensor } from '../autograd/tensor.js';
 import { mseLoss } from '../ops/loss.js';
 import { clone } from '../ops/shape.js';
 import { Adam } from '../nn/optim.js';
-import type { DDIMScheduler } from './ddim.js';
+import type { DDIMScheduler } from '../schedulers/ddim.js';
 import { ddimInvert, guidedEps, type ConditionalDenoiser } from './sampling.js';
 
 export interface NullTextOptions {

@@ -5,7 +5,8 @@ import { randn } from '../ops/creation.js';
 import { add, mul, sub } from '../ops/elementwise.js';
 import { concat, narrow } from '../ops/shape.js';
 import type { AttentionHook } from '../models/diffusers/attention.js';
-import type { DDIMScheduler } from './ddim.js';
+import type { DDIMScheduler } from '../schedulers/ddim.js';
+import type { Scheduler } from '../schedulers/scheduler.js';
 
 /** What the samplers need of a conditional UNet (UNet2DConditionModel fits). */
 export interface ConditionalDenoiser {
@@ -36,7 +37,7 @@ export function guidedEps(unet: ConditionalDenoiser, z: Tensor, t: number, cond:
 
 export interface DdimSampleOptions {
   unet: ConditionalDenoiser;
-  scheduler: DDIMScheduler;
+  scheduler: Scheduler;
   /** Starting latent x_T. */
   zT: Tensor;
   /** Text conditioning [B, L, D], or one per step. */
@@ -135,7 +136,7 @@ export function ddimInvert(o: DdimInvertOptions): Tensor[] {
 }
 
 /** Ancestral-free DDIM sampling for an unconditional UNet (DDPM-trained UNet2DModel). */
-export function ddimSampleUnconditional(o: { unet: UnconditionalDenoiser; scheduler: DDIMScheduler; xT: Tensor; steps: number; eta?: number; seed?: number; checkpointSteps?: boolean }): Tensor {
+export function ddimSampleUnconditional(o: { unet: UnconditionalDenoiser; scheduler: Scheduler; xT: Tensor; steps: number; eta?: number; seed?: number; checkpointSteps?: boolean }): Tensor {
   const s = o.scheduler;
   s.setTimesteps(o.steps);
   let x = o.xT;

@@ -23,7 +23,7 @@ import { WorldDataset } from '../world/dataset.js';
 import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
 import { Rng, hashSeed } from '../world/rng.js';
 import { otherValue } from '../world/counterfactual.js';
-import type { DDIMScheduler } from './ddim.js';
+import type { DDIMScheduler } from '../schedulers/ddim.js';
 
 export interface AttributeSensitivity {
   attribute: AttributeName;

@@ -11,7 +11,7 @@ import { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { SmallConvNet, SmallSegmenter } from '../models/small/convnet.js';
 import type { WeightsDir } from '../models/weights-dir.js';
 import { CLIPTokenizer } from '../io/clip-tokenizer.js';
-import { DDIMScheduler } from '../pipelines/ddim.js';
+import { DDIMScheduler } from '../schedulers/ddim.js';
 import { ddimSampleUnconditional } from '../pipelines/sampling.js';
 import { matmul } from '../ops/matmul.js';
 import { mseLoss } from '../ops/loss.js';
@@ -22,7 +22,7 @@ import { WorldDataset, type Batch } from '../world/dataset.js';
 import { MASK_CLASSES } from '../world/render.js';
 import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
 import { Rng, hashSeed } from '../world/rng.js';
-import { encodePng, tileImages } from '../world/png.js';
+import { encodePng, tileImages } from '../io/png.js';
 import { defaultTasks, IMAGE_SIZE, tokenizeBatch, type DefaultTask } from './tasks.js';
 
 export type Metrics = Record<string, unknown>;

@@ -14,7 +14,7 @@ import type { Module } from '../nn/module.js';
 import { CLIPModel, l2normalize, type CLIPConfig } from '../models/clip/clip-model.js';
 import { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { SmallConvNet, SmallSegmenter } from '../models/small/convnet.js';
-import { DDIMScheduler } from '../pipelines/ddim.js';
+import { DDIMScheduler } from '../schedulers/ddim.js';
 import { ATTRIBUTES, sampleAttributes, caption, type Attributes } from '../world/attributes.js';
 import { WorldDataset, type Batch, type DatasetOptions } from '../world/dataset.js';
 import { MASK_CLASSES, KEYPOINT_NAMES } from '../world/render.js';

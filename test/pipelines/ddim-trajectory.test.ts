@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UNet2DConditionModel } from '../../src/models/diffusers/unet-2d-condition.js';
-import { DDIMScheduler } from '../../src/pipelines/ddim.js';
+import { DDIMScheduler } from '../../src/schedulers/ddim.js';
 import { ddimInvert, ddimSample } from '../../src/pipelines/sampling.js';
 import { backward, tidy, type Tensor } from '../../src/index.js';
 import { modelFixture, upload } from '../helpers/fixtures.js';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UNet2DConditionModel } from '../../src/models/diffusers/unet-2d-condition.js';
 import { UNet2DModel } from '../../src/models/diffusers/unet-2d.js';
-import { DDIMScheduler } from '../../src/pipelines/ddim.js';
+import { DDIMScheduler } from '../../src/schedulers/ddim.js';
 import { ddimSample } from '../../src/pipelines/sampling.js';
 import { asyrpSample, DeltaBlock } from '../../src/pipelines/hspace.js';
 import { alignTokens, promptToPromptHook, TokenMaskAccumulator } from '../../src/pipelines/prompt-to-prompt.js';

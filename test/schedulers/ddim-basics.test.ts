@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DDIMScheduler } from '../../src/pipelines/ddim.js';
-import { alphasCumprod, inferenceTimesteps, makeBetas, resolveConfig } from '../../src/pipelines/schedule.js';
+import { DDIMScheduler } from '../../src/schedulers/ddim.js';
+import { alphasCumprod, makeBetas } from '../../src/schedulers/betas.js';
+import { resolveDDIMConfig as resolveConfig } from '../../src/schedulers/config.js';
+import { inferenceTimesteps } from '../../src/schedulers/timesteps.js';
 import { fromArray } from '../../src/index.js';
 import { readSafetensors } from '../reference/fixture.js';
 import { assertClose, setupGpu } from '../helpers/gpu.js';
