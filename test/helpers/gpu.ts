@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect } from 'vitest';
 import { uploadHost } from './upload.js';
-import { gradcheck, initGpu, type FlagValues, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
+import { gradcheck, initGpu, precompile, tidy, type FlagValues, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
 
 let ctx: GpuContext | null = null;
 
@@ -19,6 +19,21 @@ export function useFlags(values: Partial<FlagValues>): void {
   afterAll(async () => {
     (await setupGpu()).flags.set(before);
   });
+}
+
+/**
+ * Compiles, before a file's tests, the kernels `fn` launches (traced: nothing runs). A software adapter
+ * compiles each kernel on its first use, and the kernel-family test files need a minute or two of that from
+ * an empty cache on two busy cores; compiled up front, each test measures itself within its 30 s budget,
+ * while compiling has its own bound here (and still counts in the suite's wall time).
+ */
+export function precompileForFile(fn: () => void, timeoutMs = 240_000): void {
+  beforeAll(async () => {
+    const ctx = await setupGpu();
+    await precompile(ctx, () => tidy(() => {
+      fn();
+    }));
+  }, timeoutMs);
 }
 
 /** Seeded xorshift values in [low, high). */

@@ -3,12 +3,20 @@ import { ResNet } from '../../src/models/resnet/resnet.js';
 import { crossEntropy } from '../../src/ops/loss.js';
 import { fromArray } from '../../src/index.js';
 import { modelFixture, upload } from '../helpers/fixtures.js';
-import { assertClose, setupGpu } from '../helpers/gpu.js';
+import { assertClose, precompileForFile, setupGpu } from '../helpers/gpu.js';
 
 const fx = modelFixture('resnet_A');
 
 beforeAll(async () => {
   await setupGpu();
+});
+// The model's kernels (forward, loss, input gradient at the fixture's shape), compiled before the tests.
+precompileForFile(() => {
+  const net = new ResNet(fx.config);
+  net.eval();
+  const x = fromArray(new Float32Array(fx.get('x').data.length), fx.get('x').shape).requiresGrad_();
+  crossEntropy(net.forward(x), fromArray(Int32Array.from([0, 1]), [2])).backward();
+  net.dispose();
 });
 
 describe('torchvision ResNet', () => {

@@ -1,5 +1,5 @@
 // Cases and helpers shared by the attention test files.
-import { fromArray, type AttentionOptions, type HostArray, type Tensor } from '../../src/index.js';
+import { backward, fromArray, grad, scaledDotProductAttention, sum, withFlags, zeros, type AttentionOptions, type FlagValues, type HostArray, type Tensor } from '../../src/index.js';
 import type * as ref from '../../src/reference/index.ts';
 import { randomArray } from '../helpers/gpu.js';
 
@@ -54,3 +54,20 @@ export function refOpts(c: Case, mask: HostArray | undefined): ref.AttentionOpti
   return { causal: c.causal, scale: c.scale, mask: mask && f32(mask), maskKind: c.mask?.kind };
 }
 
+/**
+ * For precompileForFile: the fused forward and backward of attention at these shapes and options (under
+ * `flags`), with gradients of all inputs and, with `split`, of q alone and of k, v alone (the separate
+ * dQ and dK/dV kernels).
+ */
+export function traceAttention(q: number[], k: number[], v: number[], o: AttentionOptions & { maskShape?: number[] } = {}, flags: Partial<FlagValues> = {}, split = false): void {
+  withFlags(flags, () => {
+    const [qt, kt, vt] = [zeros(q).requiresGrad_(), zeros(k).requiresGrad_(), zeros(v).requiresGrad_()];
+    const mask = o.maskShape ? zeros(o.maskShape) : o.mask;
+    const y = scaledDotProductAttention(qt, kt, vt, { ...o, mask, impl: 'fused' });
+    backward(sum(y));
+    if (split) {
+      grad(scaledDotProductAttention(qt, kt, vt, { ...o, mask, impl: 'fused' }), [qt], [zeros(y.shape)]);
+      grad(scaledDotProductAttention(qt, kt, vt, { ...o, mask, impl: 'fused' }), [kt, vt], [zeros(y.shape)]);
+    }
+  });
+}

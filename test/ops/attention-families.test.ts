@@ -3,12 +3,29 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backward, scaledDotProductAttention, withFlags, type AttentionOptions, type GpuContext, type HostArray } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
-import { cases, IMPLS, inputsOf, maskArray, nd, optsOf, refOpts, up } from './attention-cases.js';
+import { assertClose, checkOp, precompileForFile, randomArray, setupGpu } from '../helpers/gpu.js';
+import { cases, IMPLS, inputsOf, maskArray, nd, optsOf, refOpts, traceAttention, up } from './attention-cases.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
+});
+// The forced families' kernels of this file's tests, compiled before them (see precompileForFile).
+precompileForFile(() => {
+  const c = cases[10];
+  for (const family of ['narrow', 'wide', 'regs'] as const) {
+    const flags = { 'attention.family': family };
+    traceAttention(c.q, c.k, c.v, { causal: c.causal, maskShape: c.mask!.shape, maskKind: 'bool' }, flags);
+    traceAttention([2, 100, 40], [2, 70, 40], [2, 70, 40], { maskShape: [2, 1, 70] }, flags);
+  }
+  for (const block of [{ rowsPerLane: 1, keysPerLane: 8 }, { rowsPerLane: 3, keysPerLane: 4 }] as const) {
+    traceAttention([2, 75, 12], [2, 70, 12], [2, 70, 8], {}, { 'attention.family': 'regs', 'attention.regsBlock': block });
+  }
+  for (const [d, dv] of [[40, 40], [80, 80], [12, 8]]) {
+    const flags = { 'attention.family': 'regs' as const, 'attention.regsBlock': d > 64 ? { rowsPerLane: 1, keysPerLane: 4 as const } : null };
+    traceAttention([2, 75, d], [2, 70, d], [2, 70, dv], { causal: d === 80 }, flags, true);
+  }
+  traceAttention([2, 3, 13, 8], [2, 3, 7, 8], [2, 3, 7, 8], { causal: true, maskShape: [2, 1, 13, 7], maskKind: 'bool' }, { 'attention.family': 'regs' }, true);
 });
 
 // GPUs run the 'wide' kernels (16×16 threads, vector micro-tiles), CPU adapters the 'narrow' ones: force

@@ -6,12 +6,20 @@ import {
 import { attentionKernelConfig } from '../../src/ops/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
-import { cases, f32, IMPLS, inputsOf, maskArray, nd, optsOf, refOpts, up, type Case } from './attention-cases.js';
+import { assertClose, checkOp, precompileForFile, randomArray, setupGpu } from '../helpers/gpu.js';
+import { cases, f32, IMPLS, inputsOf, maskArray, nd, optsOf, refOpts, traceAttention, up, type Case } from './attention-cases.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
+});
+// The fused kernels of this file's tests, compiled before them (see precompileForFile).
+precompileForFile(() => {
+  for (const c of cases) traceAttention(c.q, c.k, c.v, { causal: c.causal, scale: c.scale, maskShape: c.mask?.shape, maskKind: c.mask?.kind });
+  traceAttention([1, 2, 300, 40], [1, 2, 300, 40], [1, 2, 300, 40]);
+  traceAttention([2, 100, 64], [2, 70, 64], [2, 70, 24], { causal: true, maskShape: [2, 1, 70], maskKind: 'bool' });
+  traceAttention([1, 3, 80], [1, 4, 80], [1, 4, 80], { causal: true }, { 'attention.regsBlock': { rowsPerLane: 1, keysPerLane: 4 } });
+  for (const d of [80, 160]) traceAttention([1, 5, d], [1, 9, d], [1, 9, d]);
 });
 describe('scaledDotProductAttention vs the f64 reference: forward and gradcheck (q, k, v)', () => {
   for (const c of cases) {

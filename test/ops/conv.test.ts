@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, conv2d, conv2dInputGrad, conv2dWeightGrad, convTranspose2d, fromArray, grad, mul, sum, tidy, withFlags,
+  backward, conv2d, conv2dInputGrad, conv2dWeightGrad, convTranspose2d, fromArray, grad, mul, sum, tidy, withFlags, CONV_TILES, zeros,
   type ConvAlgo, type Conv2dOptions, type ConvTranspose2dOptions, type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { loadOpFamily } from '../reference/fixture.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, precompileForFile, randomArray, setupGpu } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -68,6 +68,20 @@ const CASES: ConvCase[] = [
   { name: '1x1 pointwise, 1 image', x: [1, 7, 3, 5], w: [4, 7, 1, 1], bias: false, o: {} },
 ];
 
+// The GEMM kernels (the GPUs' path, forced here; CPU adapters use them only for strided input gradients),
+// compiled before this file's tests for every mode and tile they use (see precompileForFile).
+precompileForFile(() => {
+  const tiles = [null, CONV_TILES.tall, CONV_TILES.small, CONV_TILES.wide];
+  for (const tile of tiles) {
+    withFlags({ 'conv.algo': 'gemm', 'conv.tile': tile }, () => {
+      for (const c of [CASES[0], CASES[1]]) {
+        const x = zeros(c.x).requiresGrad_();
+        backward(sum(conv2d(x, zeros(c.w).requiresGrad_(), zeros([c.w[0]]).requiresGrad_(), c.o)));
+      }
+    });
+  }
+});
+
 describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
   for (const algo of ['gemm', 'regs', 'rows', 'direct', 'matmul'] as ConvAlgo[]) {
     for (const c of CASES) {
@@ -88,11 +102,12 @@ describe('conv2d vs reference, forward and gradcheck of x, w, b', () => {
 });
 
 describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
-  const big: Array<ConvCase & { split?: number; rows?: 'forward' | 'both' }> = [
-    { name: 'M 70, K 180 (large tile)', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 } },
-    { name: 'M 20 s2 (small tile)', x: [3, 9, 13, 10], w: [20, 9, 3, 3], bias: true, o: { stride: 2, padding: [1, 0] } },
+  // Tiles forced where a case is named for one: CPU adapters would otherwise take the square tile for all.
+  const big: Array<ConvCase & { split?: number; rows?: 'forward' | 'both'; tile?: keyof typeof CONV_TILES }> = [
+    { name: 'M 70, K 180 (tall tile)', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 }, tile: 'tall' },
+    { name: 'M 20 s2 (small tile)', x: [3, 9, 13, 10], w: [20, 9, 3, 3], bias: true, o: { stride: 2, padding: [1, 0] }, tile: 'small' },
     { name: 'groups 2, M 50 each, 1x1', x: [2, 16, 9, 9], w: [100, 8, 1, 1], bias: false, o: { groups: 2 } },
-    { name: '64x128 tile: M 64, N 512', x: [2, 8, 16, 16], w: [64, 8, 3, 3], bias: true, o: { padding: 1 } },
+    { name: '64x128 tile: M 64, N 512', x: [2, 8, 16, 16], w: [64, 8, 3, 3], bias: true, o: { padding: 1 }, tile: 'wide' },
     { name: 'vec4 weight loads: forward K 36, dgrad K 72', x: [2, 4, 7, 9], w: [8, 4, 3, 3], bias: true, o: { padding: 1 } },
     { name: 'split-K 3, M 70, K 180', x: [2, 20, 11, 13], w: [70, 20, 3, 3], bias: true, o: { padding: 1 }, split: 3 },
     { name: 'split-K 4, groups 2, s2', x: [1, 12, 9, 10], w: [40, 6, 3, 3], bias: true, o: { stride: 2, padding: 1, groups: 2 }, split: 4 },
@@ -113,7 +128,7 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
   const pointwise = (c: ConvCase) => c.w[2] === 1 && c.w[3] === 1 && !c.o.groups && !c.o.stride && !c.o.padding;
   for (const c of big) for (const algo of ['gemm', 'regs', 'rows', 'matmul'] as ConvAlgo[]) {
     if (algo === 'matmul' && !pointwise(c)) continue;
-    it(`${c.name} (${algo})`, () => withFlags({ 'conv.algo': algo, 'conv.splitK': c.split ?? null }, async () => {
+    it(`${c.name} (${algo})`, () => withFlags({ 'conv.algo': algo, 'conv.splitK': c.split ?? null, 'conv.tile': c.tile ? CONV_TILES[c.tile] : null }, async () => {
       const x = randomArray(c.x, 21);
       const w = randomArray(c.w, 22, -0.3, 0.3);
       const b = randomArray([c.w[0]], 23);
