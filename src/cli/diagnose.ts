@@ -1,6 +1,8 @@
 // cflens diagnose: the world diagnosis of one default target model, written as a report folder.
 import { join } from 'node:path';
-import { initGpu, precompile, SmallConvNet, UNet2DModel, DDIMScheduler } from '../index.js';
+import { initGpu, precompile } from '../gpu/index.js';
+import { SmallConvNet, UNet2DModel } from '../models/index.js';
+import { DDIMScheduler } from '../schedulers/index.js';
 import { readConfig } from '../models/pretrained.js';
 import { fsDir } from '../models/node/fs-dir.js';
 import { diagnoseWorld, diagnosisKernels, type WorldDiagnosisOptions } from '../pipelines/world-diagnosis.js';

@@ -1,5 +1,6 @@
 import { initGpu, type GpuContext } from '../gpu/index.js';
-import { arange, exp, mul, sum, tidy } from '../index.js';
+import { tidy } from '../autograd/index.js';
+import { arange, exp, mul, sum } from '../ops/index.js';
 import { formatShaderCache, shaderCacheInfo, type ShaderCacheInfo } from './shader-cache.js';
 
 export interface DoctorReport {

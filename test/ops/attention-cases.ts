@@ -57,13 +57,16 @@ export function refOpts(c: Case, mask: HostArray | undefined): ref.AttentionOpti
 /**
  * For precompileForFile: the fused forward and backward of attention at these shapes and options (under
  * `flags`), with gradients of all inputs and, with `split`, of q alone and of k, v alone (the separate
- * dQ and dK/dV kernels).
+ * dQ and dK/dV kernels); `forwardOnly` stops after the forward.
  */
-export function traceAttention(q: number[], k: number[], v: number[], o: AttentionOptions & { maskShape?: number[] } = {}, flags: Partial<FlagValues> = {}, split = false): void {
+export function traceAttention(
+  q: number[], k: number[], v: number[], o: AttentionOptions & { maskShape?: number[] } = {}, flags: Partial<FlagValues> = {}, split = false, forwardOnly = false,
+): void {
   withFlags(flags, () => {
     const [qt, kt, vt] = [zeros(q).requiresGrad_(), zeros(k).requiresGrad_(), zeros(v).requiresGrad_()];
     const mask = o.maskShape ? zeros(o.maskShape) : o.mask;
     const y = scaledDotProductAttention(qt, kt, vt, { ...o, mask, impl: 'fused' });
+    if (forwardOnly) return;
     backward(sum(y));
     if (split) {
       grad(scaledDotProductAttention(qt, kt, vt, { ...o, mask, impl: 'fused' }), [qt], [zeros(y.shape)]);

@@ -19,7 +19,7 @@ precompileForFile(() => {
   traceAttention([1, 2, 300, 40], [1, 2, 300, 40], [1, 2, 300, 40]);
   traceAttention([2, 100, 64], [2, 70, 64], [2, 70, 24], { causal: true, maskShape: [2, 1, 70], maskKind: 'bool' });
   traceAttention([1, 3, 80], [1, 4, 80], [1, 4, 80], { causal: true }, { 'attention.regsBlock': { rowsPerLane: 1, keysPerLane: 4 } });
-  for (const d of [80, 160]) traceAttention([1, 5, d], [1, 9, d], [1, 9, d]);
+  for (const d of [80, 160]) traceAttention([1, 5, d], [1, 9, d], [1, 9, d], {}, {}, false, true);
 });
 describe('scaledDotProductAttention vs the f64 reference: forward and gradcheck (q, k, v)', () => {
   for (const c of cases) {

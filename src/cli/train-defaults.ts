@@ -11,18 +11,16 @@
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { initGpu } from '../../index.js';
-import { ensureWritableDir, writeFileAtomic } from '../../io/node/atomic-write.js';
-import { parseCommand } from '../../cli/args.js';
-import { defaultTasks } from '../tasks.js';
-import { trainTask, type CheckpointStore } from '../trainer.js';
-import { evaluateDefaults, type Metrics } from '../evaluate.js';
-import { defaultsReadme, type TrainingRecord } from '../summary.js';
+import { initGpu } from '../gpu/index.js';
+import '../ops/index.js'; // tensor methods (x.add(...)) are attached when src/ops is loaded
+import { ensureWritableDir, writeFileAtomic } from '../io/node/atomic-write.js';
+import { parseCommand, UsageError, type Parsed } from './args.js';
+import { defaultTasks } from '../train/tasks.js';
+import { trainTask, type CheckpointStore } from '../train/trainer.js';
+import { evaluateDefaults, type Metrics } from '../train/evaluate.js';
+import { defaultsReadme, type TrainingRecord } from '../train/summary.js';
 
-const parsed = parseCommand('train:defaults', process.argv.slice(2), {
-  only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' }, 'no-eval': { type: 'boolean' }, 'eval-only': { type: 'boolean' },
-  steps: { type: 'string', min: 0 }, checkpoints: { type: 'string' }, continue: { type: 'string' }, 'resume-mismatch': { type: 'boolean' },
-});
+let parsed: Parsed;
 const arg = (name: string) => parsed.values[name] as string | undefined;
 const flag = (name: string) => parsed.values[name] === true;
 
@@ -49,6 +47,10 @@ const fmt = (ms: number) => {
 };
 
 async function main(): Promise<void> {
+  parsed = parseCommand('train:defaults', process.argv.slice(2), {
+    only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' }, 'no-eval': { type: 'boolean' }, 'eval-only': { type: 'boolean' },
+    steps: { type: 'string', min: 0 }, checkpoints: { type: 'string' }, continue: { type: 'string' }, 'resume-mismatch': { type: 'boolean' },
+  });
   const out = arg('out') ?? 'models/defaults';
   await ensureWritableDir(out);
   const store = fsStore(arg('checkpoints') ?? '.cache/train');
@@ -112,5 +114,5 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
+  process.exit(e instanceof UsageError ? 2 : 1);
 });
