@@ -16,7 +16,7 @@ import { CLIPModel } from '../src/models/clip/clip-model.js';
 import { ResNet } from '../src/models/resnet/resnet.js';
 import { SmallConvNet } from '../src/models/small/convnet.js';
 import { DDIMScheduler } from '../src/schedulers/ddim.js';
-import { diagnosisKernels } from '../src/pipelines/world-diagnosis.js';
+import { diagnosisKernels } from '../src/diagnosis/world-diagnosis.js';
 
 /** A workload: loads what it needs (async), then returns the synchronous computation to trace. */
 export type Workload = (ctx: GpuContext) => Promise<() => void>;

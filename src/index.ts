@@ -7,5 +7,6 @@ export * from './nn/index.js';
 export * from './models/index.js';
 export * from './schedulers/index.js';
 export * from './pipelines/index.js';
+export * from './diagnosis/index.js';
 export * as io from './io/index.js';
 export { CLIPTokenizer } from './io/clip-tokenizer.js';

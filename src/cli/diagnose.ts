@@ -5,7 +5,7 @@ import { SmallConvNet, UNet2DModel } from '../models/index.js';
 import { DDIMScheduler } from '../schedulers/index.js';
 import { readConfig } from '../models/pretrained.js';
 import { fsDir } from '../models/node/fs-dir.js';
-import { diagnoseWorld, diagnosisKernels, type WorldDiagnosisOptions } from '../pipelines/world-diagnosis.js';
+import { diagnoseWorld, diagnosisKernels, type WorldDiagnosisOptions } from '../diagnosis/world-diagnosis.js';
 import { worldReport } from '../report/world-report.js';
 import { requireWorkingAdapter } from './doctor.js';
 import { compileProgress } from './progress.js';

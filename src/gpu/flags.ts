@@ -6,7 +6,6 @@
 import { env } from './env.js';
 
 /** Every switch's type, by name; op modules add theirs (`declare module '../gpu/flags.js'`). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface FlagValues {}
 export type FlagName = keyof FlagValues;
 

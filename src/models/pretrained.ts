@@ -1,5 +1,6 @@
 import { keep } from '../autograd/scope.js';
 import { shapeStr } from '../autograd/tensor.js';
+import { CLIPTokenizer } from '../io/clip-tokenizer.js';
 import { loadPth, looksLikePth, PTH_SNIFF_BYTES, stateDictFrom } from '../io/pth.js';
 import { SafetensorsFile, toFloat32, type ByteSource, type TensorData } from '../io/safetensors.js';
 import { fromArray } from '../ops/creation.js';
@@ -26,6 +27,17 @@ export async function resolveDir(dir: string | WeightsDir): Promise<WeightsDir> 
   // The platform seam: '#model-files' reads folders from disk in Node and refuses elsewhere (package.json "imports").
   const { fsDir } = await import('#model-files');
   return fsDir(dir);
+}
+
+/** A JSON file of a model folder (a path or a WeightsDir): readConfig with the folder resolved. */
+export async function readJsonFile(dir: string | WeightsDir, file: string): Promise<Record<string, unknown>> {
+  return readConfig(await resolveDir(dir), file);
+}
+
+/** The CLIP tokenizer shipped in a model folder (vocab.json + merges.txt, transformers' layout). */
+export async function loadTokenizer(dir: string | WeightsDir): Promise<CLIPTokenizer> {
+  const d = await resolveDir(dir);
+  return CLIPTokenizer.fromHF(await d.readText('vocab.json'), await d.readText('merges.txt'));
 }
 
 export async function readConfig(dir: WeightsDir, file = 'config.json'): Promise<Record<string, unknown>> {

@@ -2,4 +2,3 @@ export { ddimSample, ddimInvert, ddimSampleUnconditional, guidedEps, type DdimSa
 export { asyrpSample, DeltaBlock, epsOriginalAndEdited, type HEdit } from './hspace.js';
 export { nullTextInversion, psnr } from './null-text.js';
 export { promptToPromptHook, alignTokens, TokenMaskAccumulator, type P2POptions } from './prompt-to-prompt.js';
-export { diagnoseWorld, describeChange, type WorldDiagnosis, type WorldDiagnosisOptions, type AttributeSensitivity, type CounterfactualPair } from './world-diagnosis.js';

@@ -1,7 +1,7 @@
 // The diagnosis report: JSON (numbers only), a PNG of the counterfactual pairs, and one HTML page
 // with the sensitivity bars and the pairs inline. Browser-safe: returns bytes and text.
 import { encodePng, tileImages } from '../io/png.js';
-import { describeChange, type WorldDiagnosis } from '../pipelines/world-diagnosis.js';
+import { describeChange, type WorldDiagnosis } from '../diagnosis/world-diagnosis.js';
 
 export interface ReportFiles { 'report.json': string; 'pairs.png': Uint8Array; 'report.html': string }
 

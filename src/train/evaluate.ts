@@ -10,7 +10,8 @@ import { CLIPModel, l2normalize } from '../models/clip/clip-model.js';
 import { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { SmallConvNet, SmallSegmenter } from '../models/small/convnet.js';
 import type { WeightsDir } from '../models/weights-dir.js';
-import { CLIPTokenizer } from '../io/clip-tokenizer.js';
+import type { CLIPTokenizer } from '../io/clip-tokenizer.js';
+import { loadTokenizer, readJsonFile } from '../models/pretrained.js';
 import { DDIMScheduler } from '../schedulers/ddim.js';
 import { ddimSampleUnconditional } from '../pipelines/sampling.js';
 import { matmul } from '../ops/matmul.js';
@@ -307,7 +308,7 @@ export async function evaluateDefaults(dir: string, o: { only?: string[]; log?: 
     } else {
       if (!probe) throw new Error('cflens: evaluating the DDPM needs the probe model (train it first)');
       const unet = await UNet2DModel.fromPretrained(open(task.name));
-      const r = await evaluateDdpm(unet, new DDIMScheduler(await readJson(open(task.name), 'scheduler_config.json')), probe, task);
+      const r = await evaluateDdpm(unet, new DDIMScheduler(await readJsonFile(open(task.name), 'scheduler_config.json')), probe, task);
       unet.dispose();
       const { grid, ...rest } = r;
       await o.writeFile?.(`${task.name}/samples.png`, grid);
@@ -329,17 +330,3 @@ async function withModel<M extends { eval(): unknown; dispose(): void }>(m: M, f
   }
 }
 
-async function resolve(loc: string | WeightsDir): Promise<WeightsDir> {
-  const { resolveDir } = await import('../models/pretrained.js');
-  return resolveDir(loc);
-}
-
-export async function readJson(loc: string | WeightsDir, file: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await (await resolve(loc)).readText(file)) as Record<string, unknown>;
-}
-
-/** The tokenizer shipped beside a CLIP model (vocab.json + merges.txt). */
-export async function loadTokenizer(loc: string | WeightsDir): Promise<CLIPTokenizer> {
-  const d = await resolve(loc);
-  return CLIPTokenizer.fromHF(await d.readText('vocab.json'), await d.readText('merges.txt'));
-}

@@ -6,8 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CLIPModel, DDIMScheduler, SmallConvNet, SmallSegmenter, UNet2DModel } from '../../src/index.js';
 import { defaultTasks } from '../../src/train/tasks.js';
 import {
-  FIXED, ddpmFixedLoss, type Metrics, evaluateClassifier, evaluateClip, evaluateKeypoints, evaluateMulticlass, evaluateProbe, evaluateSegmenter, loadTokenizer, readJson,
+  FIXED, ddpmFixedLoss, type Metrics, evaluateClassifier, evaluateClip, evaluateKeypoints, evaluateMulticlass, evaluateProbe, evaluateSegmenter,
 } from '../../src/train/evaluate.js';
+import { loadTokenizer, readJsonFile as readJson } from '../../src/models/pretrained.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 const DIR = 'models/defaults';

@@ -2,9 +2,9 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DDIMScheduler, SmallConvNet, UNet2DModel } from '../../src/index.js';
-import { diagnoseWorld, type WorldDiagnosis } from '../../src/pipelines/world-diagnosis.js';
+import { diagnoseWorld, type WorldDiagnosis } from '../../src/diagnosis/world-diagnosis.js';
 import { worldReport } from '../../src/report/world-report.js';
-import { readJson } from '../../src/train/evaluate.js';
+import { readJsonFile as readJson } from '../../src/models/pretrained.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 const DIR = 'models/defaults';
