@@ -136,9 +136,14 @@ export async function runAttentionBench(opts: AttentionBenchOptions = {}): Promi
             }
             continue;
           }
-          const row: AttentionBenchRow = { impl, seq: n, headDim: d, batch, heads, fwdMs, fwdBwdMs, peakBytes, fwdGflops: (4 * batch * heads * n * n * d) / fwdMs / 1e6 };
+          const row: AttentionBenchRow = {
+            impl, seq: n, headDim: d, batch, heads, fwdMs, fwdBwdMs, peakBytes, fwdGflops: (4 * batch * heads * n * n * d) / fwdMs / 1e6,
+          };
           rows.push(row);
-          log(`${impl.padEnd(8)} N ${String(n).padStart(5)} D ${String(d).padStart(3)} ${batch}x${heads}  fwd ${fwdMs.toFixed(2).padStart(9)} ms  fwd+bwd ${fwdBwdMs.toFixed(2).padStart(9)} ms  peak ${(peakBytes / 2 ** 20).toFixed(2).padStart(9)} MiB`);
+          log(
+            `${impl.padEnd(8)} N ${String(n).padStart(5)} D ${String(d).padStart(3)} ${batch}x${heads}  fwd ${fwdMs.toFixed(2).padStart(9)} ms  ` +
+            `fwd+bwd ${fwdBwdMs.toFixed(2).padStart(9)} ms  peak ${(peakBytes / 2 ** 20).toFixed(2).padStart(9)} MiB`,
+          );
         }
       } finally {
         for (const t of [q, k, v, g]) t.dispose();
@@ -149,7 +154,10 @@ export async function runAttentionBench(opts: AttentionBenchOptions = {}): Promi
   for (const r of rows) {
     if (r.impl !== 'fused') continue;
     const u = rows.find((x) => x.impl === 'unfused' && x.seq === r.seq && x.headDim === r.headDim);
-    if (u) r.note = `${(u.fwdMs / r.fwdMs).toFixed(2)}x fwd, ${(u.fwdBwdMs / r.fwdBwdMs).toFixed(2)}x fwd+bwd, ${(u.peakBytes / Math.max(1, r.peakBytes)).toFixed(1)}x less memory than unfused`;
+    if (u) {
+      r.note = `${(u.fwdMs / r.fwdMs).toFixed(2)}x fwd, ${(u.fwdBwdMs / r.fwdBwdMs).toFixed(2)}x fwd+bwd, ` +
+        `${(u.peakBytes / Math.max(1, r.peakBytes)).toFixed(1)}x less memory than unfused`;
+    }
   }
   return rows;
 }

@@ -59,14 +59,26 @@ function ops(): Record<string, Workload> {
   w['softmax'] = sync(grads([[6, 5], [3, 70], [2, 300]], (a, b, c) => add(add(sum(softmax(a, 1)), sum(logSoftmax(b, 1))), sum(softmax(c, 0)))));
   w['matmul (adapter kernel)'] = sync(grads([[3, 8, 12], [12, 20], [20, 12]], (a, b, c) => matmul(matmul(a, b), c)));
   for (const k of ['regs', 'tiled'] as const) {
-    w[`matmul (${k})`] = sync(() => withFlags({ 'matmul.kernel': k }, grads([[3, 8, 12], [12, 20], [7, 9], [9, 5]], (a, b, c, d) => add(sum(matmul(a, b)), sum(matmul(c, d))))));
+    w[`matmul (${k})`] = sync(() => withFlags(
+      { 'matmul.kernel': k },
+      grads([[3, 8, 12], [12, 20], [7, 9], [9, 5]], (a, b, c, d) => add(sum(matmul(a, b)), sum(matmul(c, d)))),
+    ));
   }
-  w['norms'] = sync(grads([[2, 16, 8, 8], [2, 10, 32], [2, 8, 4, 4]], (a, b, c) => add(add(sum(groupNorm(a, 4)), sum(layerNorm(b, [32]))), sum(batchNorm2d(c, null, null, null, null, { training: true })))));
-  w['pool, resample'] = sync(grads([[1, 4, 16, 16]], (a) => add(add(sum(maxPool2d(a, 2)), sum(avgPool2d(a, 2))), add(sum(adaptiveAvgPool2d(a, 1)), sum(interpolate(a, { scaleFactor: 2, mode: 'nearest' }))))));
+  w['norms'] = sync(grads(
+    [[2, 16, 8, 8], [2, 10, 32], [2, 8, 4, 4]],
+    (a, b, c) => add(add(sum(groupNorm(a, 4)), sum(layerNorm(b, [32]))), sum(batchNorm2d(c, null, null, null, null, { training: true }))),
+  ));
+  w['pool, resample'] = sync(grads(
+    [[1, 4, 16, 16]],
+    (a) => add(add(sum(maxPool2d(a, 2)), sum(avgPool2d(a, 2))), add(sum(adaptiveAvgPool2d(a, 1)), sum(interpolate(a, { scaleFactor: 2, mode: 'nearest' })))),
+  ));
   w['gather, embedding'] = sync(() => tidy(() => {
     const table = leaf([50, 16]);
     const ids = fromArray(Int32Array.from([1, 4, 9, 4]), [4], { dtype: 'i32' });
-    backward(add(sum(embedding(ids, table)), add(sum(indexSelect(table, 0, ids)), sum(gather(table, 0, fromArray(Int32Array.from({ length: 32 }, (_, i) => i % 50), [2, 16], { dtype: 'i32' }))))));
+    backward(add(
+      sum(embedding(ids, table)),
+      add(sum(indexSelect(table, 0, ids)), sum(gather(table, 0, fromArray(Int32Array.from({ length: 32 }, (_, i) => i % 50), [2, 16], { dtype: 'i32' })))),
+    ));
   }));
   w['losses, ssim'] = sync(grads([[4, 10], [1, 3, 16, 16], [1, 3, 16, 16]], (l, a, b) => add(crossEntropy(l, [1, 2, 3, 4]), add(mseLoss(a, b), ssim(a, b)))));
   w['cast f16'] = sync(() => tidy(() => void cast(cast(randn([64]), 'f16'), 'f32')));
@@ -83,7 +95,10 @@ function ops(): Record<string, Workload> {
     for (const g of CONV_GEOMETRIES) {
       w[`conv2d ${g.name} [${algo}]`] = sync(withConvAlgo(algo, grads([g.x, g.w, [g.w[0]]], (x, wt, b) => conv2d(x, wt, b, g.o))));
     }
-    w[`convTranspose2d s2 k2 [${algo}]`] = sync(withConvAlgo(algo, grads([[1, 8, 6, 6], [8, 4, 2, 2]], (x, wt) => convTranspose2d(x, wt, null, { stride: 2 }))));
+    w[`convTranspose2d s2 k2 [${algo}]`] = sync(withConvAlgo(
+      algo,
+      grads([[1, 8, 6, 6], [8, 4, 2, 2]], (x, wt) => convTranspose2d(x, wt, null, { stride: 2 })),
+    ));
   }
   for (const family of [null, 'narrow', 'wide', 'regs'] as const) {
     for (const s of ATTENTION_SHAPES) {
@@ -152,4 +167,3 @@ export function workloads(): Record<string, Workload> {
 export function quickWorkloads(): Record<string, Workload> {
   return models();
 }
-

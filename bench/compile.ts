@@ -62,7 +62,10 @@ async function child(quick: boolean, out: string): Promise<void> {
     const { compiled } = await compileKernels(ctx, [use]);
     const r = compiled[0];
     const ms = r ? r.ms + (r.firstRunMs ?? 0) : 0;
-    cost.set(key, { name: use.label.name, variant: use.label.variant, entry: use.entry, wgslBytes: use.code.length, createMs: r?.ms ?? 0, firstRunMs: r?.firstRunMs ?? null, ms, usedBy });
+    cost.set(key, {
+      name: use.label.name, variant: use.label.variant, entry: use.entry, wgslBytes: use.code.length,
+      createMs: r?.ms ?? 0, firstRunMs: r?.firstRunMs ?? null, ms, usedBy,
+    });
     if (++i % 20 === 0) console.error(`compile bench: ${i}/${uses.size} pipelines`);
   }
   const workloadCosts = perWorkload.map((w) => ({
@@ -84,13 +87,19 @@ function timeDiagnose(dir: string): number {
   return performance.now() - t0;
 }
 
-export async function runCompileBench(o: { quick?: boolean; log?: (l: string) => void } = {}): Promise<{ rows: WorkloadCost[]; extra: Record<string, unknown> }> {
+export async function runCompileBench(
+  o: { quick?: boolean; log?: (l: string) => void } = {},
+): Promise<{ rows: WorkloadCost[]; extra: Record<string, unknown> }> {
   const log = o.log ?? console.log;
   const dir = mkdtempSync(join(tmpdir(), 'cflens-compile-'));
   try {
     const out = join(dir, 'child.json');
     const t0 = performance.now();
-    const r = spawnSync('npx', ['tsx', fileURLToPath(import.meta.url), '--child', out, ...(o.quick ? ['--quick'] : [])], { env: coldEnv(join(dir, 'child')), stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(
+      'npx',
+      ['tsx', fileURLToPath(import.meta.url), '--child', out, ...(o.quick ? ['--quick'] : [])],
+      { env: coldEnv(join(dir, 'child')), stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     if (r.status !== 0) throw new Error(`compile bench child exited with ${r.status}`);
     const res = JSON.parse(readFileSync(out, 'utf8')) as ChildResult;
     const wall = performance.now() - t0;
@@ -98,7 +107,12 @@ export async function runCompileBench(o: { quick?: boolean; log?: (l: string) =>
     const total = pipelines.reduce((s, p) => s + p.ms, 0);
     log(`${pipelines.length} distinct pipelines, ${(total / 1000).toFixed(1)} s to build from an empty cache (child wall ${(wall / 1000).toFixed(1)} s)`);
     log('slowest pipelines:');
-    for (const p of pipelines.slice(0, 10)) log(`  ${(p.ms / 1000).toFixed(2).padStart(7)} s  ${String(p.wgslBytes).padStart(6)} B  ${p.name}  (${p.usedBy.slice(0, 3).join('; ')}${p.usedBy.length > 3 ? ` +${p.usedBy.length - 3}` : ''})`);
+    for (const p of pipelines.slice(0, 10)) {
+      log(
+        `  ${(p.ms / 1000).toFixed(2).padStart(7)} s  ${String(p.wgslBytes).padStart(6)} B  ${p.name}  ` +
+        `(${p.usedBy.slice(0, 3).join('; ')}${p.usedBy.length > 3 ? ` +${p.usedBy.length - 3}` : ''})`,
+      );
+    }
     const cold = timeDiagnose(join(dir, 'diagnose'));
     const warm = timeDiagnose(join(dir, 'diagnose'));
     log(`cflens diagnose (npm start's job): ${(cold / 1000).toFixed(1)} s cold, ${(warm / 1000).toFixed(1)} s warm`);

@@ -120,7 +120,9 @@ async function tfjsConv(c: Case, iters: number, log: (s: string) => void): Promi
     const [Co, , KH, KW] = c.w;
     const x = tf.randomNormal([B, H, W, C]) as import('@tensorflow/tfjs-core').Tensor4D;
     const w = tf.randomNormal([KH, KW, C, Co]) as import('@tensorflow/tfjs-core').Tensor4D;
-    const backend = tf.backend() as unknown as { ensureCommandEncoderReady?: () => void; endComputePassEncoder?: () => void; submitQueue?: () => void; device?: GPUDevice };
+    const backend = tf.backend() as unknown as {
+      ensureCommandEncoderReady?: () => void; endComputePassEncoder?: () => void; submitQueue?: () => void; device?: GPUDevice;
+    };
     const sync = async (y: import('@tensorflow/tfjs-core').Tensor) => {
       if (backend.device && backend.submitQueue && backend.endComputePassEncoder && backend.ensureCommandEncoderReady) {
         backend.ensureCommandEncoderReady();
@@ -287,9 +289,16 @@ export async function runConvBench(opts: ConvBenchOptions = {}): Promise<ConvBen
 const isMain = typeof process !== 'undefined' && /bench[\\/]conv\.ts$/.test(process.argv[1] ?? '') && import.meta.url.endsWith('bench/conv.ts');
 if (isMain) {
   const args = process.argv.slice(2);
-  const rows = await runConvBench({ quick: args.includes('--quick'), tfjs: !args.includes('--no-tfjs'), tiles: args.includes('--tiles'), log: (s) => console.log(s) });
+  const rows = await runConvBench({
+    quick: args.includes('--quick'), tfjs: !args.includes('--no-tfjs'), tiles: args.includes('--tiles'), log: (s) => console.log(s),
+  });
   const ctx = await initGpu();
   console.log(`adapter: ${ctx.summary.vendor} ${ctx.summary.architecture} ${ctx.summary.description}`.trim());
-  for (const r of rows) console.log(`${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(8)} ms (${r.timing === 'wall' ? 'wall' : 'gpu'}) ${r.gflops.toFixed(0).padStart(7)} GFLOP/s  wall ${r.wallMs.toFixed(3)} ms  ${r.note ?? ''}`);
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(44)} ${r.ms.toFixed(3).padStart(8)} ms (${r.timing === 'wall' ? 'wall' : 'gpu'}) ` +
+      `${r.gflops.toFixed(0).padStart(7)} GFLOP/s  wall ${r.wallMs.toFixed(3)} ms  ${r.note ?? ''}`,
+    );
+  }
   process.exit(0);
 }

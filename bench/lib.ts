@@ -165,7 +165,9 @@ const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 function formatRow(r: Row): string {
   const t = r.tfjs && 'ms' in r.tfjs ? r.tfjs : null;
   return `  ${r.op} ${r.shape}: cflens ${fmt(r.cflens.ms, 2)} ms (${fmt(r.cflens.rate, 2)} ${r.unit})` +
-    (t ? `, tfjs ${fmt(t.ms, 2)} ms (${fmt(t.rate, 2)} ${r.unit}), ratio ${fmt(r.ratio ?? NaN, 2)}x` : r.tfjs && 'error' in r.tfjs ? `, tfjs: ${r.tfjs.error}` : '');
+    (t
+      ? `, tfjs ${fmt(t.ms, 2)} ms (${fmt(t.rate, 2)} ${r.unit}), ratio ${fmt(r.ratio ?? NaN, 2)}x`
+      : r.tfjs && 'error' in r.tfjs ? `, tfjs: ${r.tfjs.error}` : '');
 }
 
 /** A plain-text table of rows. */

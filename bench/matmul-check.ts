@@ -83,7 +83,10 @@ export async function checkMatmul({ quick = false, log = console.log }: { quick?
       }
       const ok = worst <= 1;
       if (!ok) failures++;
-      log(`${ok ? 'ok  ' : 'FAIL'} ${kind} [${c.a}]${c.ta ? 'ᵀ' : ''} · [${c.b}]${c.tb ? 'ᵀ' : ''} → [${y.shape}]  worst ${worst.toFixed(3)} of tolerance  ${ms.toFixed(1)} ms`);
+      log(
+        `${ok ? 'ok  ' : 'FAIL'} ${kind} [${c.a}]${c.ta ? 'ᵀ' : ''} · [${c.b}]${c.tb ? 'ᵀ' : ''} → [${y.shape}]  ` +
+        `worst ${worst.toFixed(3)} of tolerance  ${ms.toFixed(1)} ms`,
+      );
       a.dispose();
       b.dispose();
       y.dispose();

@@ -103,16 +103,28 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
     }
     await noGrad(async () => {
       await add(`GroupNorm forward (${groups} groups, w+b)`, gn, () => groupNorm(x, groups, w, b));
-      await withFlags({ 'norm.splitRowsBelow': 0 }, () => add(`GroupNorm forward, one workgroup per group`, gn, () => groupNorm(x, groups, w, b), 8, 'split disabled, for comparison'), ctx);
+      await withFlags(
+        { 'norm.splitRowsBelow': 0 },
+        () => add(`GroupNorm forward, one workgroup per group`, gn, () => groupNorm(x, groups, w, b), 8, 'split disabled, for comparison'),
+        ctx,
+      );
       if (opts.sweep) {
         for (const [targetWorkgroups, minChunk] of [[512, 2048], [2048, 1024], [4096, 512], [8192, 256]]) {
-          await withFlags({ 'norm.targetWorkgroups': targetWorkgroups, 'norm.minChunk': minChunk }, () => add('GroupNorm forward (w+b)', gn, () => groupNorm(x, groups, w, b), 8, `targetWorkgroups ${targetWorkgroups}, minChunk ${minChunk}`), ctx);
+          await withFlags(
+            { 'norm.targetWorkgroups': targetWorkgroups, 'norm.minChunk': minChunk },
+            () => add('GroupNorm forward (w+b)', gn, () => groupNorm(x, groups, w, b), 8, `targetWorkgroups ${targetWorkgroups}, minChunk ${minChunk}`),
+            ctx,
+          );
         }
       }
       await add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl));
       if (opts.sweep) {
         for (const rowWorkgroup of [32, 128, 256]) {
-          await withFlags({ 'norm.rowWorkgroup': rowWorkgroup }, () => add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, `row workgroup ${rowWorkgroup}`), ctx);
+          await withFlags(
+            { 'norm.rowWorkgroup': rowWorkgroup },
+            () => add('LayerNorm forward (w+b)', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, `row workgroup ${rowWorkgroup}`),
+            ctx,
+          );
         }
       }
       await add('softmax forward (last axis)', ln, () => softmax(xl, -1));
@@ -120,8 +132,19 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
       await add('softmax forward (last axis)', sm, () => softmax(xs, -1));
       if (ctx.caps.isCpu) {
         // The default on CPU adapters is a thread per row; the workgroup tree for comparison.
-        await withFlags({ 'norm.rowKernel': 'workgroup' }, () => add('LayerNorm forward (w+b), a workgroup per row', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8, 'CPU default is a thread per row; for comparison'), ctx);
-        await withFlags({ 'softmax.rowKernel': 'workgroup' }, () => add('softmax forward, a workgroup per row', sm, () => softmax(xs, -1), 8, 'CPU default is a thread per row; for comparison'), ctx);
+        await withFlags(
+          { 'norm.rowKernel': 'workgroup' },
+          () => add(
+            'LayerNorm forward (w+b), a workgroup per row', ln, () => layerNorm(xl, [ln[1]], wl, bl), 8,
+            'CPU default is a thread per row; for comparison',
+          ),
+          ctx,
+        );
+        await withFlags(
+          { 'softmax.rowKernel': 'workgroup' },
+          () => add('softmax forward, a workgroup per row', sm, () => softmax(xs, -1), 8, 'CPU default is a thread per row; for comparison'),
+          ctx,
+        );
       }
       xs.dispose();
     });
@@ -135,7 +158,14 @@ export async function runNormBench(opts: NormBenchOptions = {}): Promise<NormBen
       await add('LayerNorm backward (dx only)', ln, () => tidy(() => grad(yl, [xl], [gl], { retainGraph: true }) as Tensor[]), 12);
       if (opts.sweep) {
         for (const paramThreads of [16384, 262144]) {
-          await withFlags({ 'norm.paramThreads': paramThreads }, () => add('LayerNorm backward (dx, dw, db)', ln, () => tidy(() => grad(yl, [xl, wl, bl], [gl], { retainGraph: true }) as Tensor[]), 12, `paramThreads ${paramThreads}`), ctx);
+          await withFlags(
+            { 'norm.paramThreads': paramThreads },
+            () => add(
+              'LayerNorm backward (dx, dw, db)', ln, () => tidy(() => grad(yl, [xl, wl, bl], [gl], { retainGraph: true }) as Tensor[]), 12,
+              `paramThreads ${paramThreads}`,
+            ),
+            ctx,
+          );
         }
       }
       yg.dispose();
@@ -154,7 +184,11 @@ if (isMain) {
   const ctx = await initGpu();
   console.log(`adapter: ${ctx.summary.vendor} ${ctx.summary.architecture} ${ctx.summary.description}`.trim());
   for (const r of rows) {
-    console.log(`${r.name.padEnd(46)} ${r.shape.padEnd(16)} ${r.ms.toFixed(3).padStart(8)} ms (${r.timing === 'wall' ? 'wall' : 'gpu'}) ${r.gbps.toFixed(0).padStart(6)} GB/s  copy ${r.copyGbps.toFixed(0).padStart(6)} GB/s  ${(100 * r.ofCopy).toFixed(0).padStart(3)}% of copy  wall ${r.wallMs.toFixed(3)} ms  ${r.note ?? ''}`);
+    console.log(
+      `${r.name.padEnd(46)} ${r.shape.padEnd(16)} ${r.ms.toFixed(3).padStart(8)} ms (${r.timing === 'wall' ? 'wall' : 'gpu'}) ` +
+      `${r.gbps.toFixed(0).padStart(6)} GB/s  copy ${r.copyGbps.toFixed(0).padStart(6)} GB/s  ${(100 * r.ofCopy).toFixed(0).padStart(3)}% of copy  ` +
+      `wall ${r.wallMs.toFixed(3)} ms  ${r.note ?? ''}`,
+    );
   }
   process.exit(0);
 }

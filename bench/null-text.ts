@@ -23,11 +23,16 @@ export async function runNullTextBench({ quick = false }: { quick?: boolean } = 
   const res = await nullTextInversion({ unet, scheduler: new DDIMScheduler(sched), x0, cond, uncond, steps, guidanceScale: guidance, innerSteps: 10 });
   const secs = (performance.now() - t0) / 1000;
   const zT = res.trajectory[steps];
-  const sample = (u: Parameters<typeof ddimSample>[0]['uncond']) => noGrad(() => ddimSample({ unet, scheduler: new DDIMScheduler(sched), zT, cond, uncond: u, guidanceScale: guidance, steps }).latents);
+  const sample = (u: Parameters<typeof ddimSample>[0]['uncond']) => noGrad(
+    () => ddimSample({ unet, scheduler: new DDIMScheduler(sched), zT, cond, uncond: u, guidanceScale: guidance, steps }).latents,
+  );
   const rows = [
     { method: 'DDIM inversion, guided sampling (∅ fixed)', psnrDb: await psnr(sample(uncond), x0, 2) },
     { method: 'null-text inversion (∅_t optimised)', psnrDb: await psnr(sample(res.nullEmbeddings), x0, 2) },
-    { method: 'DDIM inversion, unguided reconstruction', psnrDb: await psnr(noGrad(() => ddimSample({ unet, scheduler: new DDIMScheduler(sched), zT, cond, guidanceScale: 1, steps }).latents), x0, 2) },
+    {
+      method: 'DDIM inversion, unguided reconstruction',
+      psnrDb: await psnr(noGrad(() => ddimSample({ unet, scheduler: new DDIMScheduler(sched), zT, cond, guidanceScale: 1, steps }).latents), x0, 2),
+    },
   ];
   return rows.map((r) => ({ ...r, steps, guidance, optimiseSeconds: secs }));
 }

@@ -1,4 +1,5 @@
-// Benchmarks: `npm run bench [-- suite ...] [--quick] [--full] [--iters N] [--no-tfjs]` (--full: the larger shapes of suites that have them; --iters: timed calls per measurement where a suite takes it).
+// Benchmarks: `npm run bench [-- suite ...] [--quick] [--full] [--iters N] [--no-tfjs]`
+// (--full: the larger shapes of suites that have them; --iters: timed calls per measurement where a suite takes it).
 //   matmul       GFLOP/s at 256/512/1024/2048 square (+ x·wᵀ and batched), vs tfjs-webgpu
 //   elementwise  add / neg / copy GB/s at 4M and 16M elements, vs tfjs-webgpu
 //   reduce       sum over the last axis and full sum GB/s, vs tfjs-webgpu
@@ -27,7 +28,10 @@ const EXTERNAL: Record<string, { module: string; fn: string }> = {
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
-  console.log(`usage: npm run bench -- [${[...OWN, ...Object.keys(EXTERNAL)].join('|')} ...] [--quick] [--full] [--iters N] [--no-tfjs]\n(default suites: ${OWN.join(', ')})`);
+  console.log(
+    `usage: npm run bench -- [${[...OWN, ...Object.keys(EXTERNAL)].join('|')} ...] [--quick] [--full] [--iters N] [--no-tfjs]\n` +
+    `(default suites: ${OWN.join(', ')})`,
+  );
   process.exit(0);
 }
 const quick = args.includes('--quick');
@@ -45,7 +49,10 @@ const suites = named.length ? named : [...OWN];
 
 const ctx = await initGpu();
 const a = ctx.summary;
-console.log(`adapter: ${a.description || a.device} (${a.vendor} ${a.architecture}, backend ${a.backend}${a.isCpu ? ', CPU' : ''}); matmul kernel: ${matmulKernelFor(ctx)}${quick ? '; quick' : ''}`);
+console.log(
+  `adapter: ${a.description || a.device} (${a.vendor} ${a.architecture}, backend ${a.backend}${a.isCpu ? ', CPU' : ''}); ` +
+  `matmul kernel: ${matmulKernelFor(ctx)}${quick ? '; quick' : ''}`,
+);
 
 const s: SuiteContext = { ctx, quick, tfjs: null, log: (line) => console.log(line) };
 if (useTfjs && suites.some((n) => (OWN as readonly string[]).includes(n))) {
@@ -79,7 +86,8 @@ for (const name of suites) {
       allRows.push(...rows);
       const file = writeResult(name, {
         ...base,
-        timing: 'tinybench; one sample = one call + queue sync (cflens: ctx.sync(); tfjs: end pass, submit, onSubmittedWorkDone); ms = median, rate from the median; cpuMs = process CPU time per call (all threads)',
+        timing: 'tinybench; one sample = one call + queue sync (cflens: ctx.sync(); tfjs: end pass, submit, onSubmittedWorkDone); ' +
+          'ms = median, rate from the median; cpuMs = process CPU time per call (all threads)',
         rows,
       } satisfies ResultFile);
       console.log(`wrote ${file}`);
@@ -88,7 +96,9 @@ for (const name of suites) {
       const mod = (await import(ext.module)) as Record<string, unknown>;
       // A suite returns its rows, or { rows, extra } with more fields for its result file.
       type Out = unknown[] | { rows: unknown[]; extra: Record<string, unknown> };
-      const fn = mod[ext.fn] as ((o: { quick?: boolean; full?: boolean; iters?: number; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void }) => Promise<Out>) | undefined;
+      const fn = mod[ext.fn] as ((o: {
+        quick?: boolean; full?: boolean; iters?: number; ctx?: unknown; tfjs?: boolean; log?: (l: string) => void;
+      }) => Promise<Out>) | undefined;
       if (typeof fn !== 'function') throw new Error(`${ext.module} does not export ${ext.fn}`);
       const out = await fn({ quick, full: args.includes('--full'), iters, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
       const rows = Array.isArray(out) ? out : out.rows;

@@ -26,13 +26,22 @@ export async function runSamplerBench({ quick = false }: { quick?: boolean } = {
       ctx.pool.resetPeak();
       const base = ctx.pool.snapshot().liveBytes;
       const t0 = performance.now();
-      const z = ddimSample({ unet, scheduler: new DDIMScheduler({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, steps_offset: 1, clip_sample: false, set_alpha_to_one: false }), zT, cond, uncond, steps, checkpointSteps: checkpoint }).latents;
+      const z = ddimSample({
+        unet,
+        scheduler: new DDIMScheduler({
+          beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, steps_offset: 1, clip_sample: false, set_alpha_to_one: false,
+        }),
+        zT, cond, uncond, steps, checkpointSteps: checkpoint,
+      }).latents;
       await ctx.sync();
       const t1 = performance.now();
       tidy(() => backward(sum(mul(z, z))));
       await ctx.sync();
       const t2 = performance.now();
-      rows.push({ steps, checkpoint, peakMB: (ctx.pool.snapshot().peakLiveBytes - base) / 2 ** 20, forwardMsPerStep: (t1 - t0) / steps, backwardMsPerStep: (t2 - t1) / steps });
+      rows.push({
+        steps, checkpoint, peakMB: (ctx.pool.snapshot().peakLiveBytes - base) / 2 ** 20, forwardMsPerStep: (t1 - t0) / steps,
+        backwardMsPerStep: (t2 - t1) / steps,
+      });
       for (const t of [zT, cond, uncond, z]) t.dispose();
     }
   }

@@ -41,7 +41,9 @@ function differences(a: Contents, b: Contents): string[] {
   for (const [n, t] of a.tensors) {
     const u = b.tensors.get(n);
     if (!u) out.push(`${n} missing`);
-    else if (t.dtype !== u.dtype || JSON.stringify(t.shape) !== JSON.stringify(u.shape) || !Buffer.from(t.bytes).equals(Buffer.from(u.bytes))) out.push(`${n} differs`);
+    else if (t.dtype !== u.dtype || JSON.stringify(t.shape) !== JSON.stringify(u.shape) || !Buffer.from(t.bytes).equals(Buffer.from(u.bytes))) {
+      out.push(`${n} differs`);
+    }
   }
   return out;
 }

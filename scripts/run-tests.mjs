@@ -1,4 +1,4 @@
-// `npm test`: the vitest suite, then the browser smoke test; ends with one summary line.
+// `npm test`: lint and typecheck, the vitest suite, then the browser smoke test; ends with one summary line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +9,24 @@ const skipBrowser = args.includes('--no-browser') || process.env.CFLENS_SKIP_BRO
 const vitestArgs = args.filter((a) => a !== '--no-browser');
 const dir = mkdtempSync(join(tmpdir(), 'cflens-test-'));
 const report = join(dir, 'vitest.json');
+let staticPassed = 0;
+let staticFailed = 0;
+
+// Static checks first: the lint/format rules (eslint.config.js) and the type checker. Each counts as one test.
+for (const [name, cmd] of [['lint (eslint .)', ['eslint', '.']], ['typecheck (tsc --noEmit)', ['tsc', '-p', 'tsconfig.json', '--noEmit']]]) {
+  const r = spawnSync('npx', cmd, { stdio: 'inherit' });
+  if (r.status === 0) {
+    staticPassed++;
+    console.log(`${name}: ok`);
+  } else {
+    staticFailed++;
+    console.log(`${name}: FAILED`);
+  }
+}
 
 const vt = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...vitestArgs], { stdio: 'inherit' });
-let passed = 0;
-let failed = 0;
+let passed = staticPassed;
+let failed = staticFailed;
 let skipped = 0;
 if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, 'utf8'));

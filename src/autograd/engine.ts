@@ -76,7 +76,10 @@ function run(
   };
   const put = (t: Tensor, g: Tensor) => {
     if (g.shape.length !== t.shape.length || g.shape.some((d, i) => d !== t.shape[i])) {
-      throw new Error(`cflens: internal: gradient of shape ${shapeStr(g.shape)} for a tensor of shape ${shapeStr(t.shape)}${t.node ? ` (from ${t.node.name})` : ''}`);
+      throw new Error(
+        `cflens: internal: gradient of shape ${shapeStr(g.shape)} for a tensor of shape ${shapeStr(t.shape)}` +
+        `${t.node ? ` (from ${t.node.name})` : ''}`,
+      );
     }
     const old = grads.get(t);
     if (!old) {
@@ -102,7 +105,10 @@ function run(
         const g = grads.get(t);
         if (!node || !g) continue;
         if (node.freed) {
-          throw new Error(`cflens: backward through the graph of ${node.name} a second time, but its saved tensors were freed; pass { retainGraph: true } to the first backward()`);
+          throw new Error(
+            `cflens: backward through the graph of ${node.name} a second time, but its saved tensors were freed; ` +
+            'pass { retainGraph: true } to the first backward()',
+          );
         }
         visited.push(node);
         const gs = tidy(() => node.vjp(g));
@@ -145,11 +151,16 @@ function seedGrads(outputs: readonly Tensor[], gradOutputs: ReadonlyArray<Tensor
   return outputs.map((o, i) => {
     const g = gradOutputs?.[i];
     if (g) {
-      if (g.shape.join() !== o.shape.join()) throw new Error(`cflens: ${op}: gradient of shape ${shapeStr(g.shape)} for an output of shape ${shapeStr(o.shape)}`);
+      if (g.shape.join() !== o.shape.join()) {
+        throw new Error(`cflens: ${op}: gradient of shape ${shapeStr(g.shape)} for an output of shape ${shapeStr(o.shape)}`);
+      }
       return g;
     }
     if (o.size !== 1) {
-      throw new Error(`cflens: ${op} on a tensor of shape ${shapeStr(o.shape)} needs a gradient of that shape; only one-element outputs get an implicit gradient of 1`);
+      throw new Error(
+        `cflens: ${op} on a tensor of shape ${shapeStr(o.shape)} needs a gradient of that shape; ` +
+        'only one-element outputs get an implicit gradient of 1',
+      );
     }
     return filledLike(o, 1);
   });
@@ -158,7 +169,9 @@ function seedGrads(outputs: readonly Tensor[], gradOutputs: ReadonlyArray<Tensor
 /** Accumulates d(output)/d(leaf) into `.grad` of every leaf that requires grad. */
 export function backward(output: Tensor, gradOutput?: Tensor, opts: BackwardOptions = {}): void {
   output.assertAlive('backward');
-  if (!output.requiresGrad) throw new Error('cflens: backward() on a tensor that does not require grad (no input had requiresGrad, or it was made under noGrad)');
+  if (!output.requiresGrad) {
+    throw new Error('cflens: backward() on a tensor that does not require grad (no input had requiresGrad, or it was made under noGrad)');
+  }
   const seeds = seedGrads([output], gradOutput ? [gradOutput] : undefined, 'backward()');
   const result = run([output], seeds, null, opts);
   if (!gradOutput) seeds[0].dispose();

@@ -140,6 +140,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(#${this.id}, shape=${shapeStr(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''}${this.node ? `, op=${this.node.name}` : ''})`;
+    return `Tensor(#${this.id}, shape=${shapeStr(this.shape)}, dtype=${this.dtype}` +
+      `${this.requiresGrad ? ', requiresGrad' : ''}${this.node ? `, op=${this.node.name}` : ''})`;
   }
 }

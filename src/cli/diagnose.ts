@@ -19,7 +19,10 @@ export async function diagnose(a: DiagnoseArgs): Promise<string> {
   const dir = (name: string) => join(a.models, name);
   const config = await readConfig(fsDir(dir(a.target))).catch((e: Error) => {
     if (/is not valid JSON/.test(e.message)) throw e;
-    throw new Error(`cflens diagnose: no model '${a.target}' in ${a.models} (expected ${dir(a.target)}/config.json); run \`npm run train:defaults\` or pick --target from the folders there`);
+    throw new Error(
+      `cflens diagnose: no model '${a.target}' in ${a.models} (expected ${dir(a.target)}/config.json); ` +
+      'run `npm run train:defaults` or pick --target from the folders there',
+    );
   });
   if (!config.cflens_label) throw new Error(`cflens diagnose: ${dir(a.target)} is not a binary world classifier (no cflens_label in its config.json)`);
   const ctx = await initGpu();
@@ -41,11 +44,14 @@ export async function diagnose(a: DiagnoseArgs): Promise<string> {
   for (const [name, body] of Object.entries(files)) await run.write(name, body);
   const latest = await run.publish();
   for (const m of [target, probe, unet]) m.dispose();
-  const top = d.sensitivity.slice(0, 4).map((s) => `  ${s.attribute.padEnd(20)} mean |Δp| ${s.meanAbsDelta.toFixed(3)}  flips ${(100 * s.flipRate).toFixed(0)}%`).join('\n');
+  const top = d.sensitivity.slice(0, 4)
+    .map((s) => `  ${s.attribute.padEnd(20)} mean |Δp| ${s.meanAbsDelta.toFixed(3)}  flips ${(100 * s.flipRate).toFixed(0)}%`)
+    .join('\n');
   const changed = Object.entries(d.changedCounts).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none';
   return [
     `${a.target}: predicts '${d.label}'${d.spurious ? `, trained with '${d.spurious}' planted as a shortcut` : ''}`,
-    `held-out accuracy ${(100 * d.heldOut.accuracy).toFixed(1)}%${Number.isFinite(d.heldOut.conflictingAccuracy) ? `, bias-conflicting ${(100 * d.heldOut.conflictingAccuracy).toFixed(1)}%` : ''}`,
+    `held-out accuracy ${(100 * d.heldOut.accuracy).toFixed(1)}%` +
+      `${Number.isFinite(d.heldOut.conflictingAccuracy) ? `, bias-conflicting ${(100 * d.heldOut.conflictingAccuracy).toFixed(1)}%` : ''}`,
     'most sensitive attributes (exact counterfactuals):',
     top,
     `generative counterfactuals: ${d.flipped}/${d.counterfactuals.length} flipped; attributes they changed: ${changed}`,

@@ -31,7 +31,11 @@ export async function requireWorkingAdapter(ctx: GpuContext): Promise<void> {
   const c = await selfCheck();
   if (c.ok) return;
   const a = ctx.summary;
-  throw new Error(`cflens: the GPU adapter '${a.description || a.device || a.vendor || 'unnamed'}' (backend ${a.backend}) computes wrong results: a test sum gave ${c.got}, the CPU ${c.expected.toFixed(4)}. Nothing was computed; run \`cflens doctor\` and pick another adapter (CFLENS_BACKEND=vulkan|opengles)`);
+  throw new Error(
+    `cflens: the GPU adapter '${a.description || a.device || a.vendor || 'unnamed'}' (backend ${a.backend}) computes wrong results: ` +
+    `a test sum gave ${c.got}, the CPU ${c.expected.toFixed(4)}. ` +
+    'Nothing was computed; run `cflens doctor` and pick another adapter (CFLENS_BACKEND=vulkan|opengles)',
+  );
 }
 
 /** Finds the adapter and checks one small computation against the CPU. */
@@ -43,7 +47,10 @@ export async function doctor(): Promise<DoctorReport> {
     return { ok: false, error: (e as Error).message };
   }
   const smoke = await selfCheck();
-  return { ok: smoke.ok, adapter: ctx.summary, smoke: { expected: smoke.expected, got: smoke.got, relError: smoke.relError }, shaderCache: shaderCacheInfo(ctx.summary) };
+  return {
+    ok: smoke.ok, adapter: ctx.summary, smoke: { expected: smoke.expected, got: smoke.got, relError: smoke.relError },
+    shaderCache: shaderCacheInfo(ctx.summary),
+  };
 }
 
 export function formatDoctor(r: DoctorReport): string {

@@ -40,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'convert': {
-      const p = parseCommand('convert', rest, { out: { type: 'string' }, dtype: { type: 'string', choices: ['f16', 'f32'] }, force: { type: 'boolean' }, 'max-bytes': { type: 'string', min: 1 } }, 1);
+      const p = parseCommand('convert', rest, {
+        out: { type: 'string' }, dtype: { type: 'string', choices: ['f16', 'f32'] }, force: { type: 'boolean' }, 'max-bytes': { type: 'string', min: 1 },
+      }, 1);
       const input = p.positionals[0];
       const out = p.values.out as string | undefined;
       if (!input || !out) throw new UsageError('cflens convert: usage: cflens convert <in> --out <file.safetensors> [--dtype f16|f32] [--force]');
@@ -52,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
     case 'diagnose': {
       const p = parseCommand('diagnose', rest, {
         target: { type: 'string' }, models: { type: 'string' }, out: { type: 'string' },
-        faces: { type: 'string', min: 1 }, counterfactuals: { type: 'string', min: 0 }, iterations: { type: 'string', min: 1 }, seed: { type: 'string', min: 0 },
+        faces: { type: 'string', min: 1 }, counterfactuals: { type: 'string', min: 0 }, iterations: { type: 'string', min: 1 },
+        seed: { type: 'string', min: 0 },
       });
       const { diagnose } = await import('./diagnose.js');
       console.log(await diagnose({

@@ -49,16 +49,23 @@ export function shaderCacheInfo(a: AdapterSummary, env: NodeJS.ProcessEnv = proc
       ? 'disabled (MESA_SHADER_CACHE_DISABLE): every run compiles every kernel again'
       : !ok
         ? `not writable: kernels compiled now are lost at exit (set MESA_SHADER_CACHE_DIR to a writable folder)`
-        : `${env.MESA_SHADER_CACHE_DIR ? 'MESA_SHADER_CACHE_DIR' : 'default location'}; limit ${env.MESA_SHADER_CACHE_MAX_SIZE ?? '1G'} (MESA_SHADER_CACHE_MAX_SIZE)`;
+        : `${env.MESA_SHADER_CACHE_DIR ? 'MESA_SHADER_CACHE_DIR' : 'default location'}; ` +
+          `limit ${env.MESA_SHADER_CACHE_MAX_SIZE ?? '1G'} (MESA_SHADER_CACHE_MAX_SIZE)`;
     return { driver: 'mesa', active, path, exists, bytes: exists ? sizeOf(path) : 0, writable: ok, note };
   }
   if (/nvidia/.test(text)) {
     const path = env.__GL_SHADER_DISK_CACHE_PATH || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'nvidia', 'GLCache');
     const exists = existsSync(path);
     const disabled = env.__GL_SHADER_DISK_CACHE === '0';
-    return { driver: 'nvidia', active: !disabled, path, exists, bytes: exists ? sizeOf(path) : 0, writable: exists ? writable(path) : true, note: disabled ? 'disabled (__GL_SHADER_DISK_CACHE=0)' : 'NVIDIA driver cache (__GL_SHADER_DISK_CACHE_PATH)' };
+    return {
+      driver: 'nvidia', active: !disabled, path, exists, bytes: exists ? sizeOf(path) : 0, writable: exists ? writable(path) : true,
+      note: disabled ? 'disabled (__GL_SHADER_DISK_CACHE=0)' : 'NVIDIA driver cache (__GL_SHADER_DISK_CACHE_PATH)',
+    };
   }
-  return { driver: 'unknown', active: false, path: null, exists: false, bytes: 0, writable: false, note: 'managed by the driver or browser; cflens cannot see it' };
+  return {
+    driver: 'unknown', active: false, path: null, exists: false, bytes: 0, writable: false,
+    note: 'managed by the driver or browser; cflens cannot see it',
+  };
 }
 
 export function formatShaderCache(c: ShaderCacheInfo): string {

@@ -43,7 +43,9 @@ function fsStore(dir: string): CheckpointStore {
 
 const fmt = (ms: number) => {
   const s = Math.round(ms / 1000);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 };
 
 async function main(): Promise<void> {
@@ -64,7 +66,9 @@ async function main(): Promise<void> {
       console.log(`[${task.name}] ${task.description}: ${task.steps} steps of ${task.batchSize}`);
       let last = 0;
       const from = arg('continue');
-      const init = from ? { name: join(from, task.name, 'model.safetensors'), bytes: new Uint8Array(await readFile(join(from, task.name, 'model.safetensors'))) } : undefined;
+      const init = from
+        ? { name: join(from, task.name, 'model.safetensors'), bytes: new Uint8Array(await readFile(join(from, task.name, 'model.safetensors'))) }
+        : undefined;
       const previous = from ? (JSON.parse(await readFile(join(from, task.name, 'training.json'), 'utf8')) as TrainingRecord) : undefined;
       const r = await trainTask(task, {
         store,
@@ -86,7 +90,8 @@ async function main(): Promise<void> {
       for (const [name, text] of Object.entries(built.files ?? {})) await writeFileAtomic(join(dir, name), text);
       await writeFileAtomic(join(dir, 'model.safetensors'), await r.exportWeights('f16', { format: 'pt', cflens_task: task.name }));
       const record: TrainingRecord = {
-        task: task.name, description: task.description, seed: task.seed, steps: (previous?.steps ?? 0) + r.state.step, batchSize: task.batchSize, lr: task.lr, ema: task.ema,
+        task: task.name, description: task.description, seed: task.seed, steps: (previous?.steps ?? 0) + r.state.step,
+        batchSize: task.batchSize, lr: task.lr, ema: task.ema,
         trainingMs: Math.round((previous?.trainingMs ?? 0) + r.state.elapsedMs), hardware, losses: r.state.extra.losses as number[][],
         ...(previous ? { previous } : {}),
       };

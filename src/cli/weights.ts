@@ -12,7 +12,9 @@ export async function openAny(path: string, weights?: string): Promise<WeightsRe
   return statSync(path).isDirectory() ? openDirWeights(fsDir(path), weights) : openWeights(fileSource(path));
 }
 
-const fmtBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
+const fmtBytes = (n: number) => (
+  n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`
+);
 
 export async function inspect(path: string, json: boolean): Promise<string> {
   const r = await openAny(path);
@@ -53,7 +55,11 @@ export async function convert(input: string, out: string, dtype: 'f16' | 'f32', 
   const inputBytes = statSync(input).isDirectory() ? 0 : statSync(input).size;
   const limit = o.maxBytes ?? EXPANSION_FLOOR + EXPANSION_LIMIT * inputBytes;
   if (total > limit) {
-    throw new Error(`cflens convert: ${input} (${fmtBytes(inputBytes)}) would become ${fmtBytes(total)} of ${dtype} tensors, over the limit of ${fmtBytes(limit)} (8× the input + 256 MiB): its tensors share storage or it is hostile. Nothing was written; pass --max-bytes ${total} to convert it anyway`);
+    throw new Error(
+      `cflens convert: ${input} (${fmtBytes(inputBytes)}) would become ${fmtBytes(total)} of ${dtype} tensors, ` +
+      `over the limit of ${fmtBytes(limit)} (8× the input + 256 MiB): its tensors share storage or it is hostile. ` +
+      `Nothing was written; pass --max-bytes ${total} to convert it anyway`,
+    );
   }
   const metadata = { format: 'pt', converted_by: 'cflens', source: input.split(/[\\/]/).pop() ?? input };
   await writeFileAtomic(out, safetensorsChunks(specs, async (k) => {

@@ -1,1 +1,4 @@
-export { diagnoseWorld, describeChange, diagnosisKernels, type WorldDiagnosis, type WorldDiagnosisOptions, type AttributeSensitivity, type CounterfactualPair } from './world-diagnosis.js';
+export {
+  diagnoseWorld, describeChange, diagnosisKernels,
+  type WorldDiagnosis, type WorldDiagnosisOptions, type AttributeSensitivity, type CounterfactualPair,
+} from './world-diagnosis.js';

@@ -110,7 +110,10 @@ function requireFinite(values: ArrayLike<number>, what: string): void {
   let bad = 0;
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
   if (bad) {
-    throw new Error(`cflens: ${what} produced ${bad} non-finite values (NaN or ±inf) of ${values.length}: its weights are probably corrupt (check them with \`cflens inspect\`) or the GPU adapter is faulty (\`cflens doctor\`); no report was written`);
+    throw new Error(
+      `cflens: ${what} produced ${bad} non-finite values (NaN or ±inf) of ${values.length}: ` +
+      'its weights are probably corrupt (check them with `cflens inspect`) or the GPU adapter is faulty (`cflens doctor`); no report was written',
+    );
   }
 }
 
@@ -121,13 +124,14 @@ async function probs(o: WorldDiagnosisOptions, images: Float32Array, n: number, 
   return Array.from({ length: n }, (_, i) => p[2 * i + 1]);
 }
 
-
 export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiagnosis> {
   const size = o.size ?? 32;
   const seed = o.seed ?? 0;
   const log = o.onProgress ?? (() => {});
   freeze(o.target, o.probe, o.unet);
-  const ds = new WorldDataset({ label: o.label, spurious: o.spurious ?? undefined, n: o.faces ?? 64, balanced: Boolean(o.spurious), seed: hashSeed(seed, 0xd1a9), size });
+  const ds = new WorldDataset({
+    label: o.label, spurious: o.spurious ?? undefined, n: o.faces ?? 64, balanced: Boolean(o.spurious), seed: hashSeed(seed, 0xd1a9), size,
+  });
   const all = ds.all();
   const p0 = await probs(o, all.images, ds.n, size);
   const correct = p0.map((p, i) => (p > 0.5 ? 1 : 0) === ds.labels[i]);
@@ -165,7 +169,10 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
   if (k > 0) counterfactuals.push(...(await generativeCounterfactuals(o, ds, order, p0, size, log)));
   const changedCounts: Record<string, number> = {};
   for (const c of counterfactuals) if (c.flipped) for (const a of c.changed) changedCounts[a] = (changedCounts[a] ?? 0) + 1;
-  return { label: o.label, spurious: o.spurious ?? null, heldOut, sensitivity, counterfactuals, changedCounts, flipped: counterfactuals.filter((c) => c.flipped).length };
+  return {
+    label: o.label, spurious: o.spurious ?? null, heldOut, sensitivity, counterfactuals, changedCounts,
+    flipped: counterfactuals.filter((c) => c.flipped).length,
+  };
 }
 
 /** The DDIM timesteps of the search: `down` inverts x0 to t_start, `up` decodes back to t = 0. */
@@ -230,7 +237,9 @@ export function diagnosisKernels(o: WorldDiagnosisOptions): void {
   });
 }
 
-async function generativeCounterfactuals(o: WorldDiagnosisOptions, ds: WorldDataset, idx: number[], p0: number[], size: number, log: (m: string) => void): Promise<CounterfactualPair[]> {
+async function generativeCounterfactuals(
+  o: WorldDiagnosisOptions, ds: WorldDataset, idx: number[], p0: number[], size: number, log: (m: string) => void,
+): Promise<CounterfactualPair[]> {
   const n = idx.length;
   const { down, up } = searchSchedule(o);
   const b = ds.batch(idx);

@@ -12,7 +12,10 @@ declare module './flags.js' {
     subgroups: boolean;
   }
 }
-defineFlag({ name: 'subgroups', default: true, doc: 'kernels may share data through subgroup operations where the adapter has fixed-size subgroups (false: every lane loads its own data)' });
+defineFlag({
+  name: 'subgroups', default: true,
+  doc: 'kernels may share data through subgroup operations where the adapter has fixed-size subgroups (false: every lane loads its own data)',
+});
 
 /** What the adapter can do, found once at creation: kernels choose by these, not by asking each other. */
 export interface AdapterCaps {
@@ -85,7 +88,10 @@ export class GpuContext {
     this.f16 = device.features.has('shader-f16');
     this.subgroups = device.features.has('subgroups');
     this.timestamps = device.features.has('timestamp-query');
-    this.caps = { isCpu: summary.isCpu, f16: this.f16, subgroups: this.subgroups, timestamps: this.timestamps, fixedSubgroupSize: this.subgroups ? fixedSubgroupSizeOf(device) : 0 };
+    this.caps = {
+      isCpu: summary.isCpu, f16: this.f16, subgroups: this.subgroups, timestamps: this.timestamps,
+      fixedSubgroupSize: this.subgroups ? fixedSubgroupSizeOf(device) : 0,
+    };
     device.lost.then((info) => {
       if (info.reason !== 'destroyed' || !this.lost) this.lost = new DeviceLostError(info.reason ?? 'unknown', info.message);
     });
@@ -219,7 +225,9 @@ export class GpuContext {
     const limit = this.maxBinding;
     const entries = buffers.map((b, binding) => {
       if ('buffer' in b) {
-        if (b.size > limit || b.offset % this.bindingAlignment) throw new GpuError(`internal: kernel ${name ?? ''} binds ${b.size} bytes at offset ${b.offset} (limit ${limit}, alignment ${this.bindingAlignment})`);
+        if (b.size > limit || b.offset % this.bindingAlignment) {
+          throw new GpuError(`internal: kernel ${name ?? ''} binds ${b.size} bytes at offset ${b.offset} (limit ${limit}, alignment ${this.bindingAlignment})`);
+        }
         return { binding, resource: { buffer: b.buffer, offset: b.offset, size: b.size } };
       }
       const bytes = this.dataBytes(b);

@@ -69,6 +69,8 @@ export class KernelProfiler {
 /** A table of kernel times, for printing. */
 export function formatKernelTimes(times: readonly KernelTime[], top = 20): string {
   const total = times.reduce((a, t) => a + t.ms, 0);
-  const rows = times.slice(0, top).map((t) => `${t.ms.toFixed(1).padStart(10)} ms ${(100 * t.ms / (total || 1)).toFixed(1).padStart(5)}% ${String(t.calls).padStart(7)}×  ${t.name}`);
+  const rows = times.slice(0, top).map(
+    (t) => `${t.ms.toFixed(1).padStart(10)} ms ${(100 * t.ms / (total || 1)).toFixed(1).padStart(5)}% ${String(t.calls).padStart(7)}×  ${t.name}`,
+  );
   return [...rows, `${total.toFixed(1).padStart(10)} ms total`].join('\n');
 }

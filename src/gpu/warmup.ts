@@ -65,7 +65,9 @@ const SCRATCH_BYTES = 1 << 16;
  * once (one workgroup, scratch buffers, parameters of ones so that every loop is short) and awaited,
  * which is where those adapters compile; the time lands in the pipeline's CompileRecord.firstRunMs.
  */
-export async function compileKernels(ctx: GpuContext, uses: readonly KernelUse[], o: { onProgress?: (p: CompileProgress) => void } = {}): Promise<CompileReport> {
+export async function compileKernels(
+  ctx: GpuContext, uses: readonly KernelUse[], o: { onProgress?: (p: CompileProgress) => void } = {},
+): Promise<CompileReport> {
   const unique = new Map<string, KernelUse>();
   for (const u of uses) if (!ctx.pipelines.has(u.code, u.entry, u.constants)) unique.set(pipelineKey(u), u);
   const todo = [...unique.values()];
@@ -91,7 +93,9 @@ export async function compileKernels(ctx: GpuContext, uses: readonly KernelUse[]
       const record = ctx.pipelines.recordOf(u.code, u.entry, u.constants)!;
       // Refilled every time: an earlier run may have left huge loop bounds in a buffer read as parameters.
       for (let i = 0; i < u.bindingBytes.length; i++) device.queue.writeBuffer(scratch[i], 0, ones);
-      const entries = u.bindingBytes.map((bytes, binding) => ({ binding, resource: { buffer: scratch[binding], size: Math.min(SCRATCH_BYTES, Math.max(16, Math.ceil(bytes / 16) * 16)) } }));
+      const entries = u.bindingBytes.map((bytes, binding) => ({
+        binding, resource: { buffer: scratch[binding], size: Math.min(SCRATCH_BYTES, Math.max(16, Math.ceil(bytes / 16) * 16)) },
+      }));
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
       pass.setPipeline(pipeline);

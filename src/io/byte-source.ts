@@ -14,7 +14,10 @@ export interface ByteSource {
 /** Throws before anything is allocated when a range is not inside a source of `size` bytes. */
 export function checkRange(name: string, size: number, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-    throw new WeightsFormatError(name, 'truncated', `a read of ${length} bytes at offset ${offset} is outside the ${size}-byte file: it is truncated or damaged (download it again)`);
+    throw new WeightsFormatError(
+      name, 'truncated',
+      `a read of ${length} bytes at offset ${offset} is outside the ${size}-byte file: it is truncated or damaged (download it again)`,
+    );
   }
 }
 
@@ -59,7 +62,11 @@ export function blobSource(blob: Blob & { name?: string }, name: string = blob.n
     read: async (offset, length) => {
       checkRange(name, blob.size, offset, length);
       const bytes = new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
-      if (bytes.byteLength !== length) throw new WeightsFormatError(name, 'truncated', `got ${bytes.byteLength} of ${length} bytes at offset ${offset}: the file changed or could not be read`);
+      if (bytes.byteLength !== length) {
+        throw new WeightsFormatError(
+          name, 'truncated', `got ${bytes.byteLength} of ${length} bytes at offset ${offset}: the file changed or could not be read`,
+        );
+      }
       return bytes;
     },
   };

@@ -26,7 +26,9 @@ function bytesToUnicode(): { byByte: string[]; ordered: string[] } {
 }
 const { byByte: BYTE_CHARS, ordered: VOCAB_BASE } = bytesToUnicode();
 
-const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', copy: '©', reg: '®', hellip: '…', mdash: '—', ndash: '–' };
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', copy: '©', reg: '®', hellip: '…', mdash: '—', ndash: '–',
+};
 
 /** html.unescape for the entities that occur in captions: named basics and numeric references. */
 function htmlUnescape(s: string): string {

@@ -54,7 +54,9 @@ export function unpickleAt(bytes: Uint8Array, start: number, o: UnpickleOptions)
 
   // Every length is checked against the bytes left before anything is allocated for it.
   const need = (n: number) => {
-    if (n >= 0 && p + n > bytes.byteLength) throw new TruncatedPickleError(o.file, 'bad-pickle', `truncated pickle: ${n} bytes needed at byte ${p} of ${bytes.byteLength}; ${damaged}`);
+    if (n >= 0 && p + n > bytes.byteLength) {
+      throw new TruncatedPickleError(o.file, 'bad-pickle', `truncated pickle: ${n} bytes needed at byte ${p} of ${bytes.byteLength}; ${damaged}`);
+    }
     if (!(n >= 0)) fail(`a negative length at byte ${p}`);
   };
   const u8 = () => { need(1); return bytes[p++]; };
@@ -112,7 +114,11 @@ export function unpickleAt(bytes: Uint8Array, start: number, o: UnpickleOptions)
   const global = (module: string, name: string): PickleGlobal => {
     const full = `${module}.${name}`;
     if (!o.allowed.has(full)) {
-      throw new WeightsFormatError(o.file, 'disallowed-global', `refusing to load global ${full}: only tensors and plain containers are read, and nothing is executed. If you trust the file, load it in Python and re-save just the state dict (torch.save(model.state_dict(), path)) or convert it to safetensors`);
+      throw new WeightsFormatError(
+        o.file, 'disallowed-global',
+        `refusing to load global ${full}: only tensors and plain containers are read, and nothing is executed. ` +
+        'If you trust the file, load it in Python and re-save just the state dict (torch.save(model.state_dict(), path)) or convert it to safetensors',
+      );
     }
     return { kind: 'global', module, name };
   };
@@ -194,7 +200,10 @@ export function unpickleAt(bytes: Uint8Array, start: number, o: UnpickleOptions)
       }
       case 0x51: push(o.persistentLoad(pop())); break; // BINPERSID
       default:
-        fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${p - 1} (only what torch.save writes for tensors and state dicts is read)`);
+        fail(
+          `unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${p - 1} ` +
+          '(only what torch.save writes for tensors and state dicts is read)',
+        );
     }
   }
 }

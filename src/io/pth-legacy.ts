@@ -34,8 +34,14 @@ export async function openLegacyPth(src: ByteSource, maxPickleBytes: number): Pr
     } catch (e) {
       if (!(e instanceof TruncatedPickleError)) throw e;
       if (length < limit) continue;
-      if (limit < src.size) throw new WeightsFormatError(file, 'too-large', `its pickles take more than ${maxPickleBytes} bytes, more than a checkpoint's tensor records need; ${REMEDY}`);
-      throw new WeightsFormatError(file, 'legacy-pth', `this legacy (torch < 1.6) checkpoint ends inside its pickles: it is truncated or damaged (download it again); ${REMEDY}`);
+      if (limit < src.size) {
+        throw new WeightsFormatError(
+          file, 'too-large', `its pickles take more than ${maxPickleBytes} bytes, more than a checkpoint's tensor records need; ${REMEDY}`,
+        );
+      }
+      throw new WeightsFormatError(
+        file, 'legacy-pth', `this legacy (torch < 1.6) checkpoint ends inside its pickles: it is truncated or damaged (download it again); ${REMEDY}`,
+      );
     }
     return layOut(src, pickles);
   }
@@ -50,15 +56,28 @@ function readPickles(head: Uint8Array, file: string): LegacyPickles {
     return r.value;
   };
   const magic = next(plainData(file, "the checkpoint's magic number"));
-  if (magic !== MAGIC) throw legacy(`it is a pickle, but does not start with torch's magic number as a legacy torch.save checkpoint does (it starts with ${describeValue(magic)})`);
+  if (magic !== MAGIC) {
+    throw legacy(
+      "it is a pickle, but does not start with torch's magic number as a legacy torch.save checkpoint does " +
+      `(it starts with ${describeValue(magic)})`,
+    );
+  }
   const version = next(plainData(file, "the checkpoint's protocol version"));
-  if (version !== PROTOCOL_VERSION) throw legacy(`this legacy (torch < 1.6) checkpoint has protocol version ${describeValue(version)}, where torch writes ${PROTOCOL_VERSION}: it is damaged`);
+  if (version !== PROTOCOL_VERSION) {
+    throw legacy(
+      `this legacy (torch < 1.6) checkpoint has protocol version ${describeValue(version)}, where torch writes ${PROTOCOL_VERSION}: it is damaged`,
+    );
+  }
   const sysInfo = next(plainData(file, "the checkpoint's sys_info"));
   if (!(sysInfo instanceof Map)) throw legacy(`this legacy (torch < 1.6) checkpoint's sys_info is a ${describeValue(sysInfo)}, not a dict: it is damaged`);
   const options = torchPickleOptions(file, 'legacy');
   const root = next(options);
   const keys = next(plainData(file, "the checkpoint's list of storage keys"));
-  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new WeightsFormatError(file, 'bad-pth', `its list of stored storages is a ${describeValue(keys)}, not a list of keys: the checkpoint is damaged`);
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
+    throw new WeightsFormatError(
+      file, 'bad-pth', `its list of stored storages is a ${describeValue(keys)}, not a list of keys: the checkpoint is damaged`,
+    );
+  }
   return { root, storages: options.storages, keys, dataStart: at };
 }
 
@@ -77,18 +96,32 @@ async function layOut(src: ByteSource, p: LegacyPickles): Promise<OpenedPth> {
   let at = p.dataStart;
   for (const key of p.keys) {
     const s = p.storages.get(key);
-    if (!s) throw new WeightsFormatError(file, 'bad-pth', `its list of stored storages names '${key}', which its pickle never references: the checkpoint is damaged`);
+    if (!s) {
+      throw new WeightsFormatError(file, 'bad-pth', `its list of stored storages names '${key}', which its pickle never references: the checkpoint is damaged`);
+    }
     if (places.has(key)) throw new WeightsFormatError(file, 'bad-pth', `its list of stored storages names '${key}' twice: the checkpoint is damaged`);
-    if (at + 8 > src.size) throw new WeightsFormatError(file, 'truncated', `the file ends (at byte ${src.size}) before its storage '${key}' (at byte ${at}): it is truncated (download it again)`);
+    if (at + 8 > src.size) {
+      throw new WeightsFormatError(
+        file, 'truncated', `the file ends (at byte ${src.size}) before its storage '${key}' (at byte ${at}): it is truncated (download it again)`,
+      );
+    }
     checkCount(file, s, await src.read(at, 8));
     places.set(key, at + 8);
     at += 8 + s.byteLength;
   }
-  if (at > src.size) throw new WeightsFormatError(file, 'truncated', `its storages end at byte ${at}, past the end of the ${src.size}-byte file: it is truncated (download it again)`);
+  if (at > src.size) {
+    throw new WeightsFormatError(
+      file, 'truncated', `its storages end at byte ${at}, past the end of the ${src.size}-byte file: it is truncated (download it again)`,
+    );
+  }
 
   const readStorage = async (s: StorageRef, tensor: string) => {
     const at = places.get(s.key);
-    if (at === undefined) throw new WeightsFormatError(file, 'bad-pth', `its storage '${s.key}' is missing: the checkpoint's list of stored storages does not name it`, tensor);
+    if (at === undefined) {
+      throw new WeightsFormatError(
+        file, 'bad-pth', `its storage '${s.key}' is missing: the checkpoint's list of stored storages does not name it`, tensor,
+      );
+    }
     return ownedBuffer(await src.read(at, s.byteLength));
   };
   return { root: p.root, storages: p.storages, readStorage };
@@ -99,5 +132,8 @@ function checkCount(file: string, s: StorageRef, count: Uint8Array): void {
   const view = new DataView(count.buffer, count.byteOffset, 8);
   const numel = BigInt(s.numel);
   if (view.getBigUint64(0, true) === numel || view.getBigUint64(0, false) === numel) return;
-  throw new WeightsFormatError(file, 'bad-pth', `its storage '${s.key}' records ${view.getBigUint64(0, true)} elements where its pickle says ${s.numel}: the checkpoint is damaged (download it again)`);
+  throw new WeightsFormatError(
+    file, 'bad-pth',
+    `its storage '${s.key}' records ${view.getBigUint64(0, true)} elements where its pickle says ${s.numel}: the checkpoint is damaged (download it again)`,
+  );
 }

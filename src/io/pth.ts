@@ -42,7 +42,13 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
   const names = new Map<PendingTensor, string>();
   walkTensors(root, '', 0, new Set(), (t, path) => {
     if (names.has(t)) return;
-    if (names.size >= MAX_TENSORS) throw new WeightsFormatError(file, 'too-many-tensors', `the checkpoint holds more than the ${MAX_TENSORS} tensors cflens reads from one file (real checkpoints hold thousands); the file is damaged or hostile`);
+    if (names.size >= MAX_TENSORS) {
+      throw new WeightsFormatError(
+        file, 'too-many-tensors',
+        `the checkpoint holds more than the ${MAX_TENSORS} tensors cflens reads from one file (real checkpoints hold thousands); ` +
+        'the file is damaged or hostile',
+      );
+    }
     names.set(t, path);
   }, file);
   for (const [t, name] of names) if (t.storage.unsupported) throw unsupportedDtype(file, t.storage, name);
@@ -52,7 +58,13 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
   const readStorage = (s: StorageRef, tensor: string) => {
     let bytes = storageBytes.get(s.key);
     if (!bytes) {
-      if (s.byteLength > MAX_TENSOR_BYTES) throw new WeightsFormatError(file, 'too-large', `its storage '${s.key}' of ${s.byteLength} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); convert the checkpoint to safetensors`, tensor);
+      if (s.byteLength > MAX_TENSOR_BYTES) {
+        throw new WeightsFormatError(
+          file, 'too-large',
+          `its storage '${s.key}' of ${s.byteLength} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); convert the checkpoint to safetensors`,
+          tensor,
+        );
+      }
       bytes = readStored(s, tensor);
       storageBytes.set(s.key, bytes);
     }
@@ -67,9 +79,17 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
     const { storage, offset, size, stride } = t;
     const esize = DTYPE_BYTES[storage.dtype];
     const count = size.reduce((a, b) => a * b, 1);
-    if (count * esize > MAX_TENSOR_BYTES) throw new WeightsFormatError(file, 'too-large', `size [${size}] of ${storage.dtype} is more than one buffer can hold (${MAX_TENSOR_BYTES} bytes)`, name);
+    if (count * esize > MAX_TENSOR_BYTES) {
+      throw new WeightsFormatError(
+        file, 'too-large', `size [${size}] of ${storage.dtype} is more than one buffer can hold (${MAX_TENSOR_BYTES} bytes)`, name,
+      );
+    }
     if (count > 0 && lastIndex(offset, size, stride) >= storage.numel) {
-      throw new WeightsFormatError(file, 'out-of-range', `the view (offset ${offset}, size [${size}], stride [${stride}]) reaches outside its ${storage.numel}-element storage '${storage.key}'`, name);
+      throw new WeightsFormatError(
+        file, 'out-of-range',
+        `the view (offset ${offset}, size [${size}], stride [${stride}]) reaches outside its ${storage.numel}-element storage '${storage.key}'`,
+        name,
+      );
     }
     // A legacy storage view is a slice of the stored storage: offsets are shifted into it.
     const stored = storage.view?.root ?? storage;
@@ -77,7 +97,13 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
     const whole = count === stored.numel && start === 0 && isContiguous(size, stride);
     if (!whole) {
       viewBudget -= count * esize;
-      if (viewBudget < 0) throw new WeightsFormatError(file, 'too-large', `copying this ${count}-element view would exceed the memory allowed for views of shared storages (LoadPthOptions.maxViewBytes)`, name);
+      if (viewBudget < 0) {
+        throw new WeightsFormatError(
+          file, 'too-large',
+          `copying this ${count}-element view would exceed the memory allowed for views of shared storages (LoadPthOptions.maxViewBytes)`,
+          name,
+        );
+      }
     }
     const buffer = count === 0 ? new ArrayBuffer(0) : await readStorage(stored, name);
     // A tensor covering its whole storage shares the storage's buffer (as tied weights do in torch).
@@ -92,7 +118,12 @@ export async function loadPth(src: ByteSource, opts: LoadPthOptions = {}): Promi
 
 function unsupportedDtype(file: string, s: StorageRef, tensor?: string): WeightsFormatError {
   const what = tensor === undefined ? `storage '${s.key}' has` : 'it has';
-  return new WeightsFormatError(file, 'bad-dtype', `${what} dtype ${s.unsupported!.torchDtype}, which cflens does not support (its tensors are real: f64, f32, f16, bf16, integer, bool); convert it in Python to real tensors (torch.view_as_real(t) gives the real and imaginary parts as a last dimension of size 2) and save those`, tensor);
+  return new WeightsFormatError(
+    file, 'bad-dtype',
+    `${what} dtype ${s.unsupported!.torchDtype}, which cflens does not support (its tensors are real: f64, f32, f16, bf16, integer, bool); ` +
+    'convert it in Python to real tensors (torch.view_as_real(t) gives the real and imaginary parts as a last dimension of size 2) and save those',
+    tensor,
+  );
 }
 
 /** Picks the reader by the first bytes, as torch.load does: a pickle is a legacy file, anything else must be a zip. */
@@ -110,7 +141,12 @@ async function openPth(src: ByteSource): Promise<OpenedPth> {
   const head = await src.read(0, Math.min(src.size, TAR_MAGIC_AT + 5));
   if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5) return openLegacyPth(src, MAX_PICKLE_BYTES); // pickle PROTO
   if (new TextDecoder().decode(head.subarray(TAR_MAGIC_AT, TAR_MAGIC_AT + 5)) === 'ustar') {
-    throw new WeightsFormatError(src.name, 'legacy-pth', `this is a tar archive: the checkpoint format of the earliest torch releases (members 'sys_info', 'pickle', 'storages', 'tensors'), which cflens does not read; load it in Python with a torch that still reads it and re-save it with torch >= 1.6 (torch.save(state_dict, path)), or convert it to safetensors`);
+    throw new WeightsFormatError(
+      src.name, 'legacy-pth',
+      "this is a tar archive: the checkpoint format of the earliest torch releases (members 'sys_info', 'pickle', 'storages', 'tensors'), " +
+      'which cflens does not read; load it in Python with a torch that still reads it and re-save it with torch >= 1.6 ' +
+      '(torch.save(state_dict, path)), or convert it to safetensors',
+    );
   }
   return openZipPth(src);
 }
@@ -137,7 +173,10 @@ async function isBigEndian(src: ByteSource, record: ZipEntry | undefined): Promi
   const order = new TextDecoder().decode(await readZipEntry(src, record, 16));
   // torch.load accepts exactly these two.
   if (order === 'little' || order === 'big') return order === 'big';
-  throw new WeightsFormatError(src.name, 'bad-pth', `its byteorder record says ${JSON.stringify(order)}, where torch writes "little" or "big": the archive is damaged or was not written by torch.save`);
+  throw new WeightsFormatError(
+    src.name, 'bad-pth',
+    `its byteorder record says ${JSON.stringify(order)}, where torch writes "little" or "big": the archive is damaged or was not written by torch.save`,
+  );
 }
 
 function walkTensors(v: unknown, path: string, depth: number, visited: Set<unknown>, found: (t: PendingTensor, path: string) => void, file: string): void {
@@ -171,7 +210,12 @@ function withTensors(v: unknown, done: Map<PendingTensor, TensorData>, copies: M
 function findDataPkl(entries: Map<string, ZipEntry>, file: string): string {
   const candidates = [...entries.keys()].filter((n) => /^([^/]+\/)?data\.pkl$/.test(n));
   if (candidates.length !== 1) {
-    throw new WeightsFormatError(file, 'bad-pth', candidates.length ? `the archive has ${candidates.length} data.pkl records (${candidates.join(', ')}); expected one` : 'the archive has no <name>/data.pkl: it is a zip file but not a torch.save checkpoint');
+    throw new WeightsFormatError(
+      file, 'bad-pth',
+      candidates.length
+        ? `the archive has ${candidates.length} data.pkl records (${candidates.join(', ')}); expected one`
+        : 'the archive has no <name>/data.pkl: it is a zip file but not a torch.save checkpoint',
+    );
   }
   return candidates[0];
 }
@@ -181,6 +225,10 @@ async function readStorageEntry(src: ByteSource, entries: Map<string, ZipEntry>,
   const entry = entries.get(`${prefix}data/${s.key}`);
   if (!entry) throw new WeightsFormatError(file, 'bad-pth', `its storage '${s.key}' (${prefix}data/${s.key}) is missing from the archive`, tensor);
   const bytes = s.byteLength;
-  if (entry.size !== bytes) throw new WeightsFormatError(file, 'truncated', `its storage '${s.key}' holds ${entry.size} bytes but ${s.numel} ${s.dtype} elements need ${bytes}`, tensor);
+  if (entry.size !== bytes) {
+    throw new WeightsFormatError(
+      file, 'truncated', `its storage '${s.key}' holds ${entry.size} bytes but ${s.numel} ${s.dtype} elements need ${bytes}`, tensor,
+    );
+  }
   return ownedBuffer(await readZipEntry(src, entry, bytes));
 }

@@ -27,11 +27,21 @@ const CORRUPT = 'the header is corrupt: download or export the file again';
 
 /** The u64 little-endian header length at the start of the file, checked against the file size. */
 export function readHeaderLength(bytes: Uint8Array, fileSize: number, file: string): number {
-  if (fileSize < 8 || bytes.byteLength < 8) throw new WeightsFormatError(file, 'truncated', `only ${Math.min(fileSize, bytes.byteLength)} bytes: a safetensors file starts with an 8-byte header length; ${NOT_SAFETENSORS}`);
+  if (fileSize < 8 || bytes.byteLength < 8) {
+    throw new WeightsFormatError(
+      file, 'truncated', `only ${Math.min(fileSize, bytes.byteLength)} bytes: a safetensors file starts with an 8-byte header length; ${NOT_SAFETENSORS}`,
+    );
+  }
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n < 2n) throw new WeightsFormatError(file, 'header-too-small', `header length ${n} is below 2 (the shortest JSON object, "{}"); ${NOT_SAFETENSORS}`);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new WeightsFormatError(file, 'header-too-large', `header length ${n} exceeds the format's limit of 100,000,000 bytes; ${NOT_SAFETENSORS}`);
-  if (n > BigInt(fileSize - 8)) throw new WeightsFormatError(file, 'header-too-large', `header length ${n} is more than the ${fileSize - 8} bytes after the length field; ${NOT_SAFETENSORS}`);
+  if (n > BigInt(MAX_HEADER_BYTES)) {
+    throw new WeightsFormatError(file, 'header-too-large', `header length ${n} exceeds the format's limit of 100,000,000 bytes; ${NOT_SAFETENSORS}`);
+  }
+  if (n > BigInt(fileSize - 8)) {
+    throw new WeightsFormatError(
+      file, 'header-too-large', `header length ${n} is more than the ${fileSize - 8} bytes after the length field; ${NOT_SAFETENSORS}`,
+    );
+  }
   return Number(n);
 }
 
@@ -62,7 +72,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
   let metadata: Record<string, string> = {};
   const count = json.size - (json.has('__metadata__') ? 1 : 0);
   if (count > MAX_TENSORS) {
-    throw new WeightsFormatError(file, 'too-many-tensors', `the header names ${count} tensors, more than the ${MAX_TENSORS} cflens reads from one file (real checkpoints hold thousands); the file is damaged or hostile`);
+    throw new WeightsFormatError(
+      file, 'too-many-tensors',
+      `the header names ${count} tensors, more than the ${MAX_TENSORS} cflens reads from one file (real checkpoints hold thousands); ` +
+      'the file is damaged or hostile',
+    );
   }
   for (const [name, raw] of json) {
     if (name === '__metadata__') metadata = parseMetadata(raw, file);
@@ -101,7 +115,9 @@ function duplicateKeyError(key: string, path: readonly string[], file: string): 
   }
   const where = path.slice(1).map((k) => `.${k}`).join('');
   if (path[0] === '__metadata__') return new WeightsFormatError(file, 'duplicate-key', `__metadata__${where} has the key ${JSON.stringify(key)} twice; ${fix}`);
-  return new WeightsFormatError(file, 'duplicate-key', `its entry${where ? ` (at ${where.slice(1)})` : ''} has the key ${JSON.stringify(key)} twice; ${fix}`, path[0]);
+  return new WeightsFormatError(
+    file, 'duplicate-key', `its entry${where ? ` (at ${where.slice(1)})` : ''} has the key ${JSON.stringify(key)} twice; ${fix}`, path[0],
+  );
 }
 
 /** A map of strings to strings, or null (no metadata). */
@@ -133,27 +149,51 @@ function byteCount(dtype: DType, shape: readonly number[]): bigint | null {
 }
 
 function parseEntry(raw: JsonValue, name: string, file: string, dataSize: number): TensorInfo {
-  if (!(raw instanceof Map)) throw new WeightsFormatError(file, 'bad-entry', `the entry must be an object {dtype, shape, data_offsets}, got ${describe(raw)}; ${CORRUPT}`, name);
+  if (!(raw instanceof Map)) {
+    throw new WeightsFormatError(
+      file, 'bad-entry', `the entry must be an object {dtype, shape, data_offsets}, got ${describe(raw)}; ${CORRUPT}`, name,
+    );
+  }
   const dtype = raw.get('dtype');
   const shape = raw.get('shape');
   const off = raw.get('data_offsets');
   if (!isDType(dtype)) {
-    throw new WeightsFormatError(file, 'bad-dtype', `dtype ${describe(dtype)} is not one of ${Object.keys(DTYPE_BYTES).join(', ')}: convert the tensor to one of these (e.g. F32) and save the file again`, name);
+    throw new WeightsFormatError(
+      file, 'bad-dtype',
+      `dtype ${describe(dtype)} is not one of ${Object.keys(DTYPE_BYTES).join(', ')}: convert the tensor to one of these (e.g. F32) and save the file again`,
+      name,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw new WeightsFormatError(file, 'bad-shape', `shape ${describe(shape)} must be a list of non-negative integers written as integers (2, not 2.0), each at most 2^53 - 1; ${CORRUPT}`, name);
+    throw new WeightsFormatError(
+      file, 'bad-shape',
+      `shape ${describe(shape)} must be a list of non-negative integers written as integers (2, not 2.0), each at most 2^53 - 1; ${CORRUPT}`,
+      name,
+    );
   }
   if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount) || off[1].value < off[0].value) {
-    throw new WeightsFormatError(file, 'bad-offsets', `data_offsets ${describe(off)} must be [begin, end]: two integers with 0 ≤ begin ≤ end; ${CORRUPT}`, name);
+    throw new WeightsFormatError(
+      file, 'bad-offsets', `data_offsets ${describe(off)} must be [begin, end]: two integers with 0 ≤ begin ≤ end; ${CORRUPT}`, name,
+    );
   }
   const dims = shape.map((d) => d.value);
   const [begin, end] = [off[0].value, off[1].value];
   const bytes = byteCount(dtype, dims);
-  if (bytes === null) throw new WeightsFormatError(file, 'shape-mismatch', `${dtype} [${dims.join(', ')}] has a byte count that overflows 64 bits; ${CORRUPT}`, name);
-  if (bytes !== BigInt(end - begin)) {
-    throw new WeightsFormatError(file, 'shape-mismatch', `${dtype} [${dims.join(', ')}] needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}; ${CORRUPT}`, name);
+  if (bytes === null) {
+    throw new WeightsFormatError(file, 'shape-mismatch', `${dtype} [${dims.join(', ')}] has a byte count that overflows 64 bits; ${CORRUPT}`, name);
   }
-  if (end > dataSize) throw new WeightsFormatError(file, 'out-of-range', `data_offsets end at ${end}, past the ${dataSize}-byte data section: the file is truncated (download it again)`, name);
+  if (bytes !== BigInt(end - begin)) {
+    throw new WeightsFormatError(
+      file, 'shape-mismatch',
+      `${dtype} [${dims.join(', ')}] needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}; ${CORRUPT}`,
+      name,
+    );
+  }
+  if (end > dataSize) {
+    throw new WeightsFormatError(
+      file, 'out-of-range', `data_offsets end at ${end}, past the ${dataSize}-byte data section: the file is truncated (download it again)`, name,
+    );
+  }
   return { dtype, shape: dims, byteLength: end - begin, begin, end };
 }
 
@@ -169,17 +209,30 @@ function checkLayout(tensors: Map<string, TensorInfo>, dataSize: number, file: s
   for (const [name, t] of spans) {
     if (prev && t.begin < at) {
       const [prevName, p] = prev;
-      throw new WeightsFormatError(file, 'overlap', `its bytes [${t.begin}, ${t.end}) start inside those of '${prevName}' [${p.begin}, ${p.end}); tensors must not share bytes: ${CORRUPT}`, name);
+      throw new WeightsFormatError(
+        file, 'overlap',
+        `its bytes [${t.begin}, ${t.end}) start inside those of '${prevName}' [${p.begin}, ${p.end}); tensors must not share bytes: ${CORRUPT}`,
+        name,
+      );
     }
     if (t.begin > at) {
       const before = prev ? `the previous tensor, '${prev[0]}', ends at ${at}` : 'the data section starts at 0';
-      throw new WeightsFormatError(file, 'gap', `its bytes start at ${t.begin} but ${before}: the ${t.begin - at} bytes [${at}, ${t.begin}) belong to no tensor, and the format requires tensors to cover the data section back to back; ${CORRUPT}`, name);
+      throw new WeightsFormatError(
+        file, 'gap',
+        `its bytes start at ${t.begin} but ${before}: the ${t.begin - at} bytes [${at}, ${t.begin}) belong to no tensor, ` +
+        `and the format requires tensors to cover the data section back to back; ${CORRUPT}`,
+        name,
+      );
     }
     at = t.end;
     prev = [name, t];
   }
   if (at !== dataSize) {
     const last = prev ? `the last tensor, '${prev[0]}', ends at ${at}` : 'the header lists no tensor';
-    throw new WeightsFormatError(file, 'trailing-bytes', `the data section has ${dataSize} bytes but ${last}: ${dataSize - at} bytes at the end belong to no tensor; the file was damaged or appended to, or its header length is wrong (download or export it again)`);
+    throw new WeightsFormatError(
+      file, 'trailing-bytes',
+      `the data section has ${dataSize} bytes but ${last}: ${dataSize - at} bytes at the end belong to no tensor; ` +
+      'the file was damaged or appended to, or its header length is wrong (download or export it again)',
+    );
   }
 }

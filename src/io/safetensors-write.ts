@@ -35,7 +35,9 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** A JSON string as serde_json writes it (JSON.stringify escapes the same characters, the same way). */
 function jsonString(s: string, what: string): string {
-  if (LONE_SURROGATE.test(s)) throw new Error(`cflens: writeSafetensors: ${what} contains a lone UTF-16 surrogate, which UTF-8 (and so the format) cannot hold`);
+  if (LONE_SURROGATE.test(s)) {
+    throw new Error(`cflens: writeSafetensors: ${what} contains a lone UTF-16 surrogate, which UTF-8 (and so the format) cannot hold`);
+  }
   return JSON.stringify(s);
 }
 
@@ -61,7 +63,9 @@ export function safetensorsLayout(specs: Record<string, TensorSpec>, metadata?: 
   }
   for (const [n, t] of Object.entries(specs)) {
     if (n === '__metadata__') throw new Error("cflens: writeSafetensors: '__metadata__' is reserved and cannot name a tensor");
-    if (!isDType(t.dtype)) throw new Error(`cflens: writeSafetensors: '${n}' has unknown dtype ${String(t.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (!isDType(t.dtype)) {
+      throw new Error(`cflens: writeSafetensors: '${n}' has unknown dtype ${String(t.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    }
     if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`cflens: writeSafetensors: '${n}' has invalid shape [${t.shape.join(', ')}]`);
   }
   const order = Object.keys(specs).sort((a, b) => DTYPE_RANK[specs[b].dtype] - DTYPE_RANK[specs[a].dtype] || compareCodePoints(a, b));
@@ -75,7 +79,10 @@ export function safetensorsLayout(specs: Record<string, TensorSpec>, metadata?: 
   const unpadded = new TextEncoder().encode(`{${entries.join(',')}}`);
   const headerLength = Math.ceil(unpadded.byteLength / 8) * 8;
   if (headerLength > MAX_HEADER_BYTES) {
-    throw new Error(`cflens: writeSafetensors: the header would be ${headerLength} bytes, over the format's limit of 100,000,000 (readers refuse such files): write fewer tensors per file or less metadata`);
+    throw new Error(
+      `cflens: writeSafetensors: the header would be ${headerLength} bytes, over the format's limit of 100,000,000 (readers refuse such files): ` +
+      'write fewer tensors per file or less metadata',
+    );
   }
   const head = new Uint8Array(8 + headerLength);
   new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
@@ -88,7 +95,9 @@ const byteSize = (t: TensorSpec) => t.shape.reduce((a, b) => a * b, DTYPE_BYTES[
 
 function checkBytes(n: string, t: TensorSpec, data: ArrayBufferView): void {
   const expected = byteSize(t);
-  if (data.byteLength !== expected) throw new Error(`cflens: writeSafetensors: '${n}' has ${data.byteLength} bytes but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+  if (data.byteLength !== expected) {
+    throw new Error(`cflens: writeSafetensors: '${n}' has ${data.byteLength} bytes but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+  }
 }
 
 const bytesOf = (d: ArrayBufferView) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
@@ -111,7 +120,9 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
  * The same file as chunks, producing each tensor's bytes only when it is its turn (`bytes(name)`), so a
  * checkpoint of any size is written with one tensor in memory at a time.
  */
-export async function* safetensorsChunks(specs: Record<string, TensorSpec>, bytes: (name: string) => Promise<ArrayBufferView>, metadata?: Record<string, string>): AsyncGenerator<Uint8Array> {
+export async function* safetensorsChunks(
+  specs: Record<string, TensorSpec>, bytes: (name: string) => Promise<ArrayBufferView>, metadata?: Record<string, string>,
+): AsyncGenerator<Uint8Array> {
   const { head, order } = safetensorsLayout(specs, metadata);
   yield head;
   for (const n of order) {

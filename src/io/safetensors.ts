@@ -39,13 +39,25 @@ export class SafetensorsFile {
 
   info(name: string): TensorInfo {
     const t = this.header.tensors.get(name);
-    if (!t) throw new WeightsFormatError(this.source.name, 'missing-tensor', `no such tensor in the file (it has ${this.header.tensors.size}: ${this.names().slice(0, 5).join(', ')}${this.header.tensors.size > 5 ? ', …' : ''})`, name);
+    if (!t) {
+      throw new WeightsFormatError(
+        this.source.name, 'missing-tensor',
+        `no such tensor in the file (it has ${this.header.tensors.size}: ${this.names().slice(0, 5).join(', ')}${this.header.tensors.size > 5 ? ', …' : ''})`,
+        name,
+      );
+    }
     return t;
   }
 
   async read(name: string, opts: ReadOptions = {}): Promise<TensorData> {
     const t = this.info(name);
-    if (t.byteLength > MAX_TENSOR_BYTES) throw new WeightsFormatError(this.source.name, 'too-large', `${t.byteLength} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); split the tensor or store it in a lower precision`, name);
+    if (t.byteLength > MAX_TENSOR_BYTES) {
+      throw new WeightsFormatError(
+        this.source.name, 'too-large',
+        `${t.byteLength} bytes is more than one buffer can hold (${MAX_TENSOR_BYTES}); split the tensor or store it in a lower precision`,
+        name,
+      );
+    }
     const bytes = await this.source.read(this.header.dataOffset + t.begin, t.byteLength);
     const data = typedArrayFor(t.dtype, ownedBuffer(bytes));
     const td: TensorData = { name, dtype: t.dtype, shape: [...t.shape], data };

@@ -44,5 +44,9 @@ export function stateDictFrom(obj: unknown, file = 'checkpoint'): Map<string, Te
     if (all.size) return all;
   }
   const keys = obj instanceof Map ? `a dict with keys ${[...obj.keys()].slice(0, 10).map(describeValue).join(', ') || '(none)'}` : describeValue(obj);
-  throw new WeightsFormatError(file, 'no-state-dict', `no tensors found in ${keys}; expected a state dict (torch.save(model.state_dict(), path)) or a checkpoint dict holding one under ${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')}`);
+  throw new WeightsFormatError(
+    file, 'no-state-dict',
+    `no tensors found in ${keys}; expected a state dict (torch.save(model.state_dict(), path)) or a checkpoint dict holding one under ` +
+    `${STATE_DICT_KEYS.map((k) => `'${k}'`).join(', ')}`,
+  );
 }

@@ -20,7 +20,10 @@ const REBUILD_TENSOR_V1 = 'torch._utils._rebuild_tensor';
 const REBUILD_PARAMETER = ['torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state'];
 const REBUILD_FROM_TYPE = 'torch._tensor._rebuild_from_type_v2';
 /** Classes that only appear as arguments (storage types, the type a tensor is rebuilt as): never called. */
-const TYPE_MARKERS = new Set(['torch.Tensor', 'torch.nn.parameter.Parameter', ...[...Object.keys(STORAGE_DTYPES), ...Object.keys(UNSUPPORTED_STORAGES)].map((s) => `torch.${s}`)]);
+const TYPE_MARKERS = new Set([
+  'torch.Tensor', 'torch.nn.parameter.Parameter',
+  ...[...Object.keys(STORAGE_DTYPES), ...Object.keys(UNSUPPORTED_STORAGES)].map((s) => `torch.${s}`),
+]);
 const ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
   'collections.OrderedDict', REBUILD_TENSOR, REBUILD_TENSOR_V1, ...REBUILD_PARAMETER, REBUILD_FROM_TYPE,
   '_codecs.encode', // how protocol 2 pickles a bytes object
@@ -89,17 +92,31 @@ export function torchPickleOptions(file: string, layout: 'zip' | 'legacy' = 'zip
 function storageRef(pid: unknown, layout: 'zip' | 'legacy', storages: Map<string, StorageRef>, views: Map<string, StorageRef>, file: string): StorageRef {
   const fields = layout === 'zip' ? 5 : 6;
   if (!Array.isArray(pid) || pid.length !== fields || pid[0] !== 'storage') {
-    throw new WeightsFormatError(file, 'bad-pth', `unsupported persistent id ${describeValue(pid)}: expected ('storage', type, key, location, numel${layout === 'zip' ? '' : ', view'})`);
+    throw new WeightsFormatError(
+      file, 'bad-pth',
+      `unsupported persistent id ${describeValue(pid)}: expected ('storage', type, key, location, numel${layout === 'zip' ? '' : ', view'})`,
+    );
   }
   const [, type, key, , numel, view] = pid as unknown[];
   const name = isPickleGlobal(type) && type.module === 'torch' ? type.name : '';
   const unsupported = Object.hasOwn(UNSUPPORTED_STORAGES, name) ? UNSUPPORTED_STORAGES[name] : undefined;
   const dtype = Object.hasOwn(STORAGE_DTYPES, name) ? STORAGE_DTYPES[name] : unsupported?.part;
-  if (!dtype) throw new WeightsFormatError(file, 'bad-dtype', `storage type ${describeValue(type)} is not supported (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`);
-  if (typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0) throw new WeightsFormatError(file, 'bad-pth', `malformed storage reference (key ${describeValue(key)}, numel ${describeValue(numel)})`);
+  if (!dtype) {
+    throw new WeightsFormatError(
+      file, 'bad-dtype', `storage type ${describeValue(type)} is not supported (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`,
+    );
+  }
+  if (typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0) {
+    throw new WeightsFormatError(file, 'bad-pth', `malformed storage reference (key ${describeValue(key)}, numel ${describeValue(numel)})`);
+  }
   let root = storages.get(key);
   if (root) {
-    if (root.dtype !== dtype || root.numel !== numel || root.unsupported !== unsupported) throw new WeightsFormatError(file, 'bad-pth', `storage '${key}' is referenced as both ${root.unsupported?.torchDtype ?? root.dtype}×${root.numel} and ${unsupported?.torchDtype ?? dtype}×${numel}`);
+    if (root.dtype !== dtype || root.numel !== numel || root.unsupported !== unsupported) {
+      throw new WeightsFormatError(
+        file, 'bad-pth',
+        `storage '${key}' is referenced as both ${root.unsupported?.torchDtype ?? root.dtype}×${root.numel} and ${unsupported?.torchDtype ?? dtype}×${numel}`,
+      );
+    }
   } else {
     root = new StorageRef(dtype, key, numel as number, unsupported);
     storages.set(key, root);
@@ -109,13 +126,23 @@ function storageRef(pid: unknown, layout: 'zip' | 'legacy', storages: Map<string
 
 function storageView(root: StorageRef, view: unknown, views: Map<string, StorageRef>, file: string): StorageRef {
   const [key, start, numel] = Array.isArray(view) ? view : [];
-  if (!Array.isArray(view) || view.length !== 3 || typeof key !== 'string' || !Number.isSafeInteger(start) || !Number.isSafeInteger(numel) || start < 0 || numel < 0) {
+  if (
+    !Array.isArray(view) || view.length !== 3 || typeof key !== 'string' ||
+    !Number.isSafeInteger(start) || !Number.isSafeInteger(numel) || start < 0 || numel < 0
+  ) {
     throw new WeightsFormatError(file, 'bad-pth', `malformed storage view ${describeValue(view)} of storage '${root.key}': expected (key, offset, numel)`);
   }
-  if (start + numel > root.numel) throw new WeightsFormatError(file, 'out-of-range', `storage view '${key}' (elements ${start} to ${start + numel}) reaches outside its ${root.numel}-element storage '${root.key}'`);
+  if (start + numel > root.numel) {
+    throw new WeightsFormatError(
+      file, 'out-of-range',
+      `storage view '${key}' (elements ${start} to ${start + numel}) reaches outside its ${root.numel}-element storage '${root.key}'`,
+    );
+  }
   const known = views.get(key);
   if (known) {
-    if (known.view!.root !== root || known.view!.start !== start || known.numel !== numel) throw new WeightsFormatError(file, 'bad-pth', `storage view '${key}' is described in two different ways`);
+    if (known.view!.root !== root || known.view!.start !== start || known.numel !== numel) {
+      throw new WeightsFormatError(file, 'bad-pth', `storage view '${key}' is described in two different ways`);
+    }
     return known;
   }
   const ref = new StorageRef(root.dtype, key, numel, root.unsupported, { root, start });
@@ -145,7 +172,9 @@ function rebuild(fn: PickleGlobal, args: readonly unknown[], file: string): unkn
       const [storage, offset, size, stride] = args;
       if (args.length < 4 || !(storage instanceof StorageRef)) bad('the first argument must be a storage reference');
       if (!Number.isSafeInteger(offset) || (offset as number) < 0) bad(`storage offset ${describeValue(offset)} must be a non-negative integer`);
-      if (!isIndexList(size) || !isIndexList(stride) || size.length !== stride.length) bad(`size ${describeValue(size)} and stride ${describeValue(stride)} must be equally long lists of non-negative integers`);
+      if (!isIndexList(size) || !isIndexList(stride) || size.length !== stride.length) {
+        bad(`size ${describeValue(size)} and stride ${describeValue(stride)} must be equally long lists of non-negative integers`);
+      }
       return new PendingTensor(storage as StorageRef, offset as number, [...(size as number[])], [...(stride as number[])]);
     }
     case REBUILD_PARAMETER[0]:
@@ -157,7 +186,9 @@ function rebuild(fn: PickleGlobal, args: readonly unknown[], file: string): unkn
       if (!isPickleGlobal(func) || !Array.isArray(inner)) bad('expected (function, type, args, state)');
       if (!isPickleGlobal(type) || !TYPE_MARKERS.has(globalName(type))) bad(`a tensor cannot be rebuilt as ${describeValue(type)}`);
       const innerName = globalName(func as PickleGlobal);
-      if (innerName !== REBUILD_TENSOR && innerName !== REBUILD_TENSOR_V1 && !REBUILD_PARAMETER.includes(innerName)) bad(`refusing to call ${innerName} through it`);
+      if (innerName !== REBUILD_TENSOR && innerName !== REBUILD_TENSOR_V1 && !REBUILD_PARAMETER.includes(innerName)) {
+        bad(`refusing to call ${innerName} through it`);
+      }
       return rebuild(func as PickleGlobal, inner as unknown[], file);
     }
     case '_codecs.encode': {

@@ -50,7 +50,9 @@ async function findDirectory(src: ByteSource): Promise<{ count: number; offset: 
       break;
     }
   }
-  if (eocd < 0) throw new WeightsFormatError(file, 'bad-zip', 'no end-of-central-directory record: this is not a zip archive (torch.save writes one) or it is truncated');
+  if (eocd < 0) {
+    throw new WeightsFormatError(file, 'bad-zip', 'no end-of-central-directory record: this is not a zip archive (torch.save writes one) or it is truncated');
+  }
   let count = u16(tail, eocd + 10);
   let size = u32(tail, eocd + 12);
   let offset = u32(tail, eocd + 16);
@@ -86,7 +88,10 @@ export async function readZipDirectory(src: ByteSource): Promise<Map<string, Zip
     const next = p + CENTRAL_LEN + nameLen + extraLen + commentLen;
     if (next > cd.byteLength) throw badZip(file, `central directory entry ${i} runs past the directory`);
     const name = decoder.decode(cd.subarray(p + CENTRAL_LEN, p + CENTRAL_LEN + nameLen));
-    const entry: ZipEntry = { name, flags: u16(cd, p + 8), method: u16(cd, p + 10), compressedSize: u32(cd, p + 20), size: u32(cd, p + 24), headerOffset: u32(cd, p + 42), crc32: u32(cd, p + 16) };
+    const entry: ZipEntry = {
+      name, flags: u16(cd, p + 8), method: u16(cd, p + 10), compressedSize: u32(cd, p + 20), size: u32(cd, p + 24),
+      headerOffset: u32(cd, p + 42), crc32: u32(cd, p + 16),
+    };
     applyZip64Extra(entry, cd, p + CENTRAL_LEN + nameLen, extraLen);
     entries.set(name, entry);
     p = next;
@@ -120,11 +125,19 @@ function applyZip64Extra(entry: ZipEntry, cd: Uint8Array, start: number, length:
 export async function readZipEntry(src: ByteSource, entry: ZipEntry, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array> {
   const file = src.name;
   const what = `zip entry '${entry.name}'`;
-  if (entry.flags & 1) throw new WeightsFormatError(file, 'encrypted-zip', `${what} is encrypted; torch.save never encrypts — re-save the checkpoint with torch.save`);
-  if (entry.method !== 0) {
-    throw new WeightsFormatError(file, 'compressed-zip', `${what} is compressed (zip method ${entry.method}); only stored entries are read, as torch.save writes them — if the archive was re-zipped, load it in Python and torch.save it again, or convert it to safetensors`);
+  if (entry.flags & 1) {
+    throw new WeightsFormatError(file, 'encrypted-zip', `${what} is encrypted; torch.save never encrypts — re-save the checkpoint with torch.save`);
   }
-  if (entry.compressedSize !== entry.size || entry.size < 0) throw badZip(file, `${what} has a stored size ${entry.compressedSize} different from its size ${entry.size}`);
+  if (entry.method !== 0) {
+    throw new WeightsFormatError(
+      file, 'compressed-zip',
+      `${what} is compressed (zip method ${entry.method}); only stored entries are read, as torch.save writes them — ` +
+      'if the archive was re-zipped, load it in Python and torch.save it again, or convert it to safetensors',
+    );
+  }
+  if (entry.compressedSize !== entry.size || entry.size < 0) {
+    throw badZip(file, `${what} has a stored size ${entry.compressedSize} different from its size ${entry.size}`);
+  }
   if (entry.size > maxBytes) throw new WeightsFormatError(file, 'too-large', `${what} claims ${entry.size} bytes, more than the ${maxBytes} allowed for it`);
   if (entry.headerOffset < 0 || entry.headerOffset + LOCAL_LEN > src.size) throw badZip(file, `${what} starts past the end of the file`);
   const h = await src.read(entry.headerOffset, LOCAL_LEN);
@@ -132,12 +145,18 @@ export async function readZipEntry(src: ByteSource, entry: ZipEntry, maxBytes = 
   const nameLen = u16(h, 26);
   const extraLen = u16(h, 28);
   const start = entry.headerOffset + LOCAL_LEN + nameLen + extraLen;
-  if (start + entry.size > src.size) throw new WeightsFormatError(file, 'truncated', `${what} (${entry.size} bytes at ${start}) runs past the end of the ${src.size}-byte file: it is truncated (download it again)`);
+  if (start + entry.size > src.size) {
+    throw new WeightsFormatError(
+      file, 'truncated', `${what} (${entry.size} bytes at ${start}) runs past the end of the ${src.size}-byte file: it is truncated (download it again)`,
+    );
+  }
   checkLocalHeader(src.name, entry, h, await src.read(entry.headerOffset + LOCAL_LEN, nameLen + extraLen));
   const bytes = await src.read(start, entry.size);
   const crc = crc32(bytes);
   if (crc !== entry.crc32) {
-    throw new WeightsFormatError(file, 'bad-crc', `${what} fails its CRC-32 check (the directory says ${hex(entry.crc32)}, its ${entry.size} bytes give ${hex(crc)}): ${damaged}`);
+    throw new WeightsFormatError(
+      file, 'bad-crc', `${what} fails its CRC-32 check (the directory says ${hex(entry.crc32)}, its ${entry.size} bytes give ${hex(crc)}): ${damaged}`,
+    );
   }
   return bytes;
 }

@@ -57,7 +57,6 @@ export async function readConfig(dir: WeightsDir, file = 'config.json'): Promise
   }
 }
 
-
 /** Opens a .safetensors or a torch.save file (.pth/.pt/.bin: zip or legacy), by content rather than by name. */
 export async function openWeights(src: ByteSource): Promise<WeightsReader> {
   if (looksLikePth(await src.read(0, Math.min(src.size, PTH_SNIFF_BYTES)))) {
@@ -86,7 +85,9 @@ export async function openDirWeights(dir: WeightsDir, file?: string): Promise<We
   const names = await dir.list();
   const chosen = file ?? WEIGHT_FILES.find((f) => names.includes(f)) ?? names.find((f) => /\.(safetensors|pth|pt|bin)$/.test(f));
   if (!chosen || !names.includes(chosen)) {
-    throw new Error(`cflens: ${dir.name}: no weights file${file ? ` named ${file}` : ''} (looked for ${WEIGHT_FILES.join(', ')} or any .safetensors/.pth/.bin)`);
+    throw new Error(
+      `cflens: ${dir.name}: no weights file${file ? ` named ${file}` : ''} (looked for ${WEIGHT_FILES.join(', ')} or any .safetensors/.pth/.bin)`,
+    );
   }
   return openWeights(await dir.open(chosen));
 }
@@ -117,7 +118,9 @@ export async function loadWeightsInto(module: Module, reader: WeightsReader, opt
   for (const [k, src] of mapped) {
     const t = own.get(k);
     if (!t) report.unexpected.push(k);
-    else if (reader.shape(src).join() !== t.shape.join()) report.mismatched.push(`${k}: checkpoint ${shapeStr(reader.shape(src))} vs model ${shapeStr(t.shape)}`);
+    else if (reader.shape(src).join() !== t.shape.join()) {
+      report.mismatched.push(`${k}: checkpoint ${shapeStr(reader.shape(src))} vs model ${shapeStr(t.shape)}`);
+    }
   }
   if (strict && (report.missing.length || report.unexpected.length || report.mismatched.length)) {
     throw new StateDictError(`${module.constructor.name} from ${reader.file}`, report);

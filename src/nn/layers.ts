@@ -59,7 +59,9 @@ export class Conv2d extends Module {
     super();
     const [kh, kw] = pair(kernelSize);
     const groups = opts.groups ?? 1;
-    if (inChannels % groups || outChannels % groups) throw new Error(`cflens: Conv2d: groups ${groups} must divide in (${inChannels}) and out (${outChannels}) channels`);
+    if (inChannels % groups || outChannels % groups) {
+      throw new Error(`cflens: Conv2d: groups ${groups} must divide in (${inChannels}) and out (${outChannels}) channels`);
+    }
     const fanIn = (inChannels / groups) * kh * kw;
     this.weight = this.param('weight', uniformInit([outChannels, inChannels / groups, kh, kw], fanIn, seedFor(opts, 1)));
     this.bias = this.param('bias', opts.bias === false ? null : uniformInit([outChannels], fanIn, seedFor(opts, 2)));
@@ -83,7 +85,9 @@ export class ConvTranspose2d extends Module {
   }
   forward(x: Tensor): Tensor {
     const { stride = 1, padding = 0, dilation = 1, groups = 1, outputPadding = 0 } = this.opts;
-    return tidy(() => convTranspose2d(x, asF32(this.weight), asF32(this.bias) ?? undefined, { stride, padding: padding as Pair, dilation, groups, outputPadding }));
+    return tidy(() => convTranspose2d(
+      x, asF32(this.weight), asF32(this.bias) ?? undefined, { stride, padding: padding as Pair, dilation, groups, outputPadding },
+    ));
   }
 }
 
@@ -105,14 +109,19 @@ export class LayerNorm extends Module {
   bias: Tensor | null;
   readonly normalizedShape: number[];
   readonly eps: number;
-  constructor(normalizedShape: number | number[], { eps = 1e-5, elementwiseAffine = true, bias = true }: { eps?: number; elementwiseAffine?: boolean; bias?: boolean } = {}) {
+  constructor(
+    normalizedShape: number | number[],
+    { eps = 1e-5, elementwiseAffine = true, bias = true }: { eps?: number; elementwiseAffine?: boolean; bias?: boolean } = {},
+  ) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     this.eps = eps;
     this.weight = this.param('weight', elementwiseAffine ? ones(this.normalizedShape) : null);
     this.bias = this.param('bias', elementwiseAffine && bias ? zeros(this.normalizedShape) : null);
   }
-  forward(x: Tensor): Tensor { return tidy(() => layerNorm(x, this.normalizedShape, asF32(this.weight) ?? undefined, asF32(this.bias) ?? undefined, this.eps)); }
+  forward(x: Tensor): Tensor {
+    return tidy(() => layerNorm(x, this.normalizedShape, asF32(this.weight) ?? undefined, asF32(this.bias) ?? undefined, this.eps));
+  }
 }
 
 export class BatchNorm2d extends Module {
@@ -135,7 +144,9 @@ export class BatchNorm2d extends Module {
     this.num_batches_tracked = this.buffer('num_batches_tracked', full([], 0));
   }
   forward(x: Tensor): Tensor {
-    if (this.training && this.running_mean.dtype === 'f16') throw new Error("cflens: BatchNorm2d: f16 running statistics are frozen; train after .to('f32') or call .eval()");
+    if (this.training && this.running_mean.dtype === 'f16') {
+      throw new Error("cflens: BatchNorm2d: f16 running statistics are frozen; train after .to('f32') or call .eval()");
+    }
     return tidy(() => batchNorm2d(x, asF32(this.running_mean), asF32(this.running_var), asF32(this.weight) ?? undefined, asF32(this.bias) ?? undefined, {
       training: this.training,
       momentum: this.momentum,

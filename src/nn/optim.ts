@@ -113,7 +113,9 @@ export class Adam extends Optimizer {
     const bc2 = 1 - betas[1] ** this.stepCount;
     const flags = (this.decoupled ? FLAG_DECOUPLED : 0) | (maximize ? FLAG_MAXIMIZE : 0);
     this.params.forEach((p, i) => {
-      this.update(1, p, this.m[i], this.v[i], [f32bits(lr), f32bits(betas[0]), f32bits(betas[1]), f32bits(eps), f32bits(weightDecay), f32bits(bc1), f32bits(bc2), flags]);
+      this.update(1, p, this.m[i], this.v[i], [
+        f32bits(lr), f32bits(betas[0]), f32bits(betas[1]), f32bits(eps), f32bits(weightDecay), f32bits(bc1), f32bits(bc2), flags,
+      ]);
     });
   }
 
@@ -151,7 +153,9 @@ export class SignSGD extends Optimizer {
  * In place: clamps to [lo, hi] and, with `center` and `radius`, projects onto the L∞ ball around it
  * (the PGD projection). For leaves being optimised; never for tensors a live graph still reads.
  */
-export function projectInPlace(x: Tensor, { lo = -3.4e38, hi = 3.4e38, center, radius = 0 }: { lo?: number; hi?: number; center?: Tensor; radius?: number }): void {
+export function projectInPlace(
+  x: Tensor, { lo = -3.4e38, hi = 3.4e38, center, radius = 0 }: { lo?: number; hi?: number; center?: Tensor; radius?: number },
+): void {
   if (center && center.shape.join() !== x.shape.join()) throw new Error('cflens: projectInPlace: center must have the shape of x');
   projectKernel(x, lo, hi, center ?? null, radius);
 }

@@ -74,7 +74,9 @@ export type ActivationName = keyof typeof ACT;
 /** Raw kernel (no tape): g · expr(x). */
 function gradKernel(x: Tensor, g: Tensor, expr: string, s0: number, s1: number): Tensor {
   const out = Tensor.empty(x.shape, 'f32', x.ctx);
-  if (x.size) launch(x.ctx, shader('act', { EXPR: `g * (${expr})` }), [x.buffer, g.buffer, out.buffer], [x.size, f32bits(s0), f32bits(s1)], grid1D(x.size, 256));
+  if (x.size) {
+    launch(x.ctx, shader('act', { EXPR: `g * (${expr})` }), [x.buffer, g.buffer, out.buffer], [x.size, f32bits(s0), f32bits(s1)], grid1D(x.size, 256));
+  }
   return out;
 }
 

@@ -34,7 +34,14 @@ const halves = (KPL: number) => Array.from({ length: KPL / 4 }, (_, h) => h);
  * its KPL keys' rows of B (`bRow(q)`) and transposes them in registers. A loop over the chunks, not
  * unrolled: LLVM takes tens of seconds on the unrolled form at head size 64.
  */
-function scoreBlock(out: string[], o: { a: string; aRow: (s: number) => string; b: string; bRow: (q: number) => string; chunks: number; TM: number; SG: number; KPL: number; acc: string; scale?: string }, indent: string): void {
+function scoreBlock(
+  out: string[],
+  o: {
+    a: string; aRow: (s: number) => string; b: string; bRow: (q: number) => string;
+    chunks: number; TM: number; SG: number; KPL: number; acc: string; scale?: string;
+  },
+  indent: string,
+): void {
   const { TM, SG, KPL, chunks } = o;
   const H = halves(KPL);
   for (let i = 0; i < TM; i++) for (const h of H) out.push(`${indent}var ${o.acc}${i}_${h} = vec4f(0.0);`);
@@ -143,12 +150,17 @@ function tileRows(out: string[], name: string, first: string, len: string, KPL: 
 
 /** Per row i of the block that exists: `row` is its flat index; `lines(i)` its stores. */
 function storeRows(out: string[], first: string, len: string, TM: number, lines: (i: number) => string[]): void {
-  for (let i = 0; i < TM; i++) out.push(`  if (${first} + ${i}u < ${len}) {`, `    let row = b * ${len} + ${first} + ${i}u;`, ...lines(i).map((l) => `    ${l}`), '  }');
+  for (let i = 0; i < TM; i++) {
+    out.push(`  if (${first} + ${i}u < ${len}) {`, `    let row = b * ${len} + ${first} + ${i}u;`, ...lines(i).map((l) => `    ${l}`), '  }');
+  }
 }
 
 /** The stores of the lane's chunks of one row: dst[base + row·chunks + chunk] = value(t) (t: slot, or 'r'). */
 function storeChunks(dst: string, base: string, chunks: number, plan: ChunkPlan, SG: number, col: string, value: (t: number | 'r') => string): string[] {
-  const lines = Array.from({ length: plan.slots }, (_, t) => `if (${t * SG}u + sg < ${chunks}u) { ${dst}[${base}row * ${chunks}u + ${col}${t}] = ${value(t)}; }`);
+  const lines = Array.from(
+    { length: plan.slots },
+    (_, t) => `if (${t * SG}u + sg < ${chunks}u) { ${dst}[${base}row * ${chunks}u + ${col}${t}] = ${value(t)}; }`,
+  );
   if (plan.G) lines.push(`if (sg % ${plan.G}u == 0u) { ${dst}[${base}row * ${chunks}u + ${col}r] = ${value('r')}; }`);
   return lines;
 }
@@ -158,7 +170,9 @@ function cached(key: string, build: () => string): string {
 }
 
 function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
-  const code = shader(name, { SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, D4: o.D / 4, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n') });
+  const code = shader(name, {
+    SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, D4: o.D / 4, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n'),
+  });
   nameKernel(code, name);
   codes.set(key, code);
   return code;
@@ -219,7 +233,9 @@ export function attentionDqRegsShader(o: AttentionRegsShape): string {
     scoreBlock(tile, { a: 'Q', aRow: (s) => `qrow${s}`, b: 'K', bRow: (q) => `kr${q}`, chunks: D4, TM, SG, KPL, acc: 's', scale: 'scale' }, '    ');
     maskBlock(tile, o, (i) => `r0 + ${i}u`, (_, q) => `kj + ${q}u`);
     scoreBlock(tile, { a: 'G', aRow: (s) => `qrow${s}`, b: 'V', bRow: (q) => `kr${q}`, chunks: V4, TM, SG, KPL, acc: 'dp' }, '    ');
-    for (let i = 0; i < TM; i++) for (const h of halves(KPL)) tile.push(`    let ds${i}_${h} = exp(s${i}_${h} - vec4f(rd${i}.x)) * (dp${i}_${h} - vec4f(rd${i}.y));`);
+    for (let i = 0; i < TM; i++) {
+      for (const h of halves(KPL)) tile.push(`    let ds${i}_${h} = exp(s${i}_${h} - vec4f(rd${i}.x)) * (dp${i}_${h} - vec4f(rd${i}.y));`);
+    }
     accumulateBlock(tile, { w: 'ds', r: 'K', chunks: D4, plan: DP, col: 'col', acc: 'g' }, { rRow: '(b * lk + min(j0 + $q, lk - 1u))', TM, SG, KPL }, '    ');
     const store: string[] = [];
     reduceRest(store, 'g', TM, DP);

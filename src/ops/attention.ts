@@ -35,7 +35,9 @@ import { tidy } from '../autograd/scope.js';
 import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { fromArray } from './creation.js';
 import { add, mul, sub, where } from './elementwise.js';
-import { attentionBwdRegsShader, attentionDkvRegsShader, attentionDqRegsShader, attentionFwdRegsShader, REGS_MAX_HEAD, type AttentionRegsShape } from './attention-regs.js';
+import {
+  attentionBwdRegsShader, attentionDkvRegsShader, attentionDqRegsShader, attentionFwdRegsShader, REGS_MAX_HEAD, type AttentionRegsShape,
+} from './attention-regs.js';
 import { mm } from './matmul.js';
 import { subgroupLanes } from '../gpu/context.js';
 import { defineFlag, oneOf } from '../gpu/flags.js';
@@ -75,7 +77,9 @@ function dimsOf(op: string, q: Tensor, k: Tensor, v?: Tensor): Dims {
   sameCtx(op, q, k, ...(v ? [v] : []));
   const all = v ? [q, k, v] : [q, k];
   if (all.some((t) => t.ndim < 2)) {
-    throw new Error(`cflens: ${op}: query ${shapeStr(q.shape)}, key ${shapeStr(k.shape)}${v ? `, value ${shapeStr(v.shape)}` : ''} must have rank ≥ 2 ([..., L, D])`);
+    throw new Error(
+      `cflens: ${op}: query ${shapeStr(q.shape)}, key ${shapeStr(k.shape)}${v ? `, value ${shapeStr(v.shape)}` : ''} must have rank ≥ 2 ([..., L, D])`,
+    );
   }
   const d = q.shape[q.ndim - 1];
   if (k.shape[k.ndim - 1] !== d) throw new Error(`cflens: ${op}: query ${shapeStr(q.shape)} and key ${shapeStr(k.shape)} have different head sizes`);
@@ -196,13 +200,25 @@ declare module '../gpu/flags.js' {
   }
 }
 defineFlag({
-  name: 'attention.impl', default: 'auto', doc: "scaledDotProductAttention's 'auto' path: 'fused' or 'unfused' on every adapter ('auto': fused on GPUs, on CPU adapters from 4 MiB of logits with the regs family, 64 MiB without)",
+  name: 'attention.impl', default: 'auto',
+  doc: "scaledDotProductAttention's 'auto' path: 'fused' or 'unfused' on every adapter " +
+    "('auto': fused on GPUs, on CPU adapters from 4 MiB of logits with the regs family, 64 MiB without)",
   env: { name: 'CFLENS_ATTENTION', parse: oneOf('CFLENS_ATTENTION', ['auto', 'fused', 'unfused'] as const) },
 });
-defineFlag({ name: 'attention.family', default: null, doc: "the fused kernels' family: 'wide', 'narrow' or 'regs' (null: 'regs' on CPU adapters where it fits, else 'wide' on GPUs and 'narrow' on CPU adapters, whichever fits)" });
+defineFlag({
+  name: 'attention.family', default: null,
+  doc: "the fused kernels' family: 'wide', 'narrow' or 'regs' " +
+    "(null: 'regs' on CPU adapters where it fits, else 'wide' on GPUs and 'narrow' on CPU adapters, whichever fits)",
+});
 defineFlag({ name: 'attention.blocks', default: {}, doc: 'register blocks [RM, RN] tried first per wide/narrow kernel (fwd, dq, dkv)' });
-defineFlag({ name: 'attention.regsBlock', default: null, doc: "the regs kernels' block {rowsPerLane 1-4, keysPerLane 4|8} (null: 2 rows, 1 with a mask tensor; 4 keys)" });
-defineFlag({ name: 'attention.regsSlots', default: null, doc: "partial-dQ slots of the regs one-pass backward (0: the separate dQ and dK/dV kernels; null: aim at 32 workgroups)" });
+defineFlag({
+  name: 'attention.regsBlock', default: null,
+  doc: "the regs kernels' block {rowsPerLane 1-4, keysPerLane 4|8} (null: 2 rows, 1 with a mask tensor; 4 keys)",
+});
+defineFlag({
+  name: 'attention.regsSlots', default: null,
+  doc: 'partial-dQ slots of the regs one-pass backward (0: the separate dQ and dK/dV kernels; null: aim at 32 workgroups)',
+});
 
 /** Tile shape of a fused kernel for head sizes d, dv, or null when none fits `smemBytes`. */
 export function attentionKernelConfig(
@@ -240,7 +256,10 @@ function fusedParams(f: Fused, BK: number): number[] {
   const { batch, lq, lk, d, dv } = f.dims;
   const strides = f.mask ? broadcastStrides(f.mask.shape, [...batch, lq, lk]) : new Array(batch.length + 2).fill(0);
   const B = numelOf(batch);
-  return [lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv, f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, BK, ...batch, ...strides.slice(0, batch.length)];
+  return [
+    lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv,
+    f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, BK, ...batch, ...strides.slice(0, batch.length),
+  ];
 }
 
 function fill(f: Fused, c: KernelConfig): Record<string, number | string> {
@@ -310,11 +329,17 @@ function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
     const SG = subgroupLanes(f.q.ctx);
     const shape = regsShape(SG, f);
     const code = attentionFwdRegsShader(shape);
-    launch(f.q.ctx, code, [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B));
+    launch(
+      f.q.ctx, code, [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer],
+      fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B),
+    );
     return { out, lse };
   }
   const c = config('fwd', f);
-  launch(f.q.ctx, shader(kernelName('attention_fwd', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer], fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B));
+  launch(
+    f.q.ctx, shader(kernelName('attention_fwd', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer],
+    fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B),
+  );
   return { out, lse };
 }
 
@@ -338,7 +363,10 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
     const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
     const partial = Tensor.empty([slots * B * lq * d], 'f32', ctx);
     ctx.clearBuffer(partial.buffer, 0, partial.size * 4);
-    launch(ctx, attentionBwdRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer, partial.buffer], fusedParams(f, shape.KPL * SG), grid(slots, B));
+    launch(
+      ctx, attentionBwdRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer, partial.buffer],
+      fusedParams(f, shape.KPL * SG), grid(slots, B),
+    );
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
     const n4 = (B * lq * d) / 4;
     launch(ctx, shader('attention_bwd_dq_sum'), [partial.buffer, dq.buffer], [n4, slots, f32bits(f.scale)], grid1D(n4, 64));
@@ -348,19 +376,31 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
   }
   if (want[0] && regs) {
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
-    launch(ctx, attentionDqRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B));
+    launch(
+      ctx, attentionDqRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer],
+      fusedParams(f, shape.KPL * SG), grid(Math.ceil(lq / shape.TM), B),
+    );
   } else if (want[0]) {
     const c = config('dq', f);
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
-    launch(ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer], fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B));
+    launch(
+      ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer],
+      fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B),
+    );
   }
   if (want[1] || want[2]) {
     const both = Tensor.empty([B * lk * (d + dv)], 'f32', ctx);
     if (regs) {
-      launch(ctx, attentionDkvRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, shape.KPL * SG), grid(Math.ceil(lk / shape.TM), B));
+      launch(
+        ctx, attentionDkvRegsShader(shape), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer],
+        fusedParams(f, shape.KPL * SG), grid(Math.ceil(lk / shape.TM), B),
+      );
     } else {
       const c = config('dkv', f);
-      launch(ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer], fusedParams(f, c.BK), grid(Math.ceil(lk / c.BK), B));
+      launch(
+        ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer],
+        fusedParams(f, c.BK), grid(Math.ceil(lk / c.BK), B),
+      );
     }
     [dk, dvT] = splitDkv(f, both, want);
   }

@@ -168,7 +168,10 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
     for (let j = 0; j < 4; j++) {
       step.push(`    let y${q}${j} = ${oy} + ry${j};`);
       step.push(`    let x${q}${j} = ox${q} + rx${j};`);
-      step.push(`    let v${q}${j} = select(0.0, X[${xb} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], kin${q} & (u32(y${q}${j}) < u32(H)) & (u32(x${q}${j}) < u32(W)));`);
+      step.push(
+        `    let v${q}${j} = select(0.0, X[${xb} + cb${j} + u32(max(y${q}${j} * W + x${q}${j}, 0))], ` +
+        `kin${q} & (u32(y${q}${j}) < u32(H)) & (u32(x${q}${j}) < u32(W)));`,
+      );
       vals.push(`v${q}${j}`);
     }
     step.push(`    let bq${q} = vec4f(${vals.join(', ')});`);

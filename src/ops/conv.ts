@@ -40,7 +40,9 @@ export interface ConvGeom {
 
 function pairOf(op: string, name: string, v: number | readonly number[] | undefined, dflt: number): [number, number] {
   const p: readonly number[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d))) throw new Error(`cflens: ${op}: ${name} must be an integer or a pair of integers, got ${JSON.stringify(v)}`);
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d))) {
+    throw new Error(`cflens: ${op}: ${name} must be an integer or a pair of integers, got ${JSON.stringify(v)}`);
+  }
   return [p[0], p[1]];
 }
 
@@ -104,7 +106,9 @@ export function convTranspose2dGeom(xs: readonly number[], ws: readonly number[]
   const G = opts.groups ?? 1;
   const shapes = `input ${shapeStr(xs)} and weight ${shapeStr(ws)}`;
   if (!Number.isInteger(G) || G < 1) throw new Error(`cflens: ${op}: groups must be a positive integer, got ${G}`);
-  if (Cw !== Cin) throw new Error(`cflens: ${op}: ${shapes}: the input has ${Cin} channels but the weight's first axis is ${Cw} (weight is [in, out/groups, kh, kw])`);
+  if (Cw !== Cin) {
+    throw new Error(`cflens: ${op}: ${shapes}: the input has ${Cin} channels but the weight's first axis is ${Cw} (weight is [in, out/groups, kh, kw])`);
+  }
   if (Cin % G !== 0) throw new Error(`cflens: ${op}: ${shapes}: groups ${G} does not divide the ${Cin} input channels`);
   const [sh, sw] = pairOf(op, 'stride', opts.stride, 1);
   const [dh, dw] = pairOf(op, 'dilation', opts.dilation, 1);
@@ -114,7 +118,10 @@ export function convTranspose2dGeom(xs: readonly number[], ws: readonly number[]
   positive(op, 'dilation', [dh, dw]);
   if (ph < 0 || pw < 0 || oph < 0 || opw < 0) throw new Error(`cflens: ${op}: padding and outputPadding must be non-negative`);
   if ((oph >= sh && oph >= dh) || (opw >= sw && opw >= dw)) {
-    throw new Error(`cflens: ${op}: outputPadding ${JSON.stringify([oph, opw])} must be smaller than either stride ${JSON.stringify([sh, sw])} or dilation ${JSON.stringify([dh, dw])}`);
+    throw new Error(
+      `cflens: ${op}: outputPadding ${JSON.stringify([oph, opw])} must be smaller than either stride ${JSON.stringify([sh, sw])} ` +
+      `or dilation ${JSON.stringify([dh, dw])}`,
+    );
   }
   const H = (Hin - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1;
   const W = (Win - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1;
@@ -142,8 +149,11 @@ declare module '../gpu/flags.js' {
     'conv.splitK': number | null;
   }
 }
-defineFlag({ name: 'conv.algo', default: 'auto', doc: "conv2d's kernels: 'auto' (by adapter and shape), 'gemm', 'direct', 'regs', 'rows', 'matmul' (pointwise on the matmul kernel)" });
-defineFlag({ name: 'conv.tile', default: null, doc: "the conv_gemm tile {BM, BN, BK, TM, TN} (null: chosen by shape)" });
+defineFlag({
+  name: 'conv.algo', default: 'auto',
+  doc: "conv2d's kernels: 'auto' (by adapter and shape), 'gemm', 'direct', 'regs', 'rows', 'matmul' (pointwise on the matmul kernel)",
+});
+defineFlag({ name: 'conv.tile', default: null, doc: 'the conv_gemm tile {BM, BN, BK, TM, TN} (null: chosen by shape)' });
 defineFlag({ name: 'conv.splitK', default: null, doc: 'the split-K factor of the GEMM convolution kernels (null: by the work-group target)' });
 
 export interface TileConfig { BM: number; BN: number; BK: number; TM: number; TN: number }
@@ -198,7 +208,6 @@ function baseMeta(g: ConvGeom): number[] {
 
 /** Bound where the bias is absent. */
 const dummy = (ctx: GpuContext): GPUBuffer => ctx.constantBuffer('placeholder', 16);
-
 
 /** Work-groups to aim for: split K when the output tiles alone would leave a big GPU idle. */
 const TARGET_WORKGROUPS = 256;
@@ -342,7 +351,8 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   const gy = Math.ceil(M / tile.BM);
   const tiles = gx * gy * g.G;
   const kTiles = Math.ceil(K / tile.BK);
-  let splits = ctx.flags.get('conv.splitK') ?? (tiles >= TARGET_WORKGROUPS ? 1 : Math.min(Math.round(TARGET_WORKGROUPS / tiles), Math.floor(kTiles / MIN_TILES_PER_SPLIT)));
+  let splits = ctx.flags.get('conv.splitK')
+    ?? (tiles >= TARGET_WORKGROUPS ? 1 : Math.min(Math.round(TARGET_WORKGROUPS / tiles), Math.floor(kTiles / MIN_TILES_PER_SPLIT)));
   splits = Math.max(1, Math.min(splits, kTiles));
   while (splits > 1 && splits * out.size * 4 > ctx.maxBinding) splits--;
   const perSplit = Math.ceil(kTiles / splits);

@@ -29,7 +29,9 @@ export function embedding(weight: Tensor, indices: Tensor | readonly number[] | 
   } else {
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k];
-      if (!Number.isInteger(i) || i < 0 || i >= num) throw new Error(`cflens: embedding: index ${i} (position ${k}) is out of range for ${num} embeddings (weight ${shapeStr(weight.shape)})`);
+      if (!Number.isInteger(i) || i < 0 || i >= num) {
+        throw new Error(`cflens: embedding: index ${i} (position ${k}) is out of range for ${num} embeddings (weight ${shapeStr(weight.shape)})`);
+      }
     }
     idx = fromArray(Int32Array.from(indices), [indices.length], { ctx: weight.ctx });
     owned = true;
@@ -82,14 +84,19 @@ export function timestepEmbedding(timesteps: Tensor | readonly number[], dim: nu
   if (!(timesteps instanceof Tensor)) return fromArray(timestepFeaturesHost(timesteps, dim, opts), [timesteps.length, dim]);
   const t = timesteps;
   t.assertAlive('timestepEmbedding');
-  if (t.ndim !== 1 || t.dtype === 'f16') throw new Error(`cflens: timestepEmbedding: timesteps must be a 1-D i32 or f32 tensor, got ${t.dtype} of shape ${shapeStr(t.shape)}`);
+  if (t.ndim !== 1 || t.dtype === 'f16') {
+    throw new Error(`cflens: timestepEmbedding: timesteps must be a 1-D i32 or f32 tensor, got ${t.dtype} of shape ${shapeStr(t.shape)}`);
+  }
   const { flipSinToCos = false, downscaleFreqShift = 1, scale = 1, maxPeriod = 10000 } = opts;
   const half = Math.floor(dim / 2);
   const n = t.shape[0];
   if (half === 0 || n === 0) return zeros([n, dim], { ctx: t.ctx });
   const freqs = fromArray(timestepFreqs(half, downscaleFreqShift, maxPeriod), [half], { ctx: t.ctx });
   const out = Tensor.empty([n, dim], 'f32', t.ctx);
-  launch(t.ctx, shader('embed_timestep', { IT: t.dtype }), [t.buffer, freqs.buffer, out.buffer], [n * half, half, dim, flipSinToCos ? 1 : 0, f32bits(scale)], grid1D(n * half, 64));
+  launch(
+    t.ctx, shader('embed_timestep', { IT: t.dtype }), [t.buffer, freqs.buffer, out.buffer],
+    [n * half, half, dim, flipSinToCos ? 1 : 0, f32bits(scale)], grid1D(n * half, 64),
+  );
   freqs.dispose();
   return out;
 }

@@ -25,7 +25,10 @@ declare module '../gpu/flags.js' {
     'gather.deterministicLimit': number;
   }
 }
-defineFlag({ name: 'gather.deterministicLimit', default: 2 ** 26, doc: "indexSelect's backward: a deterministic per-row kernel while (indexed rows' elements × index count) stays under this, else atomics" });
+defineFlag({
+  name: 'gather.deterministicLimit', default: 2 ** 26,
+  doc: "indexSelect's backward: a deterministic per-row kernel while (indexed rows' elements × index count) stays under this, else atomics",
+});
 
 type Mode = 0 | 1; // 0 gather (one index per output element), 1 indexSelect (1-D index along the axis)
 
@@ -64,7 +67,9 @@ function gatherKernel(mode: Mode, x: Tensor, axis: number, idx: Tensor, outShape
   if (!out.size) return out;
   const meta = [out.size, x.ndim, axis, x.shape[axis], ...outShape, ...contiguousStrides(x.shape)];
   const code = shader('gather', { MODE: mode, T: x.dtype === 'i32' ? 'i32' : 'f32', ...indexFill(idx) });
-  for (const [lo, n, src] of rowRanges(x.buffer, x.shape, axis, x.ctx)) launch(x.ctx, code, [src, idx.buffer, out.buffer], [...meta, lo, n], grid1D(out.size, 256));
+  for (const [lo, n, src] of rowRanges(x.buffer, x.shape, axis, x.ctx)) {
+    launch(x.ctx, code, [src, idx.buffer, out.buffer], [...meta, lo, n], grid1D(out.size, 256));
+  }
   return out;
 }
 
@@ -115,7 +120,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   checkIndexTensor('gather', index, x);
   const a = normAxis('gather', axis, x.ndim);
   if (index.ndim !== x.ndim || index.shape.some((d, i) => i !== a && d > x.shape[i])) {
-    throw new Error(`cflens: gather: index ${shapeStr(index.shape)} does not fit input ${shapeStr(x.shape)} along axis ${axis} (same rank, no larger off the axis)`);
+    throw new Error(
+      `cflens: gather: index ${shapeStr(index.shape)} does not fit input ${shapeStr(x.shape)} along axis ${axis} (same rank, no larger off the axis)`,
+    );
   }
   if (x.shape[a] === 0 && index.size > 0) throw new Error(`cflens: gather: input ${shapeStr(x.shape)} is empty along axis ${axis}`);
   return gatherOp('gather', 0, x, a, index, index.shape);

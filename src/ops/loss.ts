@@ -46,7 +46,9 @@ export function crossEntropy(logits: Tensor, target: Tensor | readonly number[] 
     }
     for (let k = 0; k < target.length; k++) {
       const t = target[k];
-      if (t !== ignoreIndex && (!Number.isInteger(t) || t < 0 || t >= C)) throw new Error(`cflens: crossEntropy: class index ${t} (position ${k}) is out of range for ${C} classes`);
+      if (t !== ignoreIndex && (!Number.isInteger(t) || t < 0 || t >= C)) {
+        throw new Error(`cflens: crossEntropy: class index ${t} (position ${k}) is out of range for ${C} classes`);
+      }
     }
   } else {
     sameCtx('crossEntropy', logits, target);
@@ -59,7 +61,10 @@ export function crossEntropy(logits: Tensor, target: Tensor | readonly number[] 
       return reduce(neg(sum(mul(soft, logp), 1)), reduction);
     }
     if (!sameShape(t.shape, expected)) {
-      throw new Error(`cflens: crossEntropy: class-index target ${shapeStr(t.shape)} must be ${shapeStr(expected)} for logits ${shapeStr(logits.shape)} (or soft targets of the logits' shape)`);
+      throw new Error(
+        `cflens: crossEntropy: class-index target ${shapeStr(t.shape)} must be ${shapeStr(expected)} for logits ${shapeStr(logits.shape)} ` +
+        "(or soft targets of the logits' shape)",
+      );
     }
     // Ignored positions gather some clamped class and are masked out.
     const keep = ne(t.dtype === 'f32' ? t : cast(t, 'f32'), ignoreIndex);

@@ -23,7 +23,8 @@ declare module '../gpu/flags.js' {
   }
 }
 defineFlag({
-  name: 'matmul.kernel', default: 'auto', doc: "the batched GEMM kernel: 'regs' (register-blocked, subgroup broadcasts: CPU adapters), 'tiled' (workgroup-memory tiles: GPUs), 'auto' by adapter",
+  name: 'matmul.kernel', default: 'auto',
+  doc: "the batched GEMM kernel: 'regs' (register-blocked, subgroup broadcasts: CPU adapters), 'tiled' (workgroup-memory tiles: GPUs), 'auto' by adapter",
   env: { name: 'CFLENS_MATMUL', parse: oneOf('CFLENS_MATMUL', ['regs', 'tiled', 'auto'] as const) },
 });
 
@@ -190,7 +191,9 @@ function mmKernel(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Tensor {
   const [am, ak] = ta ? [a.shape[a.ndim - 1], a.shape[a.ndim - 2]] : [a.shape[a.ndim - 2], a.shape[a.ndim - 1]];
   const [bk, bn] = tb ? [b.shape[b.ndim - 1], b.shape[b.ndim - 2]] : [b.shape[b.ndim - 2], b.shape[b.ndim - 1]];
   if (ak !== bk) {
-    throw new Error(`cflens: matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} do not match (inner sizes ${ak} and ${bk})`);
+    throw new Error(
+      `cflens: matmul: shapes ${shapeStr(a.shape)}${ta ? 'ᵀ' : ''} and ${shapeStr(b.shape)}${tb ? 'ᵀ' : ''} do not match (inner sizes ${ak} and ${bk})`,
+    );
   }
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
@@ -198,7 +201,10 @@ function mmKernel(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Tensor {
   try {
     batch = broadcastShapes('matmul', aBatch, bBatch);
   } catch {
-    throw new Error(`cflens: matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} have batch dimensions ${shapeStr(aBatch)} and ${shapeStr(bBatch)} that cannot be broadcast together`);
+    throw new Error(
+      `cflens: matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} have batch dimensions ${shapeStr(aBatch)} and ${shapeStr(bBatch)} ` +
+      'that cannot be broadcast together',
+    );
   }
   const out = Tensor.empty([...batch, am, bn], 'f32', a.ctx);
   if (!out.size) return out;
@@ -248,7 +254,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   try {
     broadcastShapes('matmul', aBatch, bBatch);
   } catch {
-    throw new Error(`cflens: matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} have batch dimensions ${shapeStr(aBatch)} and ${shapeStr(bBatch)} that cannot be broadcast together`);
+    throw new Error(
+      `cflens: matmul: shapes ${shapeStr(a.shape)} and ${shapeStr(b.shape)} have batch dimensions ${shapeStr(aBatch)} and ${shapeStr(bBatch)} ` +
+      'that cannot be broadcast together',
+    );
   }
   const a2 = a.ndim === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.ndim === 1 ? reshape(b, [b.shape[0], 1]) : b;
@@ -267,7 +276,9 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   assertFloat('linear', x, w);
   if (x.ndim === 0) throw new Error(`cflens: linear: input ${shapeStr(x.shape)} must have at least one dimension`);
   const inF = x.shape[x.ndim - 1];
-  if (w.ndim !== 2 || w.shape[1] !== inF) throw new Error(`cflens: linear: input ${shapeStr(x.shape)} and weight ${shapeStr(w.shape)} do not match (weight must be [out, ${inF}])`);
+  if (w.ndim !== 2 || w.shape[1] !== inF) {
+    throw new Error(`cflens: linear: input ${shapeStr(x.shape)} and weight ${shapeStr(w.shape)} do not match (weight must be [out, ${inF}])`);
+  }
   if (b) {
     assertFloat('linear', b);
     if (b.ndim !== 1 || b.shape[0] !== w.shape[0]) throw new Error(`cflens: linear: bias ${shapeStr(b.shape)} does not match weight ${shapeStr(w.shape)}`);

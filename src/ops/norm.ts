@@ -38,8 +38,14 @@ defineFlag({ name: 'norm.targetWorkgroups', default: 1024, doc: 'norms: workgrou
 defineFlag({ name: 'norm.rowWorkgroup', default: 0, doc: 'norms: threads per workgroup of the row kernel (0: 64 for rows under 1024 elements, else 256)' });
 // lavapipe, GroupNorm in ms, split / a workgroup per row / a thread per row: [2, 320, 32, 32] 32 groups
 // 33 / 14 / 4.4; [16, 64, 16, 16] 8 groups 6.6 / 3.3 / 1.2; [2, 320, 64, 64] 32 groups 105 / 18 / 23.
-defineFlag({ name: 'norm.rowKernel', default: 'auto', doc: "norms' unsplit rows: 'workgroup' (a tree per row), 'thread' (a thread per row) or 'auto' (on CPU adapters: never split, a thread per row as below)" });
-defineFlag({ name: 'norm.cpuThreadRows', default: 16, doc: "norms, 'auto' on CPU adapters: a thread per row when there are at least this many rows (each at most norm.cpuThreadRowMax long)" });
+defineFlag({
+  name: 'norm.rowKernel', default: 'auto',
+  doc: "norms' unsplit rows: 'workgroup' (a tree per row), 'thread' (a thread per row) or 'auto' (on CPU adapters: never split, a thread per row as below)",
+});
+defineFlag({
+  name: 'norm.cpuThreadRows', default: 16,
+  doc: "norms, 'auto' on CPU adapters: a thread per row when there are at least this many rows (each at most norm.cpuThreadRowMax long)",
+});
 defineFlag({ name: 'norm.cpuThreadRowMax', default: 16384, doc: "norms, 'auto' on CPU adapters: the longest row run by a thread per row" });
 defineFlag({ name: 'norm.paramThreads', default: 65536, doc: 'norms: threads to aim for in the parameter-gradient partials of short segments' });
 
@@ -234,7 +240,9 @@ export function groupNorm(x: Tensor, groups: number, weight?: Tensor | null, bia
   assertFloat(op, x);
   if (x.ndim < 2) throw new Error(`cflens: ${op}: input must be [N, C, ...], got ${shapeStr(x.shape)}`);
   const [N, C] = x.shape;
-  if (!Number.isInteger(groups) || groups <= 0 || C % groups !== 0) throw new Error(`cflens: ${op}: ${groups} groups must divide the ${C} channels of ${shapeStr(x.shape)}`);
+  if (!Number.isInteger(groups) || groups <= 0 || C % groups !== 0) {
+    throw new Error(`cflens: ${op}: ${groups} groups must divide the ${C} channels of ${shapeStr(x.shape)}`);
+  }
   const w = checkParam(op, weight, [C], x, 'weight');
   const b = checkParam(op, bias, [C], x, 'bias');
   const S = x.shape.slice(2).reduce((a, d) => a * d, 1);

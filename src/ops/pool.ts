@@ -26,7 +26,9 @@ interface PoolGeom {
 
 function pairOf(op: string, name: string, v: Pair, x: Tensor): [number, number] {
   const p = typeof v === 'number' ? [v, v] : v;
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d))) throw new Error(`cflens: ${op}: ${name} must be an integer or a pair, got ${JSON.stringify(v)} (input ${shapeStr(x.shape)})`);
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d))) {
+    throw new Error(`cflens: ${op}: ${name} must be an integer or a pair, got ${JSON.stringify(v)} (input ${shapeStr(x.shape)})`);
+  }
   return [p[0], p[1]];
 }
 
@@ -48,14 +50,20 @@ function geometry(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined 
   const [sh, sw] = pairOf(op, 'stride', stride ?? kernel, x);
   const [ph, pw] = pairOf(op, 'padding', padding, x);
   const [dh, dw] = pairOf(op, 'dilation', dilation, x);
-  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1) throw new Error(`cflens: ${op}: kernel, stride and dilation must be positive (input ${shapeStr(x.shape)})`);
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1) {
+    throw new Error(`cflens: ${op}: kernel, stride and dilation must be positive (input ${shapeStr(x.shape)})`);
+  }
   if (ph < 0 || pw < 0 || ph > kh / 2 || pw > kw / 2) {
-    throw new Error(`cflens: ${op}: padding ${JSON.stringify([ph, pw])} must be between 0 and half the kernel ${JSON.stringify([kh, kw])} (input ${shapeStr(x.shape)})`);
+    throw new Error(
+      `cflens: ${op}: padding ${JSON.stringify([ph, pw])} must be between 0 and half the kernel ${JSON.stringify([kh, kw])} (input ${shapeStr(x.shape)})`,
+    );
   }
   const [N, C, H, W] = x.shape;
   const OH = pooledSize(H, kh, sh, ph, dh, ceil);
   const OW = pooledSize(W, kw, sw, pw, dw, ceil);
-  if (OH <= 0 || OW <= 0) throw new Error(`cflens: ${op}: input ${shapeStr(x.shape)} with kernel ${JSON.stringify([kh, kw])} gives an empty ${OH}x${OW} output`);
+  if (OH <= 0 || OW <= 0) {
+    throw new Error(`cflens: ${op}: input ${shapeStr(x.shape)} with kernel ${JSON.stringify([kh, kw])} gives an empty ${OH}x${OW} output`);
+  }
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, countIncludePad: true, divisor: 0 };
 }
 
@@ -125,7 +133,9 @@ export function maxPool2d(x: Tensor, kernel: Pair, stride?: Pair | null, padding
  * F.max_pool2d(..., return_indices=True): values and the i32 index (h·W + w within its plane) of the
  * maximum of each window. The caller disposes `indices`.
  */
-export function maxPool2dWithIndices(x: Tensor, kernel: Pair, stride?: Pair | null, padding: Pair = 0, opts: MaxPool2dOptions = {}): { values: Tensor; indices: Tensor } {
+export function maxPool2dWithIndices(
+  x: Tensor, kernel: Pair, stride?: Pair | null, padding: Pair = 0, opts: MaxPool2dOptions = {},
+): { values: Tensor; indices: Tensor } {
   const g = geometry('maxPool2d', x, kernel, stride, padding, opts.dilation ?? 1, opts.ceilMode ?? false);
   const y = Tensor.empty(outShape(g), 'f32', x.ctx);
   const arg = Tensor.empty(outShape(g), 'i32', x.ctx);

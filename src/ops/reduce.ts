@@ -69,5 +69,3 @@ export function variance(x: Tensor, axes?: Axes, { keepdim = false, correction =
     return mul(mul(g, sub(x, m)), 2 / Math.max(0, n - correction));
   });
 }
-
-

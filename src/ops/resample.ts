@@ -60,7 +60,9 @@ function plan(x: Tensor, opts: InterpolateOptions): Plan {
   assertFloat(op, x);
   if (x.ndim !== 4) throw new Error(`cflens: ${op}: input ${shapeStr(x.shape)} must be 4-D (NCHW)`);
   const mode = opts.mode ?? 'nearest';
-  if (!['nearest', 'nearest-exact', 'bilinear'].includes(mode)) throw new Error(`cflens: ${op}: unknown mode ${JSON.stringify(mode)} (nearest, nearest-exact, bilinear)`);
+  if (!['nearest', 'nearest-exact', 'bilinear'].includes(mode)) {
+    throw new Error(`cflens: ${op}: unknown mode ${JSON.stringify(mode)} (nearest, nearest-exact, bilinear)`);
+  }
   if (mode !== 'bilinear' && opts.alignCorners !== undefined) {
     throw new Error(`cflens: ${op}: alignCorners only applies to bilinear, not ${mode} (input ${shapeStr(x.shape)})`);
   }

@@ -38,7 +38,9 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 }
 
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
-  const list = axes === undefined ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0) : (typeof axes === 'number' ? [axes] : axes).map((a) => normAxis('squeeze', a, x.ndim));
+  const list = axes === undefined
+    ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)
+    : (typeof axes === 'number' ? [axes] : axes).map((a) => normAxis('squeeze', a, x.ndim));
   return reshape(x, x.shape.filter((d, i) => !(list.includes(i) && d === 1)));
 }
 
@@ -76,7 +78,9 @@ export const expand = broadcastTo;
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   assertCopyable('permute', x);
   const d = dims.map((a) => normAxis('permute', a, x.ndim));
-  if (d.length !== x.ndim || new Set(d).size !== d.length) throw new Error(`cflens: permute: ${JSON.stringify(dims)} is not a permutation of the ${x.ndim} axes of ${shapeStr(x.shape)}`);
+  if (d.length !== x.ndim || new Set(d).size !== d.length) {
+    throw new Error(`cflens: permute: ${JSON.stringify(dims)} is not a permutation of the ${x.ndim} axes of ${shapeStr(x.shape)}`);
+  }
   const shape = d.map((a) => x.shape[a]);
   const strides = contiguousStrides(x.shape);
   const y = Tensor.empty(shape, x.dtype, x.ctx);
@@ -174,7 +178,9 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
  */
 export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
   assertFloat('pad', x);
-  if (pads.length % 2 || pads.length / 2 > x.ndim) throw new Error(`cflens: pad: ${pads.length} pad values for a tensor of shape ${shapeStr(x.shape)} (need pairs, at most 2 per axis)`);
+  if (pads.length % 2 || pads.length / 2 > x.ndim) {
+    throw new Error(`cflens: pad: ${pads.length} pad values for a tensor of shape ${shapeStr(x.shape)} (need pairs, at most 2 per axis)`);
+  }
   const before = x.shape.map(() => 0);
   const after = x.shape.map(() => 0);
   for (let k = 0; k < pads.length / 2; k++) {

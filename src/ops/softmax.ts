@@ -18,11 +18,17 @@ declare module '../gpu/flags.js' {
     'softmax.cpuThreadRows': number;
   }
 }
-defineFlag({ name: 'softmax.rowKernel', default: 'auto', doc: "softmax rows: 'thread' (a thread per row), 'workgroup' (a workgroup per row) or 'auto' (see softmax.smallRow and softmax.cpuThreadRows)" });
+defineFlag({
+  name: 'softmax.rowKernel', default: 'auto',
+  doc: "softmax rows: 'thread' (a thread per row), 'workgroup' (a workgroup per row) or 'auto' (see softmax.smallRow and softmax.cpuThreadRows)",
+});
 defineFlag({ name: 'softmax.smallRow', default: 32, doc: "'auto': a thread per row for rows of at most this many elements" });
 // On CPU adapters a workgroup's tree reduction costs more than the row itself (llvmpipe runs the barriers
 // as separate loops): 7× faster on CLIP's 65-long attention rows, 2× on 1024-long ones.
-defineFlag({ name: 'softmax.cpuThreadRows', default: 512, doc: "'auto' on CPU adapters: a thread per row wherever there are at least this many rows (8 workgroups' worth)" });
+defineFlag({
+  name: 'softmax.cpuThreadRows', default: 512,
+  doc: "'auto' on CPU adapters: a thread per row wherever there are at least this many rows (8 workgroups' worth)",
+});
 
 function threadPerRow(ctx: GpuContext, rows: number, n: number): boolean {
   const kind = ctx.flags.get('softmax.rowKernel');

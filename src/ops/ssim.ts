@@ -35,7 +35,9 @@ interface Geo { P: number; H: number; W: number; h: number; w: number; k: number
 function filterKernel(t: Tensor, geo: Geo, adjoint: boolean): Tensor {
   const { P, H, W, h, w, k } = geo;
   const out = Tensor.empty(adjoint ? [P, H, W] : [P, h, w], 'f32', t.ctx);
-  if (out.size) launch(t.ctx, shader('ssim_filter', { MODE: adjoint ? 1 : 0 }), [t.buffer, out.buffer], [P, H, W, h, w, k, ...geo.gbits], grid1D(out.size, 256));
+  if (out.size) {
+    launch(t.ctx, shader('ssim_filter', { MODE: adjoint ? 1 : 0 }), [t.buffer, out.buffer], [P, H, W, h, w, k, ...geo.gbits], grid1D(out.size, 256));
+  }
   return out;
 }
 
@@ -88,7 +90,9 @@ function composedGrads(x: Tensor, y: Tensor, g: Tensor, geo: Geo, c1: number, c2
 export function ssim(x: Tensor, y: Tensor, { dataRange = 1, windowSize = 11, sigma = 1.5 }: SsimOptions = {}): Tensor {
   assertFloat('ssim', x, y);
   sameCtx('ssim', x, y);
-  if (x.ndim !== 4 || !sameShape(x.shape, y.shape)) throw new Error(`cflens: ssim: inputs must be NCHW of one shape, got ${shapeStr(x.shape)} and ${shapeStr(y.shape)}`);
+  if (x.ndim !== 4 || !sameShape(x.shape, y.shape)) {
+    throw new Error(`cflens: ssim: inputs must be NCHW of one shape, got ${shapeStr(x.shape)} and ${shapeStr(y.shape)}`);
+  }
   const [N, C, H, W] = x.shape;
   const k = windowSize;
   if (!Number.isInteger(k) || k < 1) throw new Error(`cflens: ssim: window size must be a positive integer, got ${k}`);

@@ -24,7 +24,9 @@ export type PerStep = Tensor | readonly Tensor[];
 const atStep = (c: PerStep | undefined, i: number): Tensor | undefined => (c === undefined ? undefined : Array.isArray(c) ? (c as Tensor[])[i] : (c as Tensor));
 
 /** ε with classifier-free guidance: ε(∅) + s·(ε(c) − ε(∅)), both halves in one batch. */
-export function guidedEps(unet: ConditionalDenoiser, z: Tensor, t: number, cond: Tensor, uncond: Tensor | undefined, scale: number, hook?: AttentionHook | null): Tensor {
+export function guidedEps(
+  unet: ConditionalDenoiser, z: Tensor, t: number, cond: Tensor, uncond: Tensor | undefined, scale: number, hook?: AttentionHook | null,
+): Tensor {
   return tidy(() => {
     if (!uncond || scale === 1) return unet.forward(z, t, cond, { attentionHook: hook });
     const b = z.shape[0];
@@ -136,7 +138,9 @@ export function ddimInvert(o: DdimInvertOptions): Tensor[] {
 }
 
 /** Ancestral-free DDIM sampling for an unconditional UNet (DDPM-trained UNet2DModel). */
-export function ddimSampleUnconditional(o: { unet: UnconditionalDenoiser; scheduler: Scheduler; xT: Tensor; steps: number; eta?: number; seed?: number; checkpointSteps?: boolean }): Tensor {
+export function ddimSampleUnconditional(o: {
+  unet: UnconditionalDenoiser; scheduler: Scheduler; xT: Tensor; steps: number; eta?: number; seed?: number; checkpointSteps?: boolean;
+}): Tensor {
   const s = o.scheduler;
   s.setTimesteps(o.steps);
   let x = o.xT;

@@ -33,13 +33,20 @@ export function worldReport(d: WorldDiagnosis, meta: { target: string; size: num
   };
   const png = pairsPng(d, meta.size);
   const max = Math.max(1e-9, ...d.sensitivity.map((s) => s.meanAbsDelta));
-  const bars = d.sensitivity.map((s) => `<tr><td>${esc(s.attribute)}</td><td><div class="bar" style="width:${(300 * s.meanAbsDelta / max).toFixed(0)}px"></div></td><td>${s.meanAbsDelta.toFixed(3)}</td><td>${pct(s.flipRate)}</td></tr>`).join('\n');
-  const pairs = d.counterfactuals.map((c, i) => `<li>#${i + 1}: p(${esc(d.label)}) ${c.pBefore.toFixed(2)} → ${c.pAfter.toFixed(2)} ${c.flipped ? '<b>flipped</b>' : '(not flipped)'}; probe reads: ${esc(describeChange(c))}</li>`).join('\n');
+  const bars = d.sensitivity.map(
+    (s) => `<tr><td>${esc(s.attribute)}</td><td><div class="bar" style="width:${(300 * s.meanAbsDelta / max).toFixed(0)}px"></div></td>` +
+      `<td>${s.meanAbsDelta.toFixed(3)}</td><td>${pct(s.flipRate)}</td></tr>`,
+  ).join('\n');
+  const pairs = d.counterfactuals.map(
+    (c, i) => `<li>#${i + 1}: p(${esc(d.label)}) ${c.pBefore.toFixed(2)} → ${c.pAfter.toFixed(2)} ` +
+      `${c.flipped ? '<b>flipped</b>' : '(not flipped)'}; probe reads: ${esc(describeChange(c))}</li>`,
+  ).join('\n');
+  const conflicting = Number.isFinite(d.heldOut.conflictingAccuracy) ? `; on bias-conflicting faces ${pct(d.heldOut.conflictingAccuracy)}` : '';
   const html = `<!doctype html><meta charset="utf-8"><title>cflens diagnosis: ${esc(meta.target)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}td{padding:2px 8px}.bar{height:12px;background:#c33}img{image-rendering:pixelated}</style>
 <h1>cflens diagnosis of <code>${esc(meta.target)}</code></h1>
 <p>Label: <b>${esc(d.label)}</b>${d.spurious ? `; planted spurious feature in training: <b>${esc(d.spurious)}</b>` : ''}. Models: ${esc(meta.models)}.</p>
-<p>Held-out accuracy ${pct(d.heldOut.accuracy)} on ${d.heldOut.n} faces${Number.isFinite(d.heldOut.conflictingAccuracy) ? `; on bias-conflicting faces ${pct(d.heldOut.conflictingAccuracy)}` : ''}.</p>
+<p>Held-out accuracy ${pct(d.heldOut.accuracy)} on ${d.heldOut.n} faces${conflicting}.</p>
 <h2>Sensitivity to each attribute (exact counterfactuals: one attribute changed, all else fixed)</h2>
 <table><tr><th>attribute</th><th></th><th>mean |Δp|</th><th>flip rate</th></tr>
 ${bars}

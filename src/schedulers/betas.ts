@@ -71,7 +71,9 @@ export function rescaleZeroTerminalSnr(betas: Float32Array): Float32Array {
 }
 
 /** The betas of a config (float32), rescaled to zero terminal SNR when asked. */
-export function makeBetas(c: Pick<NoiseScheduleConfig, 'num_train_timesteps' | 'beta_start' | 'beta_end' | 'beta_schedule' | 'trained_betas'> & { rescale_betas_zero_snr?: boolean }): Float32Array {
+export function makeBetas(
+  c: Pick<NoiseScheduleConfig, 'num_train_timesteps' | 'beta_start' | 'beta_end' | 'beta_schedule' | 'trained_betas'> & { rescale_betas_zero_snr?: boolean },
+): Float32Array {
   const n = c.num_train_timesteps;
   let betas: Float32Array;
   if (c.trained_betas) betas = Float32Array.from(c.trained_betas);

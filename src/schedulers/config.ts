@@ -90,7 +90,9 @@ const oneOf = <T extends string | null>(d: T, values: readonly T[]): KeyRule => 
 
 const betas: KeyRule = {
   default: null,
-  problem: (k, v) => (v === null || (Array.isArray(v) && v.length > 0 && v.every((b) => typeof b === 'number' && Number.isFinite(b))) ? null : `${k} must be null or a list of finite numbers, got ${show(v)}`),
+  problem: (k, v) => (v === null || (Array.isArray(v) && v.length > 0 && v.every((b) => typeof b === 'number' && Number.isFinite(b)))
+    ? null
+    : `${k} must be null or a list of finite numbers, got ${show(v)}`),
 };
 
 const noiseScheduleKeys = (spacing: readonly TimestepSpacing[], spacingDefault: TimestepSpacing): Record<keyof NoiseScheduleConfig, KeyRule> => ({
@@ -202,13 +204,17 @@ export function resolveKeys<C>(spec: SchedulerSpec, json: SchedulerConfigJson): 
       const tolerated = Object.keys(spec.defaultOnly);
       throw new Error(
         `cflens: ${spec.name}: unknown config key '${k}'; the keys it implements are ${implemented.join(', ')}` +
-        `${tolerated.length ? ` (accepted at their defaults only: ${tolerated.join(', ')})` : ''}, and keys starting with '_' are ignored. Remove '${k}' from the config.`,
+        `${tolerated.length ? ` (accepted at their defaults only: ${tolerated.join(', ')})` : ''}, ` +
+        `and keys starting with '_' are ignored. Remove '${k}' from the config.`,
       );
     }
   }
   const c = out as unknown as NoiseScheduleConfig;
   if (c.trained_betas && c.trained_betas.length !== c.num_train_timesteps) {
-    throw new Error(`cflens: ${spec.name}: trained_betas has ${c.trained_betas.length} values but num_train_timesteps is ${c.num_train_timesteps}; give one beta per training timestep.`);
+    throw new Error(
+      `cflens: ${spec.name}: trained_betas has ${c.trained_betas.length} values but num_train_timesteps is ${c.num_train_timesteps}; ` +
+      'give one beta per training timestep.',
+    );
   }
   return out as C;
 }
@@ -239,14 +245,22 @@ export function resolveDDIMInverseConfig(json: SchedulerConfigJson = {}): DDIMIn
 export function resolveDPMSolverConfig(json: SchedulerConfigJson = {}): DPMSolverConfig {
   const algorithm = json.algorithm_type;
   if (algorithm === 'sde-dpmsolver' || algorithm === 'sde-dpmsolver++') {
-    throw new Error(`cflens: DPMSolverMultistepScheduler: algorithm_type '${algorithm}' (the stochastic variants) is not implemented; use 'dpmsolver++' or 'dpmsolver'.`);
+    throw new Error(
+      `cflens: DPMSolverMultistepScheduler: algorithm_type '${algorithm}' (the stochastic variants) is not implemented; use 'dpmsolver++' or 'dpmsolver'.`,
+    );
   }
   const c = resolveKeys<Omit<DPMSolverConfig, 'algorithm_type' | 'solver_type'> & { algorithm_type: string; solver_type: string }>(DPM_SOLVER_SPEC, json);
   if (c.prediction_type !== 'epsilon' && c.variance_type !== null) {
-    throw new Error(`cflens: DPMSolverMultistepScheduler: variance_type '${c.variance_type}' with prediction_type '${c.prediction_type}': diffusers strips the learned-variance channels only for 'epsilon'; set variance_type to null.`);
+    throw new Error(
+      `cflens: DPMSolverMultistepScheduler: variance_type '${c.variance_type}' with prediction_type '${c.prediction_type}': ` +
+      "diffusers strips the learned-variance channels only for 'epsilon'; set variance_type to null.",
+    );
   }
   if (c.algorithm_type !== 'dpmsolver++' && c.final_sigmas_type === 'zero') {
-    throw new Error(`cflens: DPMSolverMultistepScheduler: final_sigmas_type 'zero' is not supported for algorithm_type '${c.algorithm_type}' (diffusers refuses it too: its last step would multiply by an infinite e^h); set final_sigmas_type to 'sigma_min'.`);
+    throw new Error(
+      `cflens: DPMSolverMultistepScheduler: final_sigmas_type 'zero' is not supported for algorithm_type '${c.algorithm_type}' ` +
+      "(diffusers refuses it too: its last step would multiply by an infinite e^h); set final_sigmas_type to 'sigma_min'.",
+    );
   }
   if (c.algorithm_type === 'deis') c.algorithm_type = 'dpmsolver++';
   if (c.solver_type !== 'midpoint' && c.solver_type !== 'heun') c.solver_type = 'midpoint';

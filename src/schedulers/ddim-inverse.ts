@@ -36,7 +36,9 @@ export class DDIMInverseScheduler implements Scheduler {
   static fromConfig(json: SchedulerConfigJson): DDIMInverseScheduler { return new DDIMInverseScheduler(json); }
 
   setTimesteps(request: TimestepsRequest): number[] {
-    if (typeof request !== 'number') throw new Error(`cflens: ${this.className}: custom timesteps are not supported (diffusers' DDIMInverseScheduler has none); pass a step count`);
+    if (typeof request !== 'number') {
+      throw new Error(`cflens: ${this.className}: custom timesteps are not supported (diffusers' DDIMInverseScheduler has none); pass a step count`);
+    }
     this.timesteps = inverseTimesteps(this.config, request);
     this.numInferenceSteps = request;
     return this.timesteps;

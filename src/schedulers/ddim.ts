@@ -103,7 +103,8 @@ export class DDIMScheduler implements Scheduler {
     if (!Number.isFinite(std) || !(directionSq >= 0)) {
       throw new Error(
         `cflens: ${this.className}.step: at timestep ${t} (ᾱ_t = ${at}, ᾱ_prev = ${ap}) eta ${eta} gives σ = ${std} and 1 − ᾱ_prev − σ² = ${directionSq}, ` +
-        `whose square root is NaN in diffusers${at === 0 ? ' (ᾱ_t = 0: the last timestep of a zero-terminal-SNR schedule)' : ''}; use eta < 1 or avoid this timestep`,
+        `whose square root is NaN in diffusers${at === 0 ? ' (ᾱ_t = 0: the last timestep of a zero-terminal-SNR schedule)' : ''}; ` +
+        'use eta < 1 or avoid this timestep',
       );
     }
     if (eta > 0 && !opts.noise) throw new Error(`cflens: ${this.className}.step: eta > 0 needs opts.noise (a seeded randn of the sample shape)`);

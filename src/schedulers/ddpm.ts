@@ -116,7 +116,10 @@ export class DDPMScheduler implements Scheduler {
   /** x_t → x_{prev}: diffusers' DDPMScheduler.step with the noise it would draw passed as opts.noise. */
   step(modelOutput: Tensor, t: number, sample: Tensor, opts: StepOptions = {}): StepResult {
     if (opts.eta !== undefined && opts.eta !== 1) {
-      throw new Error(`cflens: ${this.className}.step: eta ${opts.eta} does not apply: the DDPM step always adds its variance_type noise (like eta 1); omit eta or use DDIMScheduler`);
+      throw new Error(
+        `cflens: ${this.className}.step: eta ${opts.eta} does not apply: the DDPM step always adds its variance_type noise (like eta 1); ` +
+        'omit eta or use DDIMScheduler',
+      );
     }
     const learned = this.config.variance_type === 'learned' || this.config.variance_type === 'learned_range';
     const channels = sample.shape[1];
@@ -131,10 +134,15 @@ export class DDPMScheduler implements Scheduler {
     const c = this.coefficients(t);
     const noisy = t > 0;
     if (noisy && learned && !split) {
-      throw new Error(`cflens: ${this.className}.step: variance_type '${this.config.variance_type}' needs the variance prediction: a model output with ${2 * channels} channels (ε then v), got ${channels}`);
+      throw new Error(
+        `cflens: ${this.className}.step: variance_type '${this.config.variance_type}' needs the variance prediction: ` +
+        `a model output with ${2 * channels} channels (ε then v), got ${channels}`,
+      );
     }
     const std = noisy && !learned ? this.fixedStd(c, t) : 0;
-    if (noisy && !opts.noise) throw new Error(`cflens: ${this.className}.step: the step from timestep ${t} adds noise: pass opts.noise (a seeded randn of the sample shape)`);
+    if (noisy && !opts.noise) {
+      throw new Error(`cflens: ${this.className}.step: the step from timestep ${t} adds noise: pass opts.noise (a seeded randn of the sample shape)`);
+    }
     const where = { who: this.className, t };
     return tidy(() => {
       const eps = split ? narrow(modelOutput, 1, 0, channels) : modelOutput;

@@ -114,10 +114,16 @@ export class DPMSolverMultistepScheduler implements Scheduler {
   /** One multistep update from `sample` at timestep t; predOriginalSample is the step's x0 prediction. */
   step(modelOutput: Tensor, t: number, sample: Tensor, opts: StepOptions = {}): StepResult {
     if ((opts.eta ?? 0) !== 0 || opts.noise) {
-      throw new Error(`cflens: ${this.className}.step: algorithm_type '${this.config.algorithm_type}' is deterministic: it takes no eta or noise (the stochastic sde-dpmsolver variants are not implemented)`);
+      throw new Error(
+        `cflens: ${this.className}.step: algorithm_type '${this.config.algorithm_type}' is deterministic: it takes no eta or noise ` +
+        '(the stochastic sde-dpmsolver variants are not implemented)',
+      );
     }
     if (inBackward()) {
-      throw new Error(`cflens: ${this.className}.step: a step is being recomputed during backward (a checkpointed sampling step); a multistep scheduler keeps previous outputs and cannot redo one step — sample with checkpointSteps: false`);
+      throw new Error(
+        `cflens: ${this.className}.step: a step is being recomputed during backward (a checkpointed sampling step); ` +
+        'a multistep scheduler keeps previous outputs and cannot redo one step — sample with checkpointSteps: false',
+      );
     }
     if (!this.numInferenceSteps) throw new Error(`cflens: ${this.className}: call setTimesteps(n) before stepping`);
     this.stepIndex ??= this.beginIndex ?? this.indexFor(t);
@@ -179,7 +185,9 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     const channels = sample.shape[1];
     if (this.config.variance_type !== null && modelOutput.shape[1] === 2 * channels) return narrow(modelOutput, 1, 0, channels);
     if (modelOutput.shape.some((d, k) => d !== sample.shape[k])) {
-      throw new Error(`cflens: ${this.className}.step: model output of shape [${modelOutput.shape.join(', ')}] does not fit the sample [${sample.shape.join(', ')}]`);
+      throw new Error(
+        `cflens: ${this.className}.step: model output of shape [${modelOutput.shape.join(', ')}] does not fit the sample [${sample.shape.join(', ')}]`,
+      );
     }
     return modelOutput;
   }
@@ -200,7 +208,8 @@ export class DPMSolverMultistepScheduler implements Scheduler {
       if (values.some((v) => !Number.isFinite(v))) {
         throw new Error(
           `cflens: ${this.className}.step: the order-${order} update at timestep ${t} has a non-finite ${name} (${values.join(', ')}): ` +
-          'consecutive timesteps with the same noise level (h = 0), as in leading spacing with more steps than the schedule allows; diffusers returns NaN here — use fewer steps or another timestep_spacing',
+          'consecutive timesteps with the same noise level (h = 0), as in leading spacing with more steps than the schedule allows; ' +
+          'diffusers returns NaN here — use fewer steps or another timestep_spacing',
         );
       }
     };

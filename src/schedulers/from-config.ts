@@ -19,7 +19,10 @@ export function schedulerFromConfig(json: SchedulerConfigJson, className?: Sched
   const name = className ?? json._class_name;
   const cls = typeof name === 'string' ? CLASSES[name as SchedulerClassName] : undefined;
   if (!cls) {
-    throw new Error(`cflens: schedulerFromConfig: ${name === undefined ? 'the config has no _class_name' : `scheduler class '${String(name)}' is not implemented`}; supported: ${Object.keys(CLASSES).join(', ')} (pass one as className)`);
+    throw new Error(
+      `cflens: schedulerFromConfig: ${name === undefined ? 'the config has no _class_name' : `scheduler class '${String(name)}' is not implemented`}; ` +
+      `supported: ${Object.keys(CLASSES).join(', ')} (pass one as className)`,
+    );
   }
   return new cls(json);
 }

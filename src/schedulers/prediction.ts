@@ -18,7 +18,9 @@ function nonZero(v: number, what: string, p: StepPlace | undefined, type: Predic
   if (v === 0) {
     throw new Error(
       `cflens: ${place(p)}: prediction_type '${type}' divides by ${what} = 0 (diffusers returns inf/NaN here); ` +
-      (what === '√ᾱ_t' ? "ᾱ_t is 0 at the last timestep of a zero-terminal-SNR schedule: use prediction_type 'v_prediction' there" : 'the schedule has ᾱ_t = 1 at this timestep'),
+      (what === '√ᾱ_t'
+        ? "ᾱ_t is 0 at the last timestep of a zero-terminal-SNR schedule: use prediction_type 'v_prediction' there"
+        : 'the schedule has ᾱ_t = 1 at this timestep'),
     );
   }
   return v;
@@ -62,7 +64,9 @@ export function epsFromX0(x: Tensor, x0: Tensor, alphaProd: number, p?: StepPlac
 }
 
 /** x0 and ε from a model output under the configured prediction type. */
-export function splitPrediction(c: { prediction_type: PredictionType }, modelOutput: Tensor, x: Tensor, alphaProd: number, p?: StepPlace): { x0: Tensor; eps: Tensor } {
+export function splitPrediction(
+  c: { prediction_type: PredictionType }, modelOutput: Tensor, x: Tensor, alphaProd: number, p?: StepPlace,
+): { x0: Tensor; eps: Tensor } {
   return { x0: predictX0(c.prediction_type, modelOutput, x, alphaProd, p), eps: predictEps(c.prediction_type, modelOutput, x, alphaProd, p) };
 }
 

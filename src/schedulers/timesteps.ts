@@ -15,7 +15,10 @@ export interface SpacingConfig {
 function checkCount(who: string, steps: number, max = Infinity): void {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`cflens: ${who}: steps must be an integer ≥ 1, got ${steps}`);
   if (steps > max) {
-    throw new Error(`cflens: ${who}: steps must be an integer in [1, ${max}] (num_train_timesteps), got ${steps}; diffusers refuses more inference steps than training timesteps`);
+    throw new Error(
+      `cflens: ${who}: steps must be an integer in [1, ${max}] (num_train_timesteps), got ${steps}; ` +
+      'diffusers refuses more inference steps than training timesteps',
+    );
   }
 }
 

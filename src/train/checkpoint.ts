@@ -45,13 +45,20 @@ export async function checkpointBytes(model: Module, opt: Optimizer, state: Trai
 }
 
 /** Restores what checkpointBytes wrote into the same model, optimiser and extra tensors. */
-export async function restoreCheckpoint(bytes: Uint8Array, name: string, model: Module, opt: Optimizer, extraTensors: readonly Tensor[] = []): Promise<TrainState> {
+export async function restoreCheckpoint(
+  bytes: Uint8Array, name: string, model: Module, opt: Optimizer, extraTensors: readonly Tensor[] = [],
+): Promise<TrainState> {
   const f = await SafetensorsFile.open(bytesSource(name, bytes));
   // In place: the optimiser holds the parameter tensors themselves.
   const own = model.stateDict();
   const stored = f.names().filter((k) => k.startsWith('model.')).map((k) => k.slice(6));
   const missing = [...own.keys()].filter((k) => !stored.includes(k));
-  if (missing.length || stored.length !== own.size) throw new Error(`cflens: checkpoint ${name} does not fit this model (missing: ${missing.slice(0, 5).join(', ') || 'none'}; ${stored.length} stored vs ${own.size} in the model): delete it to start over`);
+  if (missing.length || stored.length !== own.size) {
+    throw new Error(
+      `cflens: checkpoint ${name} does not fit this model (missing: ${missing.slice(0, 5).join(', ') || 'none'}; ` +
+      `${stored.length} stored vs ${own.size} in the model): delete it to start over`,
+    );
+  }
   for (const [key, t] of own) {
     const v = (await f.read(`model.${key}`, { float32: true })).data as Float32Array;
     if (v.length !== t.size) throw new Error(`cflens: checkpoint ${name}: ${key} has ${v.length} values, the model ${t.size}`);
@@ -77,7 +84,11 @@ export async function restoreWeights(bytes: Uint8Array, name: string, model: Mod
   const f = await SafetensorsFile.open(bytesSource(name, bytes));
   const own = model.stateDict();
   const missing = [...own.keys()].filter((k) => !f.names().includes(k));
-  if (missing.length) throw new Error(`cflens: ${name} does not fit this model: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  if (missing.length) {
+    throw new Error(
+      `cflens: ${name} does not fit this model: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`,
+    );
+  }
   // extraTensors[i] shadows model.parameters()[i].
   const shadow = new Map(model.parameters().map((p, i) => [p, extraTensors[i]] as const));
   for (const [key, t] of own) {

@@ -59,7 +59,10 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** Held-out set of a classifier task: balanced over its label × spurious cells. */
 export function classifierHeldOut(config: Record<string, unknown>, seed: number): WorldDataset {
-  return new WorldDataset({ label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? 'hair_color=blond', n: HELD_OUT, balanced: true, seed: hashSeed(EVAL_SEED, seed), size: IMAGE_SIZE });
+  return new WorldDataset({
+    label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? 'hair_color=blond', n: HELD_OUT, balanced: true,
+    seed: hashSeed(EVAL_SEED, seed), size: IMAGE_SIZE,
+  });
 }
 
 /** `limit` evaluates only the first images of the held-out set (the tests' fixed batch). */
@@ -93,7 +96,10 @@ export async function evaluateMulticlass(model: SmallConvNet, task: DefaultTask,
   const attr = (model.config as unknown as Record<string, string>).cflens_attribute as keyof Attributes;
   const rows = await outputs((x) => model.forward(x), ds, range(limit ?? ds.n));
   const correct = rows.map((r, i) => labels[argmax(r)] === ds.attributes[i][attr]);
-  return { heldOutAccuracy: round4(correct.filter(Boolean).length / rows.length), fixedBatch: { n: FIXED, correct: correct.slice(0, FIXED).filter(Boolean).length } };
+  return {
+    heldOutAccuracy: round4(correct.filter(Boolean).length / rows.length),
+    fixedBatch: { n: FIXED, correct: correct.slice(0, FIXED).filter(Boolean).length },
+  };
 }
 
 export async function evaluateKeypoints(model: SmallConvNet, task: DefaultTask, limit?: number): Promise<Metrics> {
@@ -137,7 +143,10 @@ export async function evaluateSegmenter(model: SmallSegmenter, task: DefaultTask
   });
   const iou = Object.fromEntries(MASK_CLASSES.map((name, c) => [name, union[c] ? round4(inter[c] / union[c]) : null]));
   const present = Object.values(iou).filter((v): v is number => v !== null);
-  return { pixelAccuracy: round4(right / (rows.length * hw)), meanIoU: round4(present.reduce((a, b) => a + b, 0) / present.length), iou, fixedBatch: { n: FIXED, pixelAccuracy: round4(fixedRight / (FIXED * hw)) } };
+  return {
+    pixelAccuracy: round4(right / (rows.length * hw)), meanIoU: round4(present.reduce((a, b) => a + b, 0) / present.length), iou,
+    fixedBatch: { n: FIXED, pixelAccuracy: round4(fixedRight / (FIXED * hw)) },
+  };
 }
 
 /** Per-attribute accuracy of decoded attribute predictions against the truth. */
@@ -164,7 +173,9 @@ export function zeroShotPrompts(): { attribute: string; values: (string | boolea
 }
 
 /** CLIP zero-shot predictions of every attribute for images (pixels in [-1, 1]). */
-export async function clipZeroShot(model: CLIPModel, tok: CLIPTokenizer, pixels: (i: number, n: number) => Tensor, n: number): Promise<Record<string, string | boolean>[]> {
+export async function clipZeroShot(
+  model: CLIPModel, tok: CLIPTokenizer, pixels: (i: number, n: number) => Tensor, n: number,
+): Promise<Record<string, string | boolean>[]> {
   const groups = zeroShotPrompts();
   const texts = groups.flatMap((g) => g.prompts);
   const tf = noGrad(() => tidy(() => l2normalize(model.getTextFeatures(tokenizeBatch(tok, texts)))));
@@ -260,7 +271,9 @@ const maxGap = (a: Frequencies, b: Frequencies) => round4(Object.keys(a).reduce(
  * sampling (η = 1, `ddimSteps`) is the headline and `samples.png`; deterministic DDIM (η = 0, 25
  * steps, what inversion-based editing uses) is recorded beside it.
  */
-export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64, ddimSteps = 100): Promise<Metrics & { grid: Uint8Array }> {
+export async function evaluateDdpm(
+  unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64, ddimSteps = 100,
+): Promise<Metrics & { grid: Uint8Array }> {
   const seed = hashSeed(EVAL_SEED, task.seed);
   const samples = sampleDdpm(unet, scheduler, n, seed, ddimSteps, 1);
   const host = (await samples.toArray()) as Float32Array;
@@ -284,7 +297,10 @@ export async function evaluateDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, 
 }
 
 /** Loads and evaluates every shipped default model found under `open`. */
-export async function evaluateDefaults(dir: string, o: { only?: string[]; log?: (s: string) => void; open?: Opener; writeFile?: (name: string, bytes: Uint8Array) => Promise<void> } = {}): Promise<Metrics> {
+export async function evaluateDefaults(
+  dir: string,
+  o: { only?: string[]; log?: (s: string) => void; open?: Opener; writeFile?: (name: string, bytes: Uint8Array) => Promise<void> } = {},
+): Promise<Metrics> {
   const open: Opener = o.open ?? ((name) => `${dir}/${name}`);
   const tasks = defaultTasks();
   const models: Metrics = {};
@@ -329,4 +345,3 @@ async function withModel<M extends { eval(): unknown; dispose(): void }>(m: M, f
     m.dispose();
   }
 }
-

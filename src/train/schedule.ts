@@ -8,7 +8,6 @@ export function learningRate(base: number, step: number, steps: number): number 
   return base * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, p))));
 }
 
-
 /** The learning rate of a task's step: its own schedule where it has one, else the one above. */
 export function taskLearningRate(task: DefaultTask, step: number, steps: number): number {
   return task.learningRate ? task.learningRate(step, steps) : learningRate(task.lr, step, steps);

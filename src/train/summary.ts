@@ -38,7 +38,10 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
     '',
     'Times are wall-clock on the software adapter, with up to three trainings sharing the same two cores.',
     '',
-    table(['model', 'what', 'steps × batch', 'time', 'hardware'], Object.values(records).map((r) => [r.task, r.description, `${r.previous ? `${r.previous.steps} + ${r.steps - r.previous.steps} (continued)` : r.steps} × ${r.batchSize}`, mins(r.trainingMs), r.hardware])),
+    table(['model', 'what', 'steps × batch', 'time', 'hardware'], Object.values(records).map((r) => [
+      r.task, r.description, `${r.previous ? `${r.previous.steps} + ${r.steps - r.previous.steps} (continued)` : r.steps} × ${r.batchSize}`,
+      mins(r.trainingMs), r.hardware,
+    ])),
     '',
     '## Classifiers with planted biases',
     '',
@@ -67,15 +70,28 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
   out.push('## Attribute probe and CLIP zero-shot accuracy (400 held-out faces)', '');
   out.push('CLIP image tower: what its locked image features encode of each attribute, read through the');
   out.push('projection outputs its first training phase trained; the text tower can only match what they carry.', '');
-  out.push(table(['attribute', 'probe', 'CLIP zero-shot ("a face with {value}")', 'CLIP image tower'], Object.keys(probe).map((a) => [a, pct(probe[a]), pct(clip[a]), pct(tower[a])])));
+  out.push(table(
+    ['attribute', 'probe', 'CLIP zero-shot ("a face with {value}")', 'CLIP image tower'],
+    Object.keys(probe).map((a) => [a, pct(probe[a]), pct(clip[a]), pct(tower[a])]),
+  ));
   const ddpm = get('ddpm');
   const fs = (ddpm.sampleFrequencies ?? {}) as Record<string, number>;
   const fr = (ddpm.realFrequencies ?? {}) as Record<string, number>;
   out.push('', '## DDPM samples', '');
   const det = (ddpm.deterministic ?? {}) as { ddimSteps?: number; sampleFrequencies?: Record<string, number>; maxFrequencyGap?: number };
   const fd = det.sampleFrequencies ?? {};
-  out.push(`${ddpm.samples ?? '?'} ancestral samples (DDIM ${ddpm.ddimSteps ?? '?'} steps, η = ${ddpm.eta ?? 0}) and as many real faces, both read by the probe;`);
-  out.push(`largest frequency gap ${pct(ddpm.maxFrequencyGap)} (deterministic DDIM, ${det.ddimSteps ?? '?'} steps, η = 0: ${pct(det.maxFrequencyGap)}). Samples: \`ddpm/samples.png\`.`, '');
-  out.push(table(['attribute value', 'in samples (η = 1)', 'in samples (η = 0)', 'in real faces'], Object.keys(fs).map((k) => [k, pct(fs[k]), pct(fd[k]), pct(fr[k])])));
+  out.push(
+    `${ddpm.samples ?? '?'} ancestral samples (DDIM ${ddpm.ddimSteps ?? '?'} steps, η = ${ddpm.eta ?? 0}) ` +
+    'and as many real faces, both read by the probe;',
+  );
+  out.push(
+    `largest frequency gap ${pct(ddpm.maxFrequencyGap)} (deterministic DDIM, ${det.ddimSteps ?? '?'} steps, η = 0: ${pct(det.maxFrequencyGap)}). ` +
+    'Samples: `ddpm/samples.png`.',
+    '',
+  );
+  out.push(table(
+    ['attribute value', 'in samples (η = 1)', 'in samples (η = 0)', 'in real faces'],
+    Object.keys(fs).map((k) => [k, pct(fs[k]), pct(fd[k]), pct(fr[k])]),
+  ));
   return `${out.join('\n')}\n`;
 }

@@ -15,8 +15,8 @@ import { CLIPModel, l2normalize, type CLIPConfig } from '../models/clip/clip-mod
 import { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { SmallConvNet, SmallSegmenter } from '../models/small/convnet.js';
 import { DDIMScheduler } from '../schedulers/ddim.js';
-import { ATTRIBUTES, sampleAttributes, caption, type Attributes } from '../world/attributes.js';
-import { WorldDataset, type Batch, type DatasetOptions } from '../world/dataset.js';
+import { ATTRIBUTES, sampleAttributes, caption } from '../world/attributes.js';
+import { type Batch, type DatasetOptions } from '../world/dataset.js';
 import { MASK_CLASSES, KEYPOINT_NAMES } from '../world/render.js';
 import { PROBE_COLUMNS, probeTargets } from '../world/probe.js';
 import { Rng, hashSeed } from '../world/rng.js';
@@ -73,7 +73,10 @@ function classifierTask(name: string, label: string, spurious: string | null, de
     name, kind: 'classifier', description, steps, batchSize: 32, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
-      const config = { model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: 2, head: 'pool', task: 'classes', labels: [`not ${label}`, label], cflens_label: label, cflens_spurious: spurious, cflens_train_table: spurious ? BIASED_TABLE : 'balanced' };
+      const config = {
+        model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: 2, head: 'pool', task: 'classes',
+        labels: [`not ${label}`, label], cflens_label: label, cflens_spurious: spurious, cflens_train_table: spurious ? BIASED_TABLE : 'balanced',
+      };
       return { model: new SmallConvNet(config as never), config };
     },
     loss(model, step) {
@@ -92,7 +95,10 @@ function multiclassTask(seed: number): DefaultTask {
     name: 'hair_color', kind: 'multiclass', description: 'hair colour, 5 classes, trained on i.i.d. faces', steps: 200, batchSize: 32, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
-      const config = { model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: values.length, head: 'pool', task: 'classes', labels: [...values], cflens_attribute: attr };
+      const config = {
+        model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: values.length, head: 'pool',
+        task: 'classes', labels: [...values], cflens_attribute: attr,
+      };
       return { model: new SmallConvNet(config as never), config };
     },
     loss(model, step) {
@@ -104,10 +110,14 @@ function multiclassTask(seed: number): DefaultTask {
 
 function keypointTask(seed: number): DefaultTask {
   return {
-    name: 'keypoints', kind: 'keypoints', description: 'five facial keypoints (eyes, nose tip, mouth corners), coordinates / image size', steps: 300, batchSize: 32, seed, lr: 2e-3, ema: 0,
+    name: 'keypoints', kind: 'keypoints', description: 'five facial keypoints (eyes, nose tip, mouth corners), coordinates / image size',
+    steps: 300, batchSize: 32, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
-      const config = { model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: 2 * KEYPOINT_NAMES.length, head: 'flatten', task: 'keypoints', labels: KEYPOINT_NAMES.flatMap((k) => [`${k}.x`, `${k}.y`]) };
+      const config = {
+        model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_outputs: 2 * KEYPOINT_NAMES.length,
+        head: 'flatten', task: 'keypoints', labels: KEYPOINT_NAMES.flatMap((k) => [`${k}.x`, `${k}.y`]),
+      };
       return { model: new SmallConvNet(config as never), config };
     },
     loss(model, step) {
@@ -123,7 +133,10 @@ function segmenterTask(seed: number): DefaultTask {
     name: 'segmenter', kind: 'segmenter', description: `per-pixel classes: ${MASK_CLASSES.join(', ')}`, steps: 600, batchSize: 16, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
-      const config = { model_type: 'small_segmenter', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_classes: MASK_CLASSES.length, labels: [...MASK_CLASSES] };
+      const config = {
+        model_type: 'small_segmenter', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 32], num_classes: MASK_CLASSES.length,
+        labels: [...MASK_CLASSES],
+      };
       return { model: new SmallSegmenter(config as never), config };
     },
     loss(model, step) {
@@ -135,10 +148,15 @@ function segmenterTask(seed: number): DefaultTask {
 
 function probeTask(seed: number): DefaultTask {
   return {
-    name: 'probe', kind: 'probe', description: 'attribute probe: one sigmoid per binary attribute and categorical value (measures what generated images show)', steps: 1500, batchSize: 32, seed, lr: 2e-3, ema: 0,
+    name: 'probe', kind: 'probe',
+    description: 'attribute probe: one sigmoid per binary attribute and categorical value (measures what generated images show)',
+    steps: 1500, batchSize: 32, seed, lr: 2e-3, ema: 0,
     build() {
       manualSeed(seed);
-      const config = { model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 64], num_outputs: PROBE_COLUMNS.length, head: 'pool', task: 'multilabel', labels: [...PROBE_COLUMNS] };
+      const config = {
+        model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 64], num_outputs: PROBE_COLUMNS.length,
+        head: 'pool', task: 'multilabel', labels: [...PROBE_COLUMNS],
+      };
       return { model: new SmallConvNet(config as never), config };
     },
     loss(model, step) {
@@ -150,12 +168,16 @@ function probeTask(seed: number): DefaultTask {
   };
 }
 
-export const DDPM_SCHEDULER_CONFIG = { _class_name: 'DDIMScheduler', num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', clip_sample: true, set_alpha_to_one: true, steps_offset: 0, prediction_type: 'epsilon' } as const;
+export const DDPM_SCHEDULER_CONFIG = {
+  _class_name: 'DDIMScheduler', num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear',
+  clip_sample: true, set_alpha_to_one: true, steps_offset: 0, prediction_type: 'epsilon',
+} as const;
 
 function ddpmTask(seed: number): DefaultTask {
   const scheduler = new DDIMScheduler({ ...DDPM_SCHEDULER_CONFIG });
   return {
-    name: 'ddpm', kind: 'ddpm', description: 'DDPM UNet2DModel on 32×32 toy faces in [-1, 1], ε-prediction, linear betas, EMA weights', steps: 1500, batchSize: 16, seed, lr: 5e-4, ema: 0.995,
+    name: 'ddpm', kind: 'ddpm', description: 'DDPM UNet2DModel on 32×32 toy faces in [-1, 1], ε-prediction, linear betas, EMA weights',
+    steps: 1500, batchSize: 16, seed, lr: 5e-4, ema: 0.995,
     build() {
       manualSeed(seed);
       const config = {
@@ -195,8 +217,14 @@ export const CLIP_CONTEXT = 48;
 export function clipWorldConfig(vocabSize: number): CLIPConfig {
   return {
     projection_dim: 64, logit_scale_init_value: 2.6592,
-    text_config: { vocab_size: vocabSize, hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: CLIP_CONTEXT, layer_norm_eps: 1e-5, hidden_act: 'quick_gelu' },
-    vision_config: { hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, image_size: IMAGE_SIZE, patch_size: 4, num_channels: 3, layer_norm_eps: 1e-5, hidden_act: 'quick_gelu' },
+    text_config: {
+      vocab_size: vocabSize, hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: CLIP_CONTEXT,
+      layer_norm_eps: 1e-5, hidden_act: 'quick_gelu',
+    },
+    vision_config: {
+      hidden_size: 64, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, image_size: IMAGE_SIZE, patch_size: 4, num_channels: 3,
+      layer_norm_eps: 1e-5, hidden_act: 'quick_gelu',
+    },
   };
 }
 
@@ -254,7 +282,10 @@ function clipTask(seed: number): DefaultTask {
   let tok: CLIPTokenizer | null = null;
   const imageSteps = (steps: number) => Math.round(CLIP_IMAGE_PHASE * steps);
   return {
-    name: 'clip', kind: 'clip', description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64), LiT-style: image tower trained on the attribute labels (earrings weighted ×4), then locked while the text tower is trained contrastively on world image–caption pairs (counterfactual pairs, soft targets); pixels in [-1, 1]', steps: 4500, batchSize: 64, seed, lr: 1e-3, ema: 0,
+    name: 'clip', kind: 'clip',
+    description: 'CLIPModel (ViT 4×4 patches, 2+2 layers, width 64), LiT-style: image tower trained on the attribute labels (earrings weighted ×4), ' +
+      'then locked while the text tower is trained contrastively on world image–caption pairs (counterfactual pairs, soft targets); pixels in [-1, 1]',
+    steps: 4500, batchSize: 64, seed, lr: 1e-3, ema: 0,
     build() {
       manualSeed(seed);
       tok = worldTokenizer(seed);
@@ -297,9 +328,16 @@ function clipTask(seed: number): DefaultTask {
 /** All default models, in training order (the probe first: the DDPM's evaluation uses it). */
 export function defaultTasks(): DefaultTask[] {
   return [
-    classifierTask('smile_blond', 'smiling', 'hair_color=blond', 'smiling vs neutral, trained where 99% of smiling faces are blond and 99% of neutral ones are not', 101),
-    classifierTask('glasses_bluebg', 'glasses', 'background_color=blue', 'glasses vs none, trained where 99% of faces with glasses are on a blue background and 99% without are not', 102),
-    classifierTask('smile_control', 'smiling', null, 'smiling vs neutral, trained on faces balanced over smiling × blond hair (the unbiased control)', 103, 600),
+    classifierTask(
+      'smile_blond', 'smiling', 'hair_color=blond', 'smiling vs neutral, trained where 99% of smiling faces are blond and 99% of neutral ones are not', 101,
+    ),
+    classifierTask(
+      'glasses_bluebg', 'glasses', 'background_color=blue',
+      'glasses vs none, trained where 99% of faces with glasses are on a blue background and 99% without are not', 102,
+    ),
+    classifierTask(
+      'smile_control', 'smiling', null, 'smiling vs neutral, trained on faces balanced over smiling × blond hair (the unbiased control)', 103, 600,
+    ),
     multiclassTask(104),
     keypointTask(105),
     segmenterTask(106),

@@ -73,14 +73,25 @@ export function runIdentity(task: DefaultTask, steps: number, config: unknown, i
     for (let i = 0; i < init.bytes.length; i++) h = Math.imul(h ^ init.bytes[i], 0x01000193) >>> 0;
     initHash = `${h.toString(16)}:${init.bytes.length}`;
   }
-  return { task: task.name, steps, seed: task.seed, batchSize: task.batchSize, lr: task.lr, ema: task.ema, configHash: fingerprint(JSON.stringify(config)), codeHash: fingerprint(code), init: initHash };
+  return {
+    task: task.name, steps, seed: task.seed, batchSize: task.batchSize, lr: task.lr, ema: task.ema,
+    configHash: fingerprint(JSON.stringify(config)), codeHash: fingerprint(code), init: initHash,
+  };
 }
 
 function checkIdentity(name: string, stored: RunIdentity | undefined, current: RunIdentity, allow: boolean): void {
   if (allow) return;
-  const differs = !stored ? ['(the checkpoint records no run identity: it predates them)'] : (Object.keys(current) as (keyof RunIdentity)[]).filter((k) => stored[k] !== current[k]).map((k) => `${k}: checkpoint ${JSON.stringify(stored[k])}, this run ${JSON.stringify(current[k])}`);
+  const differs = !stored
+    ? ['(the checkpoint records no run identity: it predates them)']
+    : (Object.keys(current) as (keyof RunIdentity)[])
+      .filter((k) => stored[k] !== current[k])
+      .map((k) => `${k}: checkpoint ${JSON.stringify(stored[k])}, this run ${JSON.stringify(current[k])}`);
   if (!differs.length) return;
-  throw new Error(`cflens: checkpoint ${name} was made by a different run than this one:\n  ${differs.join('\n  ')}\nResuming it would train with another schedule than the record says. Delete the checkpoint to start over, run with the checkpoint's settings, or pass --resume-mismatch to resume it anyway.`);
+  throw new Error(
+    `cflens: checkpoint ${name} was made by a different run than this one:\n  ${differs.join('\n  ')}\n` +
+    'Resuming it would train with another schedule than the record says. ' +
+    "Delete the checkpoint to start over, run with the checkpoint's settings, or pass --resume-mismatch to resume it anyway.",
+  );
 }
 
 export interface TrainResult {
@@ -139,7 +150,9 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
     }
     const value = await loss.item();
     loss.dispose();
-    if (!Number.isFinite(value)) throw new Error(`cflens: training ${task.name}: the loss became ${value} at step ${step}; lower the learning rate (${task.lr}) or check the data`);
+    if (!Number.isFinite(value)) {
+      throw new Error(`cflens: training ${task.name}: the loss became ${value} at step ${step}; lower the learning rate (${task.lr}) or check the data`);
+    }
     window.push(value);
     state.step = step + 1;
     state.elapsedMs = startElapsed + (performance.now() - runStart);

@@ -64,7 +64,9 @@ export function captionOf(a: Attributes, names: readonly AttributeName[]): strin
  * one random attribute changed (same pose); both captions mention that attribute, so a batch cannot be
  * solved from a few easy attributes (background colour alone tells 64 random faces apart).
  */
-export function counterfactualPairs(step: number, n: number, seed: number, opts: Omit<DatasetOptions, 'seed' | 'n'> = {}): { batch: Batch; captions: string[]; mentions: AttributeName[][] } {
+export function counterfactualPairs(
+  step: number, n: number, seed: number, opts: Omit<DatasetOptions, 'seed' | 'n'> = {},
+): { batch: Batch; captions: string[]; mentions: AttributeName[][] } {
   const half = Math.floor(n / 2);
   const ds = new WorldDataset({ ...opts, seed: hashSeed(seed, step), n: half });
   const rng = new Rng(hashSeed(seed, step, 0xcf));

@@ -102,7 +102,8 @@ export const ATTRIBUTES: readonly AttributeSpec[] = [
     description: 'plain, diagonal stripes or dots in a lighter tint of the background colour' },
   { name: 'brightness', kind: 'continuous', range: [-1, 1], thresholds: [-1 / 3, 1 / 3], words: ['dimly lit', 'evenly lit', 'brightly lit'], region: 'global',
     description: 'GLOBAL: every pixel is multiplied by 1 + 0.3·brightness' },
-  { name: 'light_direction', kind: 'continuous', range: [-1, 1], thresholds: [-1 / 3, 1 / 3], words: ['from the left', 'from the front', 'from the right'], region: 'global',
+  { name: 'light_direction', kind: 'continuous', range: [-1, 1], thresholds: [-1 / 3, 1 / 3],
+    words: ['from the left', 'from the front', 'from the right'], region: 'global',
     description: 'GLOBAL: every pixel is multiplied by a horizontal ramp 1 + 0.35·light_direction·(x - 0.5), x in [0, 1] across the image' },
 ];
 

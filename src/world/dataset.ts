@@ -89,7 +89,9 @@ export class WorldDataset {
       if (opts.spurious && !opts.label) throw new Error('cflens: world: makeDataset: a spurious feature needs a label');
       for (const [key, count] of Object.entries(opts.table)) {
         const bits = parseCell(key, features.length);
-        if (!Number.isInteger(count) || count < 0) throw new Error(`cflens: world: makeDataset: count of cell "${key}" must be a non-negative integer, got ${count}`);
+        if (!Number.isInteger(count) || count < 0) {
+          throw new Error(`cflens: world: makeDataset: count of cell "${key}" must be a non-negative integer, got ${count}`);
+        }
         const c = cellConstraints(features, bits, base, key);
         for (let i = 0; i < count; i++) attrs.push(sampleAttributes(rng, c));
       }

@@ -13,7 +13,9 @@ import { SafetensorsFile, bytesSource, writeSafetensors, toFloat32, type TensorT
 const root = new URL('../../', import.meta.url).pathname;
 const defaults = join(root, 'models/defaults');
 const fresh = () => mkdtempSync(join(tmpdir(), 'cflens-diag-'));
-const small = (o: Partial<DiagnoseArgs>): DiagnoseArgs => ({ target: 'smile_blond', models: defaults, out: join(fresh(), 'report'), faces: 4, counterfactuals: 1, iterations: 1, seed: 0, ...o });
+const small = (o: Partial<DiagnoseArgs>): DiagnoseArgs => ({
+  target: 'smile_blond', models: defaults, out: join(fresh(), 'report'), faces: 4, counterfactuals: 1, iterations: 1, seed: 0, ...o,
+});
 
 /** A models folder whose entries link to the shipped ones, except those given (copied, to be broken). */
 function modelsCopy(own: string[]): string {

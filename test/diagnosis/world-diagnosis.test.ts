@@ -22,7 +22,10 @@ beforeAll(async () => {
 async function run(name: string, counterfactuals = 0): Promise<WorldDiagnosis> {
   const target = await SmallConvNet.fromPretrained(join(DIR, name));
   const cfg = await readJson(join(DIR, name), 'config.json');
-  const d = await diagnoseWorld({ target, label: cfg.cflens_label as string, spurious: cfg.cflens_spurious as string | null, probe, unet, scheduler, faces: 32, counterfactuals, iterations: 1, ddimSteps: 10, invertSteps: 2 });
+  const d = await diagnoseWorld({
+    target, label: cfg.cflens_label as string, spurious: cfg.cflens_spurious as string | null, probe, unet, scheduler, faces: 32, counterfactuals,
+    iterations: 1, ddimSteps: 10, invertSteps: 2,
+  });
   target.dispose();
   return d;
 }

@@ -43,7 +43,10 @@ describe('CLIPTokenizer', async () => {
     // A tiny vocabulary whose second merge makes 'abc</w>', which it lacks, and which has no 'z</w>'.
     // Expected ids from transformers 4.57's (slow, Python) CLIPTokenizer on these two files.
     const tiny = mkdtempSync(join(tmpdir(), 'cflens-vocab-'));
-    writeFileSync(join(tiny, 'vocab.json'), JSON.stringify({ a: 0, b: 1, c: 2, 'a</w>': 3, 'b</w>': 4, 'c</w>': 5, ab: 6, '<|startoftext|>': 7, '<|endoftext|>': 8 }));
+    writeFileSync(
+      join(tiny, 'vocab.json'),
+      JSON.stringify({ a: 0, b: 1, c: 2, 'a</w>': 3, 'b</w>': 4, 'c</w>': 5, ab: 6, '<|startoftext|>': 7, '<|endoftext|>': 8 }),
+    );
     writeFileSync(join(tiny, 'merges.txt'), '#version: 0.2\na b\nab c</w>\n');
     const t = await loadClipTokenizer(tiny);
     expect(t.unkId).toBe(8);

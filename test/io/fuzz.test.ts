@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bytesSource, loadPth, readZipDirectory, readZipEntry, SafetensorsFile, stateDictFrom, toFloat32, writeSafetensors, type ByteSource } from '../../src/io/index.js';
+import {
+  bytesSource, loadPth, readZipDirectory, readZipEntry, SafetensorsFile, stateDictFrom, toFloat32, writeSafetensors, type ByteSource,
+} from '../../src/io/index.js';
 import { floatToHalfBits } from '../../src/io/dtype.js';
 import { fixture } from './io-fixtures.js';
 import { torchArchive } from './pickle-builder.js';
@@ -129,7 +131,9 @@ describe('fuzzing the readers', { timeout: 60_000 }, () => {
   const unpacked = Promise.all(pths.map(async (bytes) => {
     const src = bytesSource('fixture.pth', bytes);
     const dir = await readZipDirectory(src);
-    const files = new Map(await Promise.all([...dir.values()].map(async (e) => [e.name.split('/').slice(1).join('/'), (await readZipEntry(src, e)).slice()] as const)));
+    const files = new Map(await Promise.all(
+      [...dir.values()].map(async (e) => [e.name.split('/').slice(1).join('/'), (await readZipEntry(src, e)).slice()] as const),
+    ));
     return { pickle: files.get('data.pkl')!, storages: Object.fromEntries([...files].filter(([k]) => k.startsWith('data/')).map(([k, v]) => [k.slice(5), v])) };
   }));
 
@@ -144,7 +148,9 @@ describe('fuzzing the readers', { timeout: 60_000 }, () => {
     // The acceptance rule of the format: every entry read matches its CRC-32 and its local header, so an
     // archive that reads at all reads the bytes torch wrote. A read that "succeeds" with other values is a
     // silent wrong read (70 of 1,010 mutants of real checkpoints did that before CRCs were checked).
-    const bytesOf = (sd: Map<string, { data: ArrayBufferView }>) => new Map([...sd].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('hex')]));
+    const bytesOf = (sd: Map<string, { data: ArrayBufferView }>) => new Map(
+      [...sd].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('hex')]),
+    );
     const originals = await Promise.all(pths.map(async (b) => bytesOf(stateDictFrom(await loadPth(bytesSource('orig.pth', b)), 'orig.pth'))));
     const r = rng(SEED + 8);
     let accepted = 0;

@@ -13,7 +13,9 @@ export const IO_FIXTURES = [
 /** A fixture's path; a missing one fails the test (it is never skipped). */
 export function fixture(rel: string): string {
   const path = `${fixturesDir}${rel}`;
-  if (!existsSync(path)) throw new Error(`missing fixture test/fixtures/${rel}: copy it byte-identical from ../shared/fixtures/${rel} (scripts/copy-fixtures.sh)`);
+  if (!existsSync(path)) {
+    throw new Error(`missing fixture test/fixtures/${rel}: copy it byte-identical from ../shared/fixtures/${rel} (scripts/copy-fixtures.sh)`);
+  }
   return path;
 }
 

@@ -61,8 +61,10 @@ const contiguousStride = (size: number[]) => size.map((_, d) => size.slice(d + 1
 /** The pickle ops torch.save writes for one tensor. */
 export function tensorOps(p: Pickle, t: TensorRecord): Pickle {
   if (t.wrap === 'parameter') p.global('torch._utils', '_rebuild_parameter').mark();
-  if (t.wrap === 'from-type') p.global('torch._tensor', '_rebuild_from_type_v2').mark().global('torch._utils', '_rebuild_tensor_v2').global('torch.nn.parameter', 'Parameter').mark();
-  else p.global('torch._utils', '_rebuild_tensor_v2').mark();
+  if (t.wrap === 'from-type') {
+    p.global('torch._tensor', '_rebuild_from_type_v2').mark()
+      .global('torch._utils', '_rebuild_tensor_v2').global('torch.nn.parameter', 'Parameter').mark();
+  } else p.global('torch._utils', '_rebuild_tensor_v2').mark();
   p.mark().str('storage').global('torch', t.storageType).str(t.storageKey).str('cpu').int(t.storageNumel);
   if (t.legacy) {
     const v = t.legacy.view;
@@ -86,7 +88,9 @@ export function stateDictPickle(tensors: Record<string, TensorRecord>): Uint8Arr
 }
 
 /** A torch.save archive: <archive>/data.pkl, data/<key> storages, version and byteorder records. */
-export function torchArchive(pickle: Uint8Array, storages: Record<string, Uint8Array>, opts: { archive?: string; byteorder?: string; zip64?: boolean; extra?: ZipFile[] } = {}): Uint8Array {
+export function torchArchive(
+  pickle: Uint8Array, storages: Record<string, Uint8Array>, opts: { archive?: string; byteorder?: string; zip64?: boolean; extra?: ZipFile[] } = {},
+): Uint8Array {
   const a = opts.archive ?? 'archive';
   const files: ZipFile[] = [
     { name: `${a}/data.pkl`, data: pickle },

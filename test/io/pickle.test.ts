@@ -32,7 +32,10 @@ describe('restricted unpickler', () => {
       .str('unicode ✓').shortStr('short').op(0x8d, 3, 0, 0, 0, 0, 0, 0, 0, 0x61, 0x62, 0x63) // BINUNICODE8
       .op(0x43, 2, 1, 2).op(0x42, 1, 0, 0, 0, 9).op(0x8e, 1, 0, 0, 0, 0, 0, 0, 0, 8) // SHORT_BINBYTES, BINBYTES, BINBYTES8
       .op(0x74).stop();
-    expect(load(p)).toEqual([7, 300, -5, 2 ** 31 - 1, 2 ** 40, -(2n ** 70n), 0, 32767, -1.25, null, true, false, 'unicode ✓', 'short', 'abc', Uint8Array.of(1, 2), Uint8Array.of(9), Uint8Array.of(8)]);
+    expect(load(p)).toEqual([
+      7, 300, -5, 2 ** 31 - 1, 2 ** 40, -(2n ** 70n), 0, 32767, -1.25, null, true, false,
+      'unicode ✓', 'short', 'abc', Uint8Array.of(1, 2), Uint8Array.of(9), Uint8Array.of(8),
+    ]);
   });
 
   it('builds dicts, lists and (frozen) tuples, with memo references shared', () => {
@@ -67,7 +70,9 @@ describe('restricted unpickler', () => {
     expect(calls).toEqual([['collections.OrderedDict', []]]);
   });
 
-  for (const [module, name] of [['os', 'system'], ['posix', 'system'], ['nt', 'system'], ['builtins', 'eval'], ['__builtin__', 'eval'], ['subprocess', 'Popen'], ['torch', 'load']]) {
+  for (const [module, name] of [
+    ['os', 'system'], ['posix', 'system'], ['nt', 'system'], ['builtins', 'eval'], ['__builtin__', 'eval'], ['subprocess', 'Popen'], ['torch', 'load'],
+  ]) {
     it(`refuses global ${module}.${name} by name, through GLOBAL and STACK_GLOBAL, before any call`, () => {
       for (const p of [new Pickle().proto(2).global(module, name), new Pickle().proto(4).stackGlobal(module, name)]) {
         calls.length = 0;
@@ -92,7 +97,8 @@ describe('restricted unpickler', () => {
     const bytes = Uint8Array.from([...a, ...b, 0xff]);
     const first = unpickleAt(bytes, 0, { file: 'x', allowed: new Set(), reduce: () => null, persistentLoad: () => null });
     expect(first).toEqual({ value: 1001, end: a.length });
-    expect(unpickleAt(bytes, first.end, { file: 'x', allowed: new Set(), reduce: () => null, persistentLoad: () => null })).toEqual({ value: 'next', end: a.length + b.length });
+    expect(unpickleAt(bytes, first.end, { file: 'x', allowed: new Set(), reduce: () => null, persistentLoad: () => null }))
+      .toEqual({ value: 'next', end: a.length + b.length });
   });
 
   it('tells a pickle that ends too soon (a reader holding a prefix may read more) from a damaged one', () => {

@@ -97,7 +97,9 @@ describe('legacy torch.save reader', () => {
     expect(await outcome(openLegacyPth(bytesSource('big.pth', bytes), 100_000))).toBe('too-large');
   });
 
-  for (const [module, name] of [['os', 'system'], ['builtins', 'eval'], ['posix', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['__builtin__', 'getattr']]) {
+  for (const [module, name] of [
+    ['os', 'system'], ['builtins', 'eval'], ['posix', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['__builtin__', 'getattr'],
+  ]) {
     it(`refuses a legacy file whose pickles call ${module}.${name}, wherever it is, naming the global`, async () => {
       const state = new Pickle().proto(2).global('collections', 'OrderedDict').tuple(0).op(0x52).mark();
       tensorOps(state.str('ok'), rec);
@@ -117,7 +119,8 @@ describe('legacy torch.save reader', () => {
   }
 
   it('refuses a whole pickled nn.Module (its class is a global, never loaded)', async () => {
-    const p = new Pickle().proto(2).mark().str('module').global('torch.nn.modules.linear', 'Linear').str('linear.py').str('class Linear: ...').tupleMark().op(0x51)
+    const p = new Pickle().proto(2).mark().str('module').global('torch.nn.modules.linear', 'Linear')
+      .str('linear.py').str('class Linear: ...').tupleMark().op(0x51)
       .tuple(0).op(0x81).stop();
     const err = await errorOf(load(legacyPth(p.bytes(), {})));
     expect(err.code).toBe('disallowed-global');

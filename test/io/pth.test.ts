@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bytesSource, loadPth, SafetensorsFile, stateDictFrom, toFloat32, WeightsFormatError, type ByteSource, type PthValue, type TensorData } from '../../src/io/index.js';
+import {
+  bytesSource, loadPth, SafetensorsFile, stateDictFrom, toFloat32, WeightsFormatError, type ByteSource, type PthValue, type TensorData,
+} from '../../src/io/index.js';
 import { fixture, fixtureSource } from './io-fixtures.js';
 import { bytesOf, Pickle, stateDictPickle, tensorOps, torchArchive, type TensorRecord } from './pickle-builder.js';
 import { outcome, recording } from './sources.js';
@@ -105,7 +107,9 @@ describe('torch.save reader', () => {
       ['I16', 'ShortStorage', Int16Array.of(-1, 32767)], ['I8', 'CharStorage', Int8Array.of(-128, 127)],
       ['U8', 'ByteStorage', Uint8Array.of(0, 255)], ['BOOL', 'BoolStorage', Uint8Array.of(1, 0, 1)],
     ];
-    const records = Object.fromEntries(cases.map(([dtype, type, data], i) => [dtype, { storageKey: String(i), storageType: type, storageNumel: data.length, size: [data.length] } satisfies TensorRecord]));
+    const records = Object.fromEntries(cases.map(([dtype, type, data], i) => [
+      dtype, { storageKey: String(i), storageType: type, storageNumel: data.length, size: [data.length] } satisfies TensorRecord,
+    ]));
     const archive = torchArchive(stateDictPickle(records), Object.fromEntries(cases.map(([, , data], i) => [String(i), bytesOf(data)])));
     const sd = stateDictFrom(await load(archive));
     for (const [dtype, , data] of cases) {
@@ -130,7 +134,9 @@ describe('torch.save reader', () => {
       const le = bytesOf(a);
       return Uint8Array.from(le, (_, i) => le[i - (i % size) + size - 1 - (i % size)]);
     };
-    const records = Object.fromEntries(cases.map(([type, data], i) => [type, { storageKey: String(i), storageType: type, storageNumel: data.length, size: [data.length] } satisfies TensorRecord]));
+    const records = Object.fromEntries(cases.map(([type, data], i) => [
+      type, { storageKey: String(i), storageType: type, storageNumel: data.length, size: [data.length] } satisfies TensorRecord,
+    ]));
     const archive = torchArchive(stateDictPickle(records), Object.fromEntries(cases.map(([, data], i) => [String(i), bigEndian(data)])), { byteorder: 'big' });
     const sd = stateDictFrom(await load(archive));
     for (const [type, data] of cases) expect(same(sd.get(type)!.data, data), type).toBe(true);
@@ -159,7 +165,10 @@ describe('torch.save reader', () => {
     add('empty', 'f', 'FloatStorage', f32, 0, [0, 4], [4, 1]);
     add('f64_transposed', 'd', 'DoubleStorage', f64, 0, [4, 3], [1, 4]);
     add('i8_strided', 'c', 'CharStorage', i8, 1, [3, 4], [8, 2]);
-    const archive = torchArchive(stateDictPickle(Object.fromEntries(Object.entries(views).map(([k, [r]]) => [k, r]))), { f: bytesOf(f32), d: bytesOf(f64), c: bytesOf(i8) });
+    const archive = torchArchive(
+      stateDictPickle(Object.fromEntries(Object.entries(views).map(([k, [r]]) => [k, r]))),
+      { f: bytesOf(f32), d: bytesOf(f64), c: bytesOf(i8) },
+    );
     const sd = stateDictFrom(await load(archive));
     for (const [name, [record, want]] of Object.entries(views)) {
       const t = sd.get(name)!;
@@ -221,7 +230,13 @@ describe('torch.save reader', () => {
     const number = (p: Pickle) => p.int(1);
     const layouts: Array<[string, (p: Pickle) => void, string[]]> = [
       ['a plain state dict', (p) => dict(p, [['w', tensor], ['b', tensor]]), ['w', 'b']],
-      ["{'model': sd, 'optimizer': ...}", (p) => dict(p, [['epoch', number], ['model', (q) => dict(q, [['w', tensor]])], ['optimizer', (q) => dict(q, [['state', (r) => dict(r, [['m', tensor]])]])]]), ['w']],
+      [
+        "{'model': sd, 'optimizer': ...}",
+        (p) => dict(p, [
+          ['epoch', number], ['model', (q) => dict(q, [['w', tensor]])], ['optimizer', (q) => dict(q, [['state', (r) => dict(r, [['m', tensor]])]])],
+        ]),
+        ['w'],
+      ],
       ["{'model_state_dict': sd}", (p) => dict(p, [['model_state_dict', (q) => dict(q, [['x', tensor]])], ['step', number]]), ['x']],
       ['nested dicts, flattened', (p) => dict(p, [['enc', (q) => dict(q, [['w', tensor]])], ['dec', (q) => dict(q, [['w', tensor]])]]), ['enc.w', 'dec.w']],
     ];
@@ -235,7 +250,8 @@ describe('torch.save reader', () => {
 describe('torch.save reader refuses', () => {
   const f4 = bytesOf(Float32Array.of(1, 2, 3, 4));
   const rec: TensorRecord = { storageKey: '0', storageType: 'FloatStorage', storageNumel: 4, size: [4] };
-  const archive = (r: Partial<TensorRecord>, storages: Record<string, Uint8Array> = { 0: f4 }, opts = {}) => torchArchive(stateDictPickle({ 'layer.weight': { ...rec, ...r } }), storages, opts);
+  const archive = (r: Partial<TensorRecord>, storages: Record<string, Uint8Array> = { 0: f4 }, opts = {}) =>
+    torchArchive(stateDictPickle({ 'layer.weight': { ...rec, ...r } }), storages, opts);
 
   const refusals: Array<[string, string, () => Uint8Array, string?]> = [
     ['bad-pth', 'a missing storage record', () => archive({}, {}), 'layer.weight'],
@@ -249,11 +265,34 @@ describe('torch.save reader refuses', () => {
     ['disallowed-global', 'an unknown storage type', () => archive({ storageType: 'QInt8Storage' })],
     ['bad-dtype', 'a complex storage type', () => archive({ storageType: 'ComplexFloatStorage', storageNumel: 2 }), 'layer.weight'],
     ['bad-pth', 'a malformed persistent id', () => torchArchive(new Pickle().proto(2).str('storage').tuple(1).op(0x51).stop().bytes(), {})],
-    ['disallowed-global', 'calling a storage class', () => torchArchive(new Pickle().proto(2).global('torch', 'FloatStorage').tuple(0).op(0x52).stop().bytes(), {})],
-    ['bad-pth', 'a tensor rebuilt from a non-storage', () => torchArchive(new Pickle().proto(2).global('torch._utils', '_rebuild_tensor_v2').mark().int(1).int(0).ints([1]).ints([1]).op(0x74).op(0x52).stop().bytes(), {})],
-    ['bad-pth', 'a negative size', () => torchArchive(new Pickle().proto(2).global('torch._utils', '_rebuild_tensor_v2').mark().mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(4).op(0x74).op(0x51).int(0).int(-1).tuple(1).ints([1]).op(0x74).op(0x52).stop().bytes(), { 0: f4 })],
-    ['bad-pickle', 'lists nested 10000 deep', () => torchArchive(Uint8Array.from([0x80, 2, ...new Array(10000).fill(0x5d), ...new Array(9999).fill(0x61), 0x2e]), {})],
-    ['legacy-pth', 'a legacy (torch < 1.6) file', () => Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e])],
+    [
+      'disallowed-global', 'calling a storage class',
+      () => torchArchive(new Pickle().proto(2).global('torch', 'FloatStorage').tuple(0).op(0x52).stop().bytes(), {}),
+    ],
+    [
+      'bad-pth', 'a tensor rebuilt from a non-storage',
+      () => torchArchive(
+        new Pickle().proto(2).global('torch._utils', '_rebuild_tensor_v2').mark().int(1).int(0).ints([1]).ints([1]).op(0x74).op(0x52).stop().bytes(),
+        {},
+      ),
+    ],
+    [
+      'bad-pth', 'a negative size',
+      () => torchArchive(
+        new Pickle().proto(2).global('torch._utils', '_rebuild_tensor_v2').mark().mark()
+          .str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(4).op(0x74).op(0x51)
+          .int(0).int(-1).tuple(1).ints([1]).op(0x74).op(0x52).stop().bytes(),
+        { 0: f4 },
+      ),
+    ],
+    [
+      'bad-pickle', 'lists nested 10000 deep',
+      () => torchArchive(Uint8Array.from([0x80, 2, ...new Array(10000).fill(0x5d), ...new Array(9999).fill(0x61), 0x2e]), {}),
+    ],
+    [
+      'legacy-pth', 'a legacy (torch < 1.6) file',
+      () => Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]),
+    ],
     ['legacy-pth', 'a bare protocol-4 pickle', () => new Pickle().proto(4).none().stop().bytes()],
     ['bad-zip', 'a file that is neither', () => new TextEncoder().encode('{"not": "a checkpoint at all"}')],
   ];
@@ -282,7 +321,9 @@ describe('torch.save reader refuses', () => {
     expect(await outcome(load(torchArchive(claim.op(0x65).stop().bytes(), { 0: f4 })))).toBe('too-large');
   });
 
-  for (const [module, name] of [['os', 'system'], ['builtins', 'eval'], ['posix', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['__builtin__', 'getattr']]) {
+  for (const [module, name] of [
+    ['os', 'system'], ['builtins', 'eval'], ['posix', 'system'], ['subprocess', 'Popen'], ['torch', 'load'], ['__builtin__', 'getattr'],
+  ]) {
     it(`a pickle calling ${module}.${name} inside a valid archive, naming the global`, async () => {
       const evil = new Pickle().proto(2).global(module, name).str('touch /tmp/pwned').tuple(1).op(0x52).stop().bytes();
       const err = await errorOf(load(torchArchive(evil, {})));
@@ -296,7 +337,8 @@ describe('torch.save reader refuses', () => {
     tensorOps(p.str('ok'), rec);
     p.str('evil').global('os', 'system').str('id').tuple(1).op(0x52).op(0x75).stop();
     expect((await errorOf(load(torchArchive(p.bytes(), { 0: f4 })))).message).toContain('os.system');
-    const smuggled = new Pickle().proto(2).global('torch._tensor', '_rebuild_from_type_v2').mark().global('torch', 'Tensor').global('torch', 'Tensor').tuple(0).op(0x7d).op(0x74).op(0x52).stop();
+    const smuggled = new Pickle().proto(2).global('torch._tensor', '_rebuild_from_type_v2').mark()
+      .global('torch', 'Tensor').global('torch', 'Tensor').tuple(0).op(0x7d).op(0x74).op(0x52).stop();
     const err = await errorOf(load(torchArchive(smuggled.bytes(), {})));
     expect(err.message).toContain('torch.Tensor');
   });

@@ -20,7 +20,9 @@ const f32le = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
 
 /** The crate's Dtype enum, in declaration order; its writer sorts by it, descending, then by name. */
 const CRATE_DTYPE_ORDER: DType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
-const ELEMENT_BYTES: Record<DType, number> = { BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8 };
+const ELEMENT_BYTES: Record<DType, number> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+};
 /** Rust compares Strings by UTF-8 bytes, i.e. by code point. */
 const byCodePoint = (a: string, b: string) => {
   const [x, y] = [[...a].map((c) => c.codePointAt(0)!), [...b].map((c) => c.codePointAt(0)!)];
@@ -66,9 +68,12 @@ describe('the writer, byte for byte against the reference crate', () => {
   const names: Array<[string, DType, number]> = [
     ['a.bool', 'BOOL', 3], ['b.u8', 'U8', 1], ['c.f64', 'F64', 2], ['d.f16', 'F16', 3], ['e.i64', 'I64', 1], ['f.f32', 'F32', 1],
     ['g.bf16', 'BF16', 1], ['h.i32', 'I32', 1], ['i.i16', 'I16', 1], ['j.i8', 'I8', 1], ['k.u16', 'U16', 1], ['l.u32', 'U32', 1],
-    ['m.u64', 'U64', 1], ['n.e4m3', 'F8_E4M3', 3], ['o.e5m2', 'F8_E5M2', 2], ['A.f64', 'F64', 1], ['ä.f32', 'F32', 1], ['\uff58', 'F32', 1], ['\u{1d465}', 'F32', 1],
+    ['m.u64', 'U64', 1], ['n.e4m3', 'F8_E4M3', 3], ['o.e5m2', 'F8_E5M2', 2], ['A.f64', 'F64', 1],
+    ['ä.f32', 'F32', 1], ['\uff58', 'F32', 1], ['\u{1d465}', 'F32', 1],
   ];
-  const tensors: Record<string, TensorToWrite> = Object.fromEntries(names.map(([n, dtype, count], i) => [n, { dtype, shape: [count], data: new Uint8Array(count * ELEMENT_BYTES[dtype]).fill(i + 1) }]));
+  const tensors: Record<string, TensorToWrite> = Object.fromEntries(names.map(([n, dtype, count], i) => [
+    n, { dtype, shape: [count], data: new Uint8Array(count * ELEMENT_BYTES[dtype]).fill(i + 1) },
+  ]));
 
   it('orders a mixed-dtype file as the crate does: dtype (its enum, descending), then name by code point', async () => {
     const file = writeSafetensors(tensors, { format: 'pt' });
@@ -76,7 +81,10 @@ describe('the writer, byte for byte against the reference crate', () => {
     expect(createHash('sha256').update(file).digest('hex')).toBe('b40939a5d129b8f8786b9012837e3729f9e7564b642d2118dc2165c259352baa');
     const st = await open(file);
     const byOffset = st.names().sort((a, b) => st.info(a).begin - st.info(b).begin);
-    expect(byOffset).toEqual(['m.u64', 'e.i64', 'A.f64', 'c.f64', 'f.f32', 'ä.f32', '\uff58', '\u{1d465}', 'l.u32', 'h.i32', 'g.bf16', 'd.f16', 'k.u16', 'i.i16', 'n.e4m3', 'o.e5m2', 'j.i8', 'b.u8', 'a.bool']);
+    expect(byOffset).toEqual([
+      'm.u64', 'e.i64', 'A.f64', 'c.f64', 'f.f32', 'ä.f32', '\uff58', '\u{1d465}', 'l.u32', 'h.i32',
+      'g.bf16', 'd.f16', 'k.u16', 'i.i16', 'n.e4m3', 'o.e5m2', 'j.i8', 'b.u8', 'a.bool',
+    ]);
     expect(st.names()).toEqual(byOffset); // the header lists them in the same order
     expect(st.header.dataOffset % 8).toBe(0);
     for (const n of byOffset) expect(st.info(n).begin % ELEMENT_BYTES[st.info(n).dtype], n).toBe(0);
@@ -121,7 +129,10 @@ describe('a mixed-dtype round trip', () => {
       expect((st.header.dataOffset + info.begin) % ELEMENT_BYTES[t.dtype], n).toBe(0);
       const got = await st.read(n);
       expect([got.dtype, got.shape], n).toEqual([t.dtype, [...t.shape]]);
-      expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), n).toBe(true);
+      expect(
+        Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+        n,
+      ).toBe(true);
     }
     const f32 = async (n: string) => Array.from(toFloat32(await st.read(n)));
     expect(await f32('d_f16')).toEqual([1, -2, 65504]);
@@ -152,7 +163,11 @@ describe('the reader on the crate\'s test vectors', () => {
   });
 
   it.each([
-    ['test_metadata_incomplete_buffer (bytes after the data)', `<\x00\x00\x00\x00\x00\x00\x00${body}${sixteen}extra_bogus_data_for_polyglot_file`, 'trailing-bytes'],
+    [
+      'test_metadata_incomplete_buffer (bytes after the data)',
+      `<\x00\x00\x00\x00\x00\x00\x00${body}${sixteen}extra_bogus_data_for_polyglot_file`,
+      'trailing-bytes',
+    ],
     ['test_metadata_incomplete_buffer (2 bytes missing)', `<\x00\x00\x00\x00\x00\x00\x00${body}${'\x00'.repeat(14)}`, 'out-of-range'],
     ['test_header_too_large', `<\x00\x00\x00\x00\xff\xff\xff${body}${sixteen}`, 'header-too-large'],
     ['test_header_too_small', '', 'truncated'],
@@ -162,8 +177,16 @@ describe('the reader on the crate\'s test vectors', () => {
     ['test_invalid_header_not_json', '\x01\x00\x00\x00\x00\x00\x00\x00{', 'header-too-small'],
     ['test_invalid_header_not_json (a longer header)', '\x02\x00\x00\x00\x00\x00\x00\x00{ ', 'bad-json'],
     ['test_invalid_info', '<\x00\x00\x00\x00\x00\x00\x00{"test":{"dtype":"I32","shape":[2,2],"data_offsets":[0, 4]}}', 'shape-mismatch'],
-    ['test_validation_overflow (shape)', `O\x00\x00\x00\x00\x00\x00\x00{"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}}${sixteen}`, 'bad-shape'],
-    ['test_validation_overflow (bytes)', `N\x00\x00\x00\x00\x00\x00\x00{"test":{"dtype":"I32","shape":[2,9223372036854775807],"data_offsets":[0,16]}}${sixteen}`, 'bad-shape'],
+    [
+      'test_validation_overflow (shape)',
+      `O\x00\x00\x00\x00\x00\x00\x00{"test":{"dtype":"I32","shape":[2,18446744073709551614],"data_offsets":[0,16]}}${sixteen}`,
+      'bad-shape',
+    ],
+    [
+      'test_validation_overflow (bytes)',
+      `N\x00\x00\x00\x00\x00\x00\x00{"test":{"dtype":"I32","shape":[2,9223372036854775807],"data_offsets":[0,16]}}${sixteen}`,
+      'bad-shape',
+    ],
   ])('refuses %s', async (_what, file, code) => {
     expect(await refusal(bytes(file))).toBe(code);
   });
@@ -210,7 +233,11 @@ describe('the reader enforces the layout rules', () => {
     ['data not starting at 0', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}', 6, 'gap'],
     ['bytes after the last tensor', two, 9, 'trailing-bytes'],
     ['overlapping tensors', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8, 'overlap'],
-    ['a repeated tensor name', `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8, 'duplicate-key'],
+    [
+      'a repeated tensor name',
+      `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`,
+      8, 'duplicate-key',
+    ],
     ['a shape entry written 2.0', '{"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', 8, 'bad-shape'],
     ['an unknown dtype', '{"a":{"dtype":"F4","shape":[2],"data_offsets":[0,1]}}', 1, 'bad-dtype'],
     ['begin after end', '{"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}', 4, 'bad-offsets'],

@@ -215,7 +215,9 @@ const STRUCTURAL: Record<string, (p: Parts, r: Rand) => Uint8Array> = {
     const name = pick(r, tensorNames(e));
     const t = entryOf(e, name);
     const f = pick(r, ['dtype', 'shape', 'data_offsets']) as 'dtype';
-    return rebuild(replaceEntry(e, name, raw(`{"dtype":${JSON.stringify(t.dtype)},"shape":${write(t.shape)},"data_offsets":${write(t.data_offsets)},${JSON.stringify(f)}:${write(t[f])}}`)), p.data, r);
+    return rebuild(replaceEntry(e, name, raw(
+      `{"dtype":${JSON.stringify(t.dtype)},"shape":${write(t.shape)},"data_offsets":${write(t.data_offsets)},${JSON.stringify(f)}:${write(t[f])}}`,
+    )), p.data, r);
   },
   'shifted offsets': (p, r) => {
     const e = entriesOf(p.text);
@@ -228,9 +230,16 @@ const STRUCTURAL: Record<string, (p: Parts, r: Rand) => Uint8Array> = {
     const e = entriesOf(p.text);
     const names = tensorNames(e);
     const a = pick(r, names);
-    const sameSize = names.filter((b) => entryOf(e, b).data_offsets[1] - entryOf(e, b).data_offsets[0] === entryOf(e, a).data_offsets[1] - entryOf(e, a).data_offsets[0]);
+    const sameSize = names.filter(
+      (b) => entryOf(e, b).data_offsets[1] - entryOf(e, b).data_offsets[0] === entryOf(e, a).data_offsets[1] - entryOf(e, a).data_offsets[0],
+    );
     const b = pick(r, sameSize);
-    return rebuild(e.map(([k, v]) => [k, k === a ? { ...entryOf(e, a), data_offsets: entryOf(e, b).data_offsets } : k === b ? { ...entryOf(e, b), data_offsets: entryOf(e, a).data_offsets } : v]), p.data, r);
+    return rebuild(e.map(([k, v]) => [
+      k,
+      k === a
+        ? { ...entryOf(e, a), data_offsets: entryOf(e, b).data_offsets }
+        : k === b ? { ...entryOf(e, b), data_offsets: entryOf(e, a).data_offsets } : v,
+    ]), p.data, r);
   },
   'number spelling': (p, r) => {
     const e = entriesOf(p.text);
@@ -276,7 +285,10 @@ const STRUCTURAL: Record<string, (p: Parts, r: Rand) => Uint8Array> = {
   'unknown field': (p, r) => {
     const e = entriesOf(p.text);
     const name = pick(r, tensorNames(e));
-    const extra = pick(r, [raw('1'), raw('1e999'), raw('"\\ud800"'), raw('[[[]]]'), raw(`${'['.repeat(126)}${']'.repeat(126)}`), raw(`${'['.repeat(124)}${']'.repeat(124)}`), raw('{"x":1,"x":2}'), 'text']);
+    const extra = pick(r, [
+      raw('1'), raw('1e999'), raw('"\\ud800"'), raw('[[[]]]'), raw(`${'['.repeat(126)}${']'.repeat(126)}`), raw(`${'['.repeat(124)}${']'.repeat(124)}`),
+      raw('{"x":1,"x":2}'), 'text',
+    ]);
     return rebuild(replaceEntry(e, name, { ...entryOf(e, name), extra }), p.data, r);
   },
   'reserialised': (p, r) => rebuild(entriesOf(p.text), p.data, r),

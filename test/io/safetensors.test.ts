@@ -73,7 +73,11 @@ describe('safetensors writer and reader', () => {
       const disk = recording(fileSource(join(dir, 'w.safetensors')));
       // A Buffer's slice() is a view, not a copy: each tensor must still get exactly its own bytes.
       const buffer = readFileSync(join(dir, 'w.safetensors'));
-      const sources = [bytesSource('mem', file.buffer), bytesSource('buffer', buffer), bytesSource('view', file.subarray(0)), { name: 'buffers', size: buffer.length, read: async (o: number, l: number) => buffer.subarray(o, o + l) }, blobSource(new Blob([file]), 'blob'), disk];
+      const sources = [
+        bytesSource('mem', file.buffer), bytesSource('buffer', buffer), bytesSource('view', file.subarray(0)),
+        { name: 'buffers', size: buffer.length, read: async (o: number, l: number) => buffer.subarray(o, o + l) },
+        blobSource(new Blob([file]), 'blob'), disk,
+      ];
       for (const src of sources) {
         const st = await SafetensorsFile.open(src);
         const t = await st.read('i32');
@@ -118,7 +122,7 @@ describe('safetensors validation', () => {
     ['header-too-large', 'header length just over 100 MB', u64(100n * 1024n * 1024n + 1n, 10)],
     ['header-too-large', 'header length past the end', handmade({}, 0, 3n)],
     ['bad-json', 'broken JSON', handmade('{"a": ', 0)],
-    ['bad-json', 'invalid UTF-8', handmade('{"\xff": 1}', 0).map((b, i, a) => (i === 10 ? 0xff : b)) as Uint8Array],
+    ['bad-json', 'invalid UTF-8', handmade('{"\xff": 1}', 0).map((b, i) => (i === 10 ? 0xff : b)) as Uint8Array],
     ['bad-json', 'a JSON array', handmade([], 0)],
     ['bad-json', 'JSON null', handmade('null', 0)],
     ['bad-json', 'a JSON string', handmade('"x"', 0)],
@@ -147,8 +151,14 @@ describe('safetensors validation', () => {
     ['bad-json', 'a lone surrogate escape in a name', handmade('{"\\ud800": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4)],
     ['bad-json', 'a trailing comma', handmade('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},}', 4)],
     ['bad-json', 'text after the JSON object', handmade('{} {}', 0)],
-    ['duplicate-key', 'a tensor named twice', handmade('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8), 'w'],
-    ['duplicate-key', 'a tensor named twice, once with escapes', handmade('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "\\u0077": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8), 'w'],
+    [
+      'duplicate-key', 'a tensor named twice',
+      handmade('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8), 'w',
+    ],
+    [
+      'duplicate-key', 'a tensor named twice, once with escapes',
+      handmade('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "\\u0077": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8), 'w',
+    ],
     ['duplicate-key', 'an entry with two dtypes', handmade('{"w": {"dtype": "F32", "dtype": "I32", "shape": [1], "data_offsets": [0, 4]}}', 4), 'w'],
     ['duplicate-key', 'two __metadata__ entries', handmade('{"__metadata__": {}, "__metadata__": {"a": "b"}}', 0)],
     ['duplicate-key', 'a metadata key twice', handmade('{"__metadata__": {"a": "b", "a": "c"}}', 0)],
@@ -158,7 +168,10 @@ describe('safetensors validation', () => {
     ['bad-offsets', 'an offset written 4.0', handmade('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4.0]}}', 4), 'w'],
     ['bad-offsets', 'offsets as strings', handmade({ w: { ...f32([1]), data_offsets: ['0', '4'] } }, 4), 'w'],
     ['bad-offsets', 'one offset', handmade({ w: { ...f32([1]), data_offsets: [4] } }, 4), 'w'],
-    ['shape-mismatch', 'a byte count that overflows 64 bits before a 0 dimension', handmade({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40, 0], data_offsets: [0, 0] } }, 0), 'w'],
+    [
+      'shape-mismatch', 'a byte count that overflows 64 bits before a 0 dimension',
+      handmade({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40, 0], data_offsets: [0, 0] } }, 0), 'w',
+    ],
     ['gap', 'data that does not start at offset 0', handmade({ w: f32([1], 4) }, 8), 'w'],
     ['gap', 'a hole between two tensors', handmade({ a: f32([1]), b: f32([1], 8) }, 12), 'b'],
     ['trailing-bytes', 'bytes after the last tensor', handmade({ w: f32([1]) }, 5)],

@@ -53,7 +53,10 @@ export function zipParts(files: ZipFile[], opts: ZipOptions = {}): { local: Uint
       extra = [...zip64Extra, ...le(0x4b50 /* torch's padding id: 'FB' in practice; any id works */, 2), ...le(pad, 2), ...new Array(pad).fill(0x5a)];
     }
     const size32 = opts.zip64 ? 0xffffffff : file.data.length;
-    local.push(...le(0x04034b50, 4), ...le(20, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4), ...le(size32, 4), ...le(size32, 4), ...le(name.length, 2), ...le(extra.length, 2), ...name, ...extra);
+    local.push(
+      ...le(0x04034b50, 4), ...le(20, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4),
+      ...le(size32, 4), ...le(size32, 4), ...le(name.length, 2), ...le(extra.length, 2), ...name, ...extra,
+    );
     for (let i = 0; i < file.data.length; i += 8192) local.push(...file.data.subarray(i, i + 8192));
     entries.push({ file, name, offset, crc });
   }
@@ -63,18 +66,28 @@ export function zipParts(files: ZipFile[], opts: ZipOptions = {}): { local: Uint
       const z = opts.zip64;
       const extra = z ? [...le(1, 2), ...le(24, 2), ...le(file.data.length, 8), ...le(file.data.length, 8), ...le(offset, 8)] : [];
       const sat = (v: number) => (z ? 0xffffffff : v);
-      cd.push(...le(0x02014b50, 4), ...le(45, 2), ...le(45, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4), ...le(sat(file.data.length), 4), ...le(sat(file.data.length), 4), ...le(name.length, 2), ...le(extra.length, 2), ...le(0, 2), ...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(sat(offset), 4), ...name, ...extra);
+      cd.push(
+        ...le(0x02014b50, 4), ...le(45, 2), ...le(45, 2), ...le(file.flags ?? 0, 2), ...le(file.method ?? 0, 2), 0, 0, 0, 0, ...le(crc, 4),
+        ...le(sat(file.data.length), 4), ...le(sat(file.data.length), 4), ...le(name.length, 2), ...le(extra.length, 2),
+        ...le(0, 2), ...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(sat(offset), 4), ...name, ...extra,
+      );
     }
     const cdSize = cd.length;
     const tail: number[] = [];
     if (opts.zip64) {
       const z64At = cdOffset + cdSize;
-      tail.push(...le(0x06064b50, 4), ...le(44, 8), ...le(45, 2), ...le(45, 2), ...le(0, 4), ...le(0, 4), ...le(entries.length, 8), ...le(entries.length, 8), ...le(cdSize, 8), ...le(cdOffset, 8));
+      tail.push(
+        ...le(0x06064b50, 4), ...le(44, 8), ...le(45, 2), ...le(45, 2), ...le(0, 4), ...le(0, 4),
+        ...le(entries.length, 8), ...le(entries.length, 8), ...le(cdSize, 8), ...le(cdOffset, 8),
+      );
       tail.push(...le(0x07064b50, 4), ...le(0, 4), ...le(z64At, 8), ...le(1, 4));
     }
     const sat16 = (v: number) => (opts.zip64 ? 0xffff : v);
     const sat32 = (v: number) => (opts.zip64 ? 0xffffffff : v);
-    tail.push(...le(0x06054b50, 4), 0, 0, 0, 0, ...le(sat16(entries.length), 2), ...le(sat16(entries.length), 2), ...le(sat32(cdSize), 4), ...le(sat32(cdOffset), 4), 0, 0);
+    tail.push(
+      ...le(0x06054b50, 4), 0, 0, 0, 0, ...le(sat16(entries.length), 2), ...le(sat16(entries.length), 2),
+      ...le(sat32(cdSize), 4), ...le(sat32(cdOffset), 4), 0, 0,
+    );
     return Uint8Array.from([...cd, ...tail]);
   };
   return { local: Uint8Array.from(local), directory };

@@ -62,7 +62,12 @@ describe('zip reader', () => {
     ['bad-zip', 'more entries than the directory can hold', () => { const z = buildZip(files); z[eocdAt(z) + 10] = 200; return z; }],
     ['bad-zip', 'a 2 GB central directory', () => { const z = buildZip(files); setU32(z, eocdAt(z) + 12, 2 ** 31); setU32(z, eocdAt(z) + 16, 0); return z; }],
     ['bad-zip', 'saturated fields without a ZIP64 locator', () => { const z = buildZip(files); setU32(z, eocdAt(z) + 16, 0xffffffff); return z; }],
-    ['bad-zip', 'a damaged directory entry', () => { const z = buildZip(files); const cd = new DataView(z.buffer).getUint32(eocdAt(z) + 16, true); z[cd] ^= 0xff; return z; }],
+    ['bad-zip', 'a damaged directory entry', () => {
+      const z = buildZip(files);
+      const cd = new DataView(z.buffer).getUint32(eocdAt(z) + 16, true);
+      z[cd] ^= 0xff;
+      return z;
+    }],
   ];
   it.each(refusals)('refuses (%s) %s', async (code, _, make) => {
     const err = await readAll(make(), 'broken.pth').catch((e) => e);

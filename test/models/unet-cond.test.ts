@@ -29,7 +29,9 @@ describe('UNet2DConditionModel (diffusers layout)', () => {
     const ctx = upload(fx.get('encoder_hidden_states'));
     const seen: string[] = [];
     const base = unet.forward(sample, 10, ctx);
-    const same = unet.forward(sample, 10, ctx, { attentionHook: (p, call) => { seen.push(`${call.name}:${call.isCross ? 'cross' : 'self'}:${p.shape.join('x')}`); } });
+    const same = unet.forward(sample, 10, ctx, {
+      attentionHook: (p, call) => { seen.push(`${call.name}:${call.isCross ? 'cross' : 'self'}:${p.shape.join('x')}`); },
+    });
     assertClose(await same.toArray(), await base.toArray(), { atol: 1e-5 });
     expect(seen.some((s) => s.includes('attn2:cross'))).toBe(true);
     expect(seen.some((s) => s.includes('attn1:self'))).toBe(true);

@@ -9,7 +9,9 @@ beforeAll(async () => {
   manualSeed(7);
 });
 
-const host = async (t: { toArray(): Promise<Float32Array | Int32Array>; shape: readonly number[] }) => ({ shape: [...t.shape], data: Float64Array.from(await t.toArray()) });
+const host = async (t: { toArray(): Promise<Float32Array | Int32Array>; shape: readonly number[] }) => ({
+  shape: [...t.shape], data: Float64Array.from(await t.toArray()),
+});
 
 describe('nn layers', () => {
   it('Linear and Conv2d use PyTorch layouts and init bounds', async () => {

@@ -14,7 +14,9 @@ function setGrad(p: Tensor, g: number[]): void {
 }
 
 /** torch.optim reference updates in f64, written out from the PyTorch docs' pseudo-code. */
-function adamRef(p: number[], grads: number[][], { lr, b1, b2, eps, wd, decoupled }: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean }) {
+function adamRef(
+  p: number[], grads: number[][], { lr, b1, b2, eps, wd, decoupled }: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean },
+) {
   const m = p.map(() => 0);
   const v = p.map(() => 0);
   const w = [...p];

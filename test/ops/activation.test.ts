@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, geglu, gelu, grad, gradcheck, leakyRelu, mish, quickGelu, sigmoid, silu, softplus, sum, tidy,
+  fromArray, geglu, gelu, grad, gradcheck, leakyRelu, mish, quickGelu, sigmoid, silu, softplus, sum, tidy,
   type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
@@ -12,7 +12,6 @@ beforeAll(async () => {
   ctx = await setupGpu();
 });
 
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
 const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 // Cases and helpers shared by the attention test files.
-import { backward, fromArray, grad, scaledDotProductAttention, sum, withFlags, zeros, type AttentionOptions, type FlagValues, type HostArray, type Tensor } from '../../src/index.js';
+import {
+  backward, fromArray, grad, scaledDotProductAttention, sum, withFlags, zeros, type AttentionOptions, type FlagValues, type HostArray, type Tensor,
+} from '../../src/index.js';
 import type * as ref from '../../src/reference/index.ts';
 import { randomArray } from '../helpers/gpu.js';
 
@@ -39,7 +41,10 @@ export const cases: Case[] = [
   { name: 'bool key-padding mask [B, 1, 1, Lk]', q: [2, 3, 7, 8], k: [2, 3, 13, 8], v: [2, 3, 13, 8], mask: { shape: [2, 1, 1, 13], kind: 'bool' } },
   { name: 'bool mask [B, 1, Lq, Lk] + causal', q: [2, 3, 9, 8], k: [2, 3, 9, 8], v: [2, 3, 9, 8], causal: true, mask: { shape: [2, 1, 9, 9], kind: 'bool' } },
   { name: 'additive mask [Lq, Lk] over batch and heads', q: [2, 2, 7, 5], k: [2, 2, 13, 5], v: [2, 2, 13, 5], mask: { shape: [7, 13], kind: 'additive' } },
-  { name: 'additive mask [B, H, Lq, Lk], scale 0.3', q: [2, 2, 7, 8], k: [2, 2, 13, 8], v: [2, 2, 13, 8], scale: 0.3, mask: { shape: [2, 2, 7, 13], kind: 'additive' } },
+  {
+    name: 'additive mask [B, H, Lq, Lk], scale 0.3', q: [2, 2, 7, 8], k: [2, 2, 13, 8], v: [2, 2, 13, 8], scale: 0.3,
+    mask: { shape: [2, 2, 7, 13], kind: 'additive' },
+  },
 ];
 
 export function inputsOf(c: Case, seed = 1): HostArray[] {
@@ -60,7 +65,8 @@ export function refOpts(c: Case, mask: HostArray | undefined): ref.AttentionOpti
  * dQ and dK/dV kernels); `forwardOnly` stops after the forward.
  */
 export function traceAttention(
-  q: number[], k: number[], v: number[], o: AttentionOptions & { maskShape?: number[] } = {}, flags: Partial<FlagValues> = {}, split = false, forwardOnly = false,
+  q: number[], k: number[], v: number[], o: AttentionOptions & { maskShape?: number[] } = {}, flags: Partial<FlagValues> = {},
+  split = false, forwardOnly = false,
 ): void {
   withFlags(flags, () => {
     const [qt, kt, vt] = [zeros(q).requiresGrad_(), zeros(k).requiresGrad_(), zeros(v).requiresGrad_()];

@@ -39,7 +39,13 @@ for (const family of OTHER_FAMILIES) describe(`the ${family} kernel family, forc
     const m = maskArray(c.mask!.shape, 'bool', 81);
     const mt = up(m);
     try {
-      await withFlags({ 'attention.family': other() }, () => checkOp(`${other()} ${c.name}`, (q, k, v) => scaledDotProductAttention(q, k, v, { ...optsOf(c, mt), impl: 'fused' }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), refOpts(c, m)), inputsOf(c, 82), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 }));
+      await withFlags({ 'attention.family': other() }, () => checkOp(
+        `${other()} ${c.name}`,
+        (q, k, v) => scaledDotProductAttention(q, k, v, { ...optsOf(c, mt), impl: 'fused' }),
+        (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), refOpts(c, m)),
+        inputsOf(c, 82),
+        { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 },
+      ));
     } finally {
       mt.dispose();
     }
@@ -85,7 +91,9 @@ describe('the regs family (CPU adapters): other register blocks', () => {
             for (const t of [q, k, v, y]) t.dispose();
           });
         }
-        ['out', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(results[0][i], results[1][i], { atol: 2e-5, rtol: 1e-4 }, `${o.causal ? 'causal' : 'plain'} ${name}`));
+        ['out', 'dq', 'dk', 'dv'].forEach(
+          (name, i) => assertClose(results[0][i], results[1][i], { atol: 2e-5, rtol: 1e-4 }, `${o.causal ? 'causal' : 'plain'} ${name}`),
+        );
       }
       g.dispose();
     });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum, withFlags, type AttentionOptions, type GpuContext, type Tensor,
+  attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum, withFlags,
+  type AttentionOptions, type GpuContext, type Tensor,
 } from '../../src/index.js';
 import { attentionKernelConfig } from '../../src/ops/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
@@ -46,7 +47,13 @@ describe('scaledDotProductAttention vs the f64 reference: forward and gradcheck 
     const c = cases[10];
     const m = maskArray(c.mask!.shape, 'bool', 3);
     const mt = up(m);
-    await checkOp('attentionProbs', (q, k) => attentionProbs(q, k, optsOf(c, mt)), (q, k) => ref.attentionProbs(nd(q), nd(k), refOpts(c, m)), inputsOf(c).slice(0, 2), { atol: 1e-6, rtol: 1e-5 });
+    await checkOp(
+      'attentionProbs',
+      (q, k) => attentionProbs(q, k, optsOf(c, mt)),
+      (q, k) => ref.attentionProbs(nd(q), nd(k), refOpts(c, m)),
+      inputsOf(c).slice(0, 2),
+      { atol: 1e-6, rtol: 1e-5 },
+    );
     const p = randomArray([2, 3, 9, 9], 4, 0, 1);
     await checkOp('attentionWithProbs', attentionWithProbs, (a, b) => ref.matmul(nd(a), nd(b)), [p, inputsOf(c)[2]], { atol: 1e-6, rtol: 1e-5 });
     mt.dispose();
@@ -91,10 +98,16 @@ describe('fused vs unfused', () => {
   it('head sizes 80 and 160 (smaller tiles) match the reference', async () => {
     for (const d of [80, 160]) {
       const c: Case = { name: `D ${d}`, q: [1, 5, d], k: [1, 9, d], v: [1, 9, d] };
-      await checkOp(`D ${d}`, (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused' }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v)), inputsOf(c, 5), { atol: 2e-6, rtol: 1e-5, grad: false });
+      await checkOp(
+        `D ${d}`,
+        (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused' }),
+        (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v)),
+        inputsOf(c, 5),
+        { atol: 2e-6, rtol: 1e-5, grad: false },
+      );
     }
-    expect(attentionKernelConfig("fwd", 160, 160)!.BQ).toBeLessThan(32);
-    expect(attentionKernelConfig("dkv", 160, 160)!.BK).toBeLessThan(32);
+    expect(attentionKernelConfig('fwd', 160, 160)!.BQ).toBeLessThan(32);
+    expect(attentionKernelConfig('dkv', 160, 160)!.BK).toBeLessThan(32);
   });
 
   it('gradcheck D 80, causal', async () => {
@@ -102,7 +115,13 @@ describe('fused vs unfused', () => {
     // CPU adapters run the regs family: one row per lane here (the regs backward tests below share these
     // pipelines) because the default block's kernels take ~30 s to compile at this head size on llvmpipe.
     await withFlags({ 'attention.regsBlock': { rowsPerLane: 1, keysPerLane: 4 } }, () =>
-      checkOp('D 80', (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused', causal: true }), (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), { causal: true }), inputsOf(c, 6), { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 }));
+      checkOp(
+        'D 80',
+        (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused', causal: true }),
+        (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), { causal: true }),
+        inputsOf(c, 6),
+        { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 },
+      ));
   });
 
   it('higher order: the createGraph vjp equals the fused backward kernels', async () => {

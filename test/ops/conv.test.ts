@@ -21,7 +21,9 @@ function pads(p: Conv2dOptions['padding']): [number, number, number, number] {
   if (typeof p === 'number') return [p, p, p, p];
   return p.length === 2 ? [p[0], p[0], p[1], p[1]] : [p[0], p[1], p[2], p[3]];
 }
-const two = (v: number | readonly number[] | undefined, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+const two = (v: number | readonly number[] | undefined, d: number): [number, number] => (
+  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0], v[1]]
+);
 
 /** Reference vjps of conv2d by direct loops: dL/dx and dL/dw for L = sum(conv2d(x, w) · R). */
 function refConvGrads(x: HostArray, w: HostArray, R: HostArray, o: Conv2dOptions): { gx: Float64Array; gw: Float64Array } {
@@ -57,7 +59,10 @@ interface ConvCase { name: string; x: number[]; w: number[]; bias: boolean; o: C
 const CASES: ConvCase[] = [
   { name: '3x3 s1 p1', x: [2, 3, 7, 6], w: [5, 3, 3, 3], bias: true, o: { padding: 1 } },
   { name: '3x3 s2 p1 odd', x: [1, 4, 9, 7], w: [6, 4, 3, 3], bias: true, o: { stride: 2, padding: 1 } },
-  { name: '3x2 stride [2,1] dilation [1,2] pad [1,2]', x: [1, 3, 8, 9], w: [4, 3, 3, 2], bias: false, o: { stride: [2, 1], dilation: [1, 2], padding: [1, 2] } },
+  {
+    name: '3x2 stride [2,1] dilation [1,2] pad [1,2]', x: [1, 3, 8, 9], w: [4, 3, 3, 2], bias: false,
+    o: { stride: [2, 1], dilation: [1, 2], padding: [1, 2] },
+  },
   { name: 'asymmetric padding [0,1,1,0] s2', x: [2, 2, 6, 5], w: [3, 2, 3, 3], bias: true, o: { stride: 2, padding: [0, 1, 1, 0] } },
   { name: 'groups 2, 1x1', x: [2, 4, 5, 3], w: [6, 2, 1, 1], bias: true, o: { groups: 2 } },
   { name: 'groups 3, 3x3 s2 dil 2', x: [1, 6, 9, 8], w: [9, 2, 3, 3], bias: true, o: { groups: 3, stride: 2, padding: 2, dilation: 2 } },
@@ -118,17 +123,25 @@ describe('conv2d GEMM tiles: several tiles, ragged M / N / K edges', () => {
     { name: 'rows: W 8, a subgroup spans 4 rows, M 7', x: [2, 5, 6, 8], w: [7, 5, 3, 3], bias: true, o: { padding: 1 }, rows: 'both' },
     { name: 'rows: W 40, subgroup ends mid-row, ragged N', x: [1, 3, 5, 40], w: [6, 3, 3, 3], bias: true, o: { padding: 1 }, rows: 'both' },
     { name: 'rows: 3x4 kernel, padding [0, 2, 2, 1]', x: [2, 2, 5, 12], w: [4, 2, 3, 4], bias: false, o: { padding: [0, 2, 2, 1] }, rows: 'both' },
-    { name: 'rows: stride [2, 1], dilation [2, 1]', x: [1, 3, 9, 8], w: [5, 3, 3, 3], bias: true, o: { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, rows: 'forward' },
+    {
+      name: 'rows: stride [2, 1], dilation [2, 1]', x: [1, 3, 9, 8], w: [5, 3, 3, 3], bias: true,
+      o: { stride: [2, 1], dilation: [2, 1], padding: [2, 1] }, rows: 'forward',
+    },
     { name: 'rows: groups 2', x: [2, 4, 5, 8], w: [6, 2, 3, 3], bias: true, o: { groups: 2, padding: 1 }, rows: 'both' },
     { name: 'rows: 1x1', x: [2, 6, 3, 4], w: [5, 6, 1, 1], bias: true, o: {}, rows: 'both' },
     { name: 'pointwise on the matmul kernel: M 20, K 18, 3 images', x: [3, 18, 5, 6], w: [20, 18, 1, 1], bias: true, o: {} },
     { name: 'rows: depthwise 3x3', x: [1, 4, 4, 8], w: [4, 1, 3, 3], bias: true, o: { groups: 4, padding: 1 }, rows: 'both' },
-    { name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)', x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7, rows: 'both' },
+    {
+      name: 'OW % 4 = 0: weight-gradient decode carried across rows and images, splits start mid-row (split-K 7)',
+      x: [3, 5, 5, 12], w: [12, 5, 3, 3], bias: true, o: { padding: 1 }, split: 7, rows: 'both',
+    },
   ];
   const pointwise = (c: ConvCase) => c.w[2] === 1 && c.w[3] === 1 && !c.o.groups && !c.o.stride && !c.o.padding;
   for (const c of big) for (const algo of ['gemm', 'regs', 'rows', 'matmul'] as ConvAlgo[]) {
     if (algo === 'matmul' && !pointwise(c)) continue;
-    it(`${c.name} (${algo})`, () => withFlags({ 'conv.algo': algo, 'conv.splitK': c.split ?? null, 'conv.tile': c.tile ? CONV_TILES[c.tile] : null }, async () => {
+    it(`${c.name} (${algo})`, () => withFlags({
+      'conv.algo': algo, 'conv.splitK': c.split ?? null, 'conv.tile': c.tile ? CONV_TILES[c.tile] : null,
+    }, async () => {
       const x = randomArray(c.x, 21);
       const w = randomArray(c.w, 22, -0.3, 0.3);
       const b = randomArray([c.w[0]], 23);
@@ -190,7 +203,10 @@ describe('convTranspose2d vs reference, forward and gradcheck', () => {
     { name: 's1 p0 4x4', x: [1, 3, 5, 4], w: [3, 2, 4, 4], bias: false, o: {} },
     { name: 's2 k2 (2x upsampler)', x: [1, 5, 3, 4], w: [5, 3, 2, 2], bias: true, o: { stride: 2 } },
     { name: '1x1 s1 (pointwise: the matmul kernel on CPU adapters)', x: [2, 4, 3, 5], w: [4, 6, 1, 1], bias: true, o: {} },
-    { name: 'groups 2, s [2,3], dilation 2', x: [1, 4, 3, 3], w: [4, 2, 3, 3], bias: true, o: { stride: [2, 3], padding: [1, 0], dilation: 2, groups: 2, outputPadding: [1, 2] } },
+    {
+      name: 'groups 2, s [2,3], dilation 2', x: [1, 4, 3, 3], w: [4, 2, 3, 3], bias: true,
+      o: { stride: [2, 3], padding: [1, 0], dilation: 2, groups: 2, outputPadding: [1, 2] },
+    },
   ];
   for (const algo of ['gemm', 'regs', 'direct', 'matmul'] as ConvAlgo[]) {
     for (const c of cases) {
@@ -332,10 +348,13 @@ describe('PyTorch fixtures (test/fixtures/ops/conv.json)', () => {
       };
       let y: Tensor;
       if (fn === 'conv2d') {
-        y = conv2d(arg(0)!, arg(1)!, arg(2), { stride: opt(kw.stride), padding: opt(kw.padding), dilation: opt(kw.dilation), groups: opt(kw.groups) as number | undefined });
+        y = conv2d(arg(0)!, arg(1)!, arg(2), {
+          stride: opt(kw.stride), padding: opt(kw.padding), dilation: opt(kw.dilation), groups: opt(kw.groups) as number | undefined,
+        });
       } else if (fn === 'conv_transpose2d') {
         y = convTranspose2d(arg(0)!, arg(1)!, arg(2), {
-          stride: opt(kw.stride), padding: opt(kw.padding), outputPadding: opt(kw.output_padding), dilation: opt(kw.dilation), groups: opt(kw.groups) as number | undefined,
+          stride: opt(kw.stride), padding: opt(kw.padding), outputPadding: opt(kw.output_padding), dilation: opt(kw.dilation),
+          groups: opt(kw.groups) as number | undefined,
         });
       } else {
         throw new Error(`unhandled fixture call ${c.call}`);

@@ -35,7 +35,13 @@ describe('gather vs reference, forward and gradcheck (scatter-add)', () => {
         const a = c.axis < 0 ? c.axis + c.x.length : c.axis;
         const index = randomIndex(c.index, c.x[a], 21);
         const idxT = make(index);
-        await checkOp(`gather ${c.name}`, (x) => gather(x, c.axis, idxT), (x) => ref.gather(nd(x), c.axis, index), [randomArray(c.x, 22)], { atol: 0, rtol: 0 });
+        await checkOp(
+          `gather ${c.name}`,
+          (x) => gather(x, c.axis, idxT),
+          (x) => ref.gather(nd(x), c.axis, index),
+          [randomArray(c.x, 22)],
+          { atol: 0, rtol: 0 },
+        );
         idxT.dispose();
       });
     }
@@ -105,7 +111,13 @@ describe('indexSelect vs reference, forward and gradcheck', () => {
         const a = c.axis < 0 ? c.axis + c.x.length : c.axis;
         const index = randomIndex([c.m], c.x[a], 31);
         const idxT = i32(index);
-        await checkOp(`indexSelect ${c.name}`, (x) => indexSelect(x, c.axis, idxT), (x) => ref.indexSelect(nd(x), c.axis, index), [randomArray(c.x, 32)], { atol: 0, rtol: 0 });
+        await checkOp(
+          `indexSelect ${c.name}`,
+          (x) => indexSelect(x, c.axis, idxT),
+          (x) => ref.indexSelect(nd(x), c.axis, index),
+          [randomArray(c.x, 32)],
+          { atol: 0, rtol: 0 },
+        );
       }));
     }
   }

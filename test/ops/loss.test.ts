@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, binaryCrossEntropyWithLogits, cosineSimilarity, crossEntropy, fromArray, grad, gradcheck, l1Loss, mseLoss, sum,
-  type GpuContext, type HostArray, type Tensor,
+  binaryCrossEntropyWithLogits, cosineSimilarity, crossEntropy, fromArray, grad, gradcheck, l1Loss, mseLoss, sum,
+  type GpuContext, type HostArray,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
 import { loadFamily, matchFixture } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
@@ -37,7 +37,13 @@ describe('crossEntropy vs reference', () => {
   for (const reduction of ['mean', 'sum', 'none'] as const) {
     it(`[4, 5] class indices, reduction ${reduction}`, async () => {
       const t = fromArray(Int32Array.from(ids), [4], { ctx });
-      await checkOp(`ce ${reduction}`, (l) => crossEntropy(l, t, { reduction }), (l) => ref.crossEntropy(nd(l), ref.nd([4], ids), { reduction }), [randomArray([4, 5], 1, -3, 3)], TOL);
+      await checkOp(
+        `ce ${reduction}`,
+        (l) => crossEntropy(l, t, { reduction }),
+        (l) => ref.crossEntropy(nd(l), ref.nd([4], ids), { reduction }),
+        [randomArray([4, 5], 1, -3, 3)],
+        TOL,
+      );
     });
   }
 
@@ -63,10 +69,17 @@ describe('crossEntropy vs reference', () => {
     const tIds = [1, -100, 3, 0, 7];
     const t = fromArray(Int32Array.from(tIds), [5], { ctx });
     for (const reduction of ['mean', 'sum', 'none'] as const) {
-      await checkOp(`ce ignore ${reduction}`, (l) => crossEntropy(l, t, { reduction }), (l) => ref.crossEntropy(nd(l), ref.nd([5], tIds), { reduction }), [randomArray([5, 8], 5, -3, 3)], TOL);
+      await checkOp(
+        `ce ignore ${reduction}`,
+        (l) => crossEntropy(l, t, { reduction }),
+        (l) => ref.crossEntropy(nd(l), ref.nd([5], tIds), { reduction }),
+        [randomArray([5, 8], 5, -3, 3)],
+        TOL,
+      );
     }
     await checkOp('ce ignore 7, smoothing', (l) => crossEntropy(l, tIds.map((v) => (v === -100 ? 2 : v)), { ignoreIndex: 7, labelSmoothing: 0.1 }),
-      (l) => ref.crossEntropy(nd(l), ref.nd([5], tIds.map((v) => (v === -100 ? 2 : v))), { ignoreIndex: 7, labelSmoothing: 0.1 }), [randomArray([5, 8], 6, -3, 3)], TOL);
+      (l) => ref.crossEntropy(nd(l), ref.nd([5], tIds.map((v) => (v === -100 ? 2 : v))), { ignoreIndex: 7, labelSmoothing: 0.1 }),
+      [randomArray([5, 8], 6, -3, 3)], TOL);
   });
 
   it('errors: CPU index out of range, wrong target shape', () => {
@@ -119,7 +132,8 @@ describe('binaryCrossEntropyWithLogits vs reference', () => {
       (a, b) => ref.binaryCrossEntropyWithLogits(nd(a), nd(b), { posWeight: ref.nd([4], Float32Array.from(pw.data)), reduction: 'sum' }), [x, y], TOL);
     const wt = up(w);
     await checkOp('bce posWeight 2, weight, none', (a, b) => binaryCrossEntropyWithLogits(a, b, { posWeight: 2, weight: wt, reduction: 'none' }),
-      (a, b) => ref.binaryCrossEntropyWithLogits(nd(a), nd(b), { posWeight: 2, weight: ref.nd([3, 1], Float32Array.from(w.data)), reduction: 'none' }), [x, y], TOL);
+      (a, b) => ref.binaryCrossEntropyWithLogits(nd(a), nd(b), { posWeight: 2, weight: ref.nd([3, 1], Float32Array.from(w.data)), reduction: 'none' }),
+      [x, y], TOL);
   });
 });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, batchNorm2d, fromArray, grad, gradcheck, groupNorm, layerNorm, mul, sum, tidy, withFlags, type FlagValues,
+  batchNorm2d, fromArray, grad, gradcheck, groupNorm, layerNorm, mul, sum, tidy, withFlags, type FlagValues,
   type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
@@ -33,8 +33,12 @@ describe('PyTorch fixtures (test/fixtures/ops/norm.*)', () => {
     expect(await matchFixture(fam, 'group_norm', ['x', 'w', 'b'], ({ x, w, b }) => groupNorm(x, 4, w, b, 1e-5))).toBe(3);
     expect(await matchFixture(fam, 'group_norm_eps6', ['x', 'w', 'b'], ({ x, w, b }) => groupNorm(x, 2, w, b, 1e-6))).toBe(3);
     expect(await matchFixture(fam, 'layer_norm', ['x', 'w', 'b'], ({ x, w, b }) => layerNorm(x, [16], w, b, 1e-5))).toBe(3);
-    expect(await matchFixture(fam, 'batch_norm_eval', ['x', 'rm', 'rv', 'w', 'b'], ({ x, rm, rv, w, b }) => batchNorm2d(x, rm, rv, w, b, { training: false, eps: 1e-5 }))).toBe(3);
-    expect(await matchFixture(fam, 'batch_norm_train', ['x', 'w', 'b'], ({ x, w, b }) => batchNorm2d(x, null, null, w, b, { training: true, eps: 1e-5 }))).toBe(3);
+    expect(await matchFixture(
+      fam, 'batch_norm_eval', ['x', 'rm', 'rv', 'w', 'b'], ({ x, rm, rv, w, b }) => batchNorm2d(x, rm, rv, w, b, { training: false, eps: 1e-5 }),
+    )).toBe(3);
+    expect(await matchFixture(
+      fam, 'batch_norm_train', ['x', 'w', 'b'], ({ x, w, b }) => batchNorm2d(x, null, null, w, b, { training: true, eps: 1e-5 }),
+    )).toBe(3);
   });
   it('all five cases: out, grad_x, grad_w, grad_b (one workgroup per row)', () => run('workgroup'));
   it('all five cases through the split (several workgroups per row) kernels', () => run('split'));
@@ -207,10 +211,15 @@ function numericGrad(f: (x: ref.NDArray) => ref.NDArray, x: ref.NDArray, R: Floa
 
 describe('double backward (createGraph)', () => {
   const R1 = (n: number) => randomArray([n], 71, -1, 1).data;
-  const cases: Array<{ name: string; shape: number[]; gpu: (x: Tensor, w: Tensor) => Tensor; cpu: (x: ref.NDArray, w: ref.NDArray) => ref.NDArray; wShape: number[] }> = [
+  const cases: Array<{
+    name: string; shape: number[]; gpu: (x: Tensor, w: Tensor) => Tensor; cpu: (x: ref.NDArray, w: ref.NDArray) => ref.NDArray; wShape: number[];
+  }> = [
     { name: 'groupNorm [2, 4, 3]', shape: [2, 4, 3], wShape: [4], gpu: (x, w) => groupNorm(x, 2, w), cpu: (x, w) => ref.groupNorm(x, 2, w, null) },
     { name: 'layerNorm [3, 5]', shape: [3, 5], wShape: [5], gpu: (x, w) => layerNorm(x, [5], w), cpu: (x, w) => ref.layerNorm(x, [5], w, null) },
-    { name: 'batchNorm2d train [3, 2, 2]', shape: [3, 2, 2], wShape: [2], gpu: (x, w) => batchNorm2d(x, null, null, w, null, { training: true }), cpu: (x, w) => ref.batchNorm2d(x, null, null, w, null, { training: true }) },
+    {
+      name: 'batchNorm2d train [3, 2, 2]', shape: [3, 2, 2], wShape: [2],
+      gpu: (x, w) => batchNorm2d(x, null, null, w, null, { training: true }), cpu: (x, w) => ref.batchNorm2d(x, null, null, w, null, { training: true }),
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: d/dx of the input gradient matches finite differences`, async () => {

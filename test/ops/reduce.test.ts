@@ -61,8 +61,20 @@ describe('reductions vs reference over [3, 4, 5], forward and gradcheck', () => 
   it('0-d and size-1 inputs', async () => {
     for (const name of Object.keys(GPU) as Name[]) {
       if (name === 'var') continue; // one sample: NaN with correction 1, tested below
-      await checkOp(`${name} 0-d`, (x) => GPU[name](x, undefined, false), (x) => REF[name](nd(x), undefined, false), [randomArray([], 70)], { atol: 1e-6, rtol: 1e-6 });
-      await checkOp(`${name} [1, 3, 1] axis 0`, (x) => GPU[name](x, 0, false), (x) => REF[name](nd(x), 0, false), [randomArray([1, 3, 1], 71)], { atol: 1e-6, rtol: 1e-6 });
+      await checkOp(
+        `${name} 0-d`,
+        (x) => GPU[name](x, undefined, false),
+        (x) => REF[name](nd(x), undefined, false),
+        [randomArray([], 70)],
+        { atol: 1e-6, rtol: 1e-6 },
+      );
+      await checkOp(
+        `${name} [1, 3, 1] axis 0`,
+        (x) => GPU[name](x, 0, false),
+        (x) => REF[name](nd(x), 0, false),
+        [randomArray([1, 3, 1], 71)],
+        { atol: 1e-6, rtol: 1e-6 },
+      );
     }
   });
 

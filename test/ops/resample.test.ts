@@ -37,7 +37,10 @@ describe('interpolate vs reference, forward and gradcheck', () => {
       await checkOp(
         `interpolate ${JSON.stringify(o)}`,
         (x) => interpolate(x, o),
-        (x) => ref.interpolate(nd(x), { ...o, size: typeof o.size === 'number' ? [o.size, o.size] : (o.size as [number, number] | undefined), scaleFactor: o.scaleFactor as number | [number, number] | undefined, mode: o.mode ?? 'nearest' }),
+        (x) => ref.interpolate(nd(x), {
+          ...o, size: typeof o.size === 'number' ? [o.size, o.size] : (o.size as [number, number] | undefined),
+          scaleFactor: o.scaleFactor as number | [number, number] | undefined, mode: o.mode ?? 'nearest',
+        }),
         [randomArray(c.x, 3)],
         { atol: 1e-5, rtol: 1e-5 },
       );
@@ -133,7 +136,9 @@ function runCall(fn: string, x: Tensor, args: PyValue[], kw: Record<string, PyVa
         countIncludePad: (kw.count_include_pad ?? args[5]) as boolean | undefined,
       });
     case 'max_pool2d':
-      return maxPool2d(x, a(1, 'kernel_size')!, a(2, 'stride'), a(3, 'padding') ?? 0, { dilation: a(4, 'dilation'), ceilMode: (kw.ceil_mode ?? args[5]) as boolean | undefined });
+      return maxPool2d(x, a(1, 'kernel_size')!, a(2, 'stride'), a(3, 'padding') ?? 0, {
+        dilation: a(4, 'dilation'), ceilMode: (kw.ceil_mode ?? args[5]) as boolean | undefined,
+      });
     case 'adaptive_avg_pool2d':
       return adaptiveAvgPool2d(x, a(1, 'output_size')!);
     default:

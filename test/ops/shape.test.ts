@@ -63,7 +63,13 @@ describe('copies: permute, transpose, broadcastTo', () => {
   });
 
   it('four elements per copy thread where aligned (head split, aligned slice) and one where not', async () => {
-    await checkOp('head split', (x) => permute(reshape(x, [2, 5, 2, 4]), [0, 2, 1, 3]), (x) => ref.permute(ref.reshape(nd(x), [2, 5, 2, 4]), [0, 2, 1, 3]), [randomArray([2, 5, 8], 90)], exact);
+    await checkOp(
+      'head split',
+      (x) => permute(reshape(x, [2, 5, 2, 4]), [0, 2, 1, 3]),
+      (x) => ref.permute(ref.reshape(nd(x), [2, 5, 2, 4]), [0, 2, 1, 3]),
+      [randomArray([2, 5, 8], 90)],
+      exact,
+    );
     await checkOp('aligned narrow', (x) => narrow(x, 2, 4, 4), (x) => ref.slice(nd(x), [[0, 2], [0, 5], [4, 8]]), [randomArray([2, 5, 8], 91)], exact);
     await checkOp('unaligned narrow', (x) => narrow(x, 2, 1, 4), (x) => ref.slice(nd(x), [[0, 2], [0, 5], [1, 5]]), [randomArray([2, 5, 8], 92)], exact);
   });
@@ -117,13 +123,25 @@ describe('concat and stack', () => {
     it(`concat of 3 inputs along axis ${axis}`, async () => {
       const a = axis < 0 ? axis + 3 : axis;
       const shapes = [1, 3, 2].map((k) => [2, 3, 2].map((d, i) => (i === a ? k : d)));
-      await checkOp(`concat axis ${axis}`, (...xs) => concat(xs, axis), (...xs) => ref.concat(xs.map(nd), axis), shapes.map((s, i) => randomArray(s, 95 + i)), exact);
+      await checkOp(
+        `concat axis ${axis}`,
+        (...xs) => concat(xs, axis),
+        (...xs) => ref.concat(xs.map(nd), axis),
+        shapes.map((s, i) => randomArray(s, 95 + i)),
+        exact,
+      );
     });
   }
 
   for (const axis of [0, 1, -1]) {
     it(`stack of 3 inputs along axis ${axis}`, async () => {
-      await checkOp(`stack axis ${axis}`, (...xs) => stack(xs, axis), (...xs) => ref.stack(xs.map(nd), axis), [0, 1, 2].map((i) => randomArray([2, 3], 98 + i)), exact);
+      await checkOp(
+        `stack axis ${axis}`,
+        (...xs) => stack(xs, axis),
+        (...xs) => ref.stack(xs.map(nd), axis),
+        [0, 1, 2].map((i) => randomArray([2, 3], 98 + i)),
+        exact,
+      );
     });
   }
 

@@ -28,18 +28,42 @@ const cases: Array<{ name: string; shape: number[]; axis: number }> = [
 describe('softmax / logSoftmax vs reference, forward and gradcheck', () => {
   for (const c of cases) {
     it(`softmax ${c.name}`, async () => {
-      await checkOp(`softmax ${c.name}`, (x) => softmax(x, c.axis), (x) => ref.softmax(nd(x), c.axis), [randomArray(c.shape, 3, -3, 3)], { atol: 1e-6, rtol: 1e-5 });
+      await checkOp(
+        `softmax ${c.name}`,
+        (x) => softmax(x, c.axis),
+        (x) => ref.softmax(nd(x), c.axis),
+        [randomArray(c.shape, 3, -3, 3)],
+        { atol: 1e-6, rtol: 1e-5 },
+      );
     });
     it(`logSoftmax ${c.name}`, async () => {
-      await checkOp(`logSoftmax ${c.name}`, (x) => logSoftmax(x, c.axis), (x) => ref.logSoftmax(nd(x), c.axis), [randomArray(c.shape, 4, -3, 3)], { atol: 1e-5, rtol: 1e-5 });
+      await checkOp(
+        `logSoftmax ${c.name}`,
+        (x) => logSoftmax(x, c.axis),
+        (x) => ref.logSoftmax(nd(x), c.axis),
+        [randomArray(c.shape, 4, -3, 3)],
+        { atol: 1e-5, rtol: 1e-5 },
+      );
     });
   }
 
   for (const kernel of ['thread', 'workgroup'] as const) {
     for (const c of [cases[2], cases[3]]) {
       it(`softmax and logSoftmax ${c.name}, forced ${kernel} per row`, () => withFlags({ 'softmax.rowKernel': kernel }, async () => {
-        await checkOp(`softmax ${c.name} ${kernel}`, (x) => softmax(x, c.axis), (x) => ref.softmax(nd(x), c.axis), [randomArray(c.shape, 6, -3, 3)], { atol: 1e-6, rtol: 1e-5 });
-        await checkOp(`logSoftmax ${c.name} ${kernel}`, (x) => logSoftmax(x, c.axis), (x) => ref.logSoftmax(nd(x), c.axis), [randomArray(c.shape, 7, -3, 3)], { atol: 1e-5, rtol: 1e-5 });
+        await checkOp(
+          `softmax ${c.name} ${kernel}`,
+          (x) => softmax(x, c.axis),
+          (x) => ref.softmax(nd(x), c.axis),
+          [randomArray(c.shape, 6, -3, 3)],
+          { atol: 1e-6, rtol: 1e-5 },
+        );
+        await checkOp(
+          `logSoftmax ${c.name} ${kernel}`,
+          (x) => logSoftmax(x, c.axis),
+          (x) => ref.logSoftmax(nd(x), c.axis),
+          [randomArray(c.shape, 7, -3, 3)],
+          { atol: 1e-5, rtol: 1e-5 },
+        );
       }));
     }
   }

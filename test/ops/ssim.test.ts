@@ -69,7 +69,10 @@ describe('ssim vs reference: forward and gradcheck (x and y)', () => {
     const sb = await ssim(up(a), up(b)).item();
     const sc = await ssim(up(a), up(c)).item();
     expect(sb).toBeGreaterThan(sc);
-    expect(sb).toBeCloseTo(ref.ssim(nd({ shape: a.shape, data: Float64Array.from(Float32Array.from(a.data)) }), nd({ shape: b.shape, data: Float64Array.from(Float32Array.from(b.data)) })).data[0], 5);
+    expect(sb).toBeCloseTo(ref.ssim(
+      nd({ shape: a.shape, data: Float64Array.from(Float32Array.from(a.data)) }),
+      nd({ shape: b.shape, data: Float64Array.from(Float32Array.from(b.data)) }),
+    ).data[0], 5);
   });
 
   it('errors name the op and the shapes', () => {

@@ -45,7 +45,9 @@ describe('DDIM with classifier-free guidance (diffusers reference, 3 of 10 steps
   });
 
   it('matches the DDIM inversion trajectory', async () => {
-    const traj = ddimInvert({ unet, scheduler: new DDIMScheduler(fx.config.scheduler), x0: upload(fx.get('inv_x0')), cond: upload(fx.get('cond')), steps: 10, stopAfter: 3 });
+    const traj = ddimInvert({
+      unet, scheduler: new DDIMScheduler(fx.config.scheduler), x0: upload(fx.get('inv_x0')), cond: upload(fx.get('cond')), steps: 10, stopAfter: 3,
+    });
     for (const [i, name] of ['inv1', 'inv2', 'inv3'].entries()) assertClose(await traj[i + 1].toArray(), fx.get(name).data, fx.tol, name);
   });
 });

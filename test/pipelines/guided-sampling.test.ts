@@ -36,7 +36,9 @@ describe('differentiable sampling', () => {
     const cond = randn([1, 3, 8], { seed: 2 }).requiresGrad_();
     const uncond = randn([1, 3, 8], { seed: 3 }).requiresGrad_();
     const R = randn([1, 4, 8, 8], { seed: 4 });
-    const run = (z: Tensor, c: Tensor, u: Tensor) => ddimSample({ unet, scheduler: new DDIMScheduler(SCHED), zT: z, cond: c, uncond: u, guidanceScale: 3, steps: 2 }).latents;
+    const run = (z: Tensor, c: Tensor, u: Tensor) => ddimSample({
+      unet, scheduler: new DDIMScheduler(SCHED), zT: z, cond: c, uncond: u, guidanceScale: 3, steps: 2,
+    }).latents;
     const L = loss(run(zT, cond, uncond), R);
     const grads = grad(L, [zT, cond, uncond]);
     const h = 1e-2;
@@ -82,7 +84,9 @@ describe('h-space edits (Asyrp)', () => {
     const ddpm = new UNet2DModel(TINY_DDPM);
     const xT = randn([1, 3, 8, 8], { seed: 5 });
     const dh = fromArray(new Float32Array(16 * 4 * 4).fill(0.1), [1, 16, 4, 4]).requiresGrad_();
-    const base = noGrad(() => asyrpSample({ unet: ddpm, scheduler: new DDIMScheduler(SCHED), xT, steps: 3, edit: fromArray(new Float32Array(256), [1, 16, 4, 4]) }));
+    const base = noGrad(() => asyrpSample({
+      unet: ddpm, scheduler: new DDIMScheduler(SCHED), xT, steps: 3, edit: fromArray(new Float32Array(256), [1, 16, 4, 4]),
+    }));
     const edited = asyrpSample({ unet: ddpm, scheduler: new DDIMScheduler(SCHED), xT, steps: 3, edit: dh, tEdit: 0 });
     expect(await tidy(() => edited.sub(base).abs().max()).item()).toBeGreaterThan(1e-5);
     sum(edited).backward();
@@ -105,7 +109,9 @@ describe('null-text inversion', () => {
     const res = await nullTextInversion({ unet, scheduler: new DDIMScheduler(SCHED), x0, cond, uncond, steps, guidanceScale: 3, innerSteps: 10, lr: 5e-2 });
     expect(res.nullEmbeddings.length).toBe(steps);
     const zT = res.trajectory[steps];
-    const sample = (nulls: Tensor | Tensor[]) => noGrad(() => ddimSample({ unet, scheduler: new DDIMScheduler(SCHED), zT, cond, uncond: nulls, guidanceScale: 3, steps }).latents);
+    const sample = (nulls: Tensor | Tensor[]) => noGrad(() => ddimSample({
+      unet, scheduler: new DDIMScheduler(SCHED), zT, cond, uncond: nulls, guidanceScale: 3, steps,
+    }).latents);
     const before = await psnr(sample(uncond), x0);
     const after = await psnr(sample(res.nullEmbeddings), x0);
     expect(after).toBeGreaterThan(before);
@@ -141,7 +147,10 @@ describe('prompt-to-prompt', () => {
     const steps = 3;
     const run = (cross: number, self: number, mask?: TokenMaskAccumulator) => noGrad(() => ddimSample({
       unet, scheduler: new DDIMScheduler(SCHED), zT: concat([zT, zT], 0), cond: concat([src, edit], 0), uncond: concat([u, u], 0), guidanceScale: 3, steps,
-      attentionHook: promptToPromptHook({ mode: { kind: 'replace' }, steps, crossReplace: cross, selfReplace: self, maxSelfTokens: 1e9, onSourceCross: mask ? (p, call) => mask.add(p, call) : undefined }),
+      attentionHook: promptToPromptHook({
+        mode: { kind: 'replace' }, steps, crossReplace: cross, selfReplace: self, maxSelfTokens: 1e9,
+        onSourceCross: mask ? (p, call) => mask.add(p, call) : undefined,
+      }),
     }).latents);
     const mask = new TokenMaskAccumulator(1, [8, 8]);
     const injected = run(1, 1, mask);

@@ -64,7 +64,10 @@ describe('scheduler config keys', () => {
     expect(() => new DPMSolverMultistepScheduler({ use_karras_sigmas: true })).toThrow(
       /^cflens: DPMSolverMultistepScheduler: use_karras_sigmas = true is not implemented \(only its default false is accepted\); the keys DPMSolverMultistepScheduler implements are .*Remove 'use_karras_sigmas' or set it to false/,
     );
-    for (const [k, v] of Object.entries({ use_exponential_sigmas: true, use_beta_sigmas: true, use_lu_lambdas: true, use_flow_sigmas: true, flow_shift: 3, use_dynamic_shifting: true, time_shift_type: 'linear' })) {
+    for (const [k, v] of Object.entries({
+      use_exponential_sigmas: true, use_beta_sigmas: true, use_lu_lambdas: true, use_flow_sigmas: true, flow_shift: 3, use_dynamic_shifting: true,
+      time_shift_type: 'linear',
+    })) {
       expect(() => new DPMSolverMultistepScheduler({ [k]: v }), k).toThrow(new RegExp(`^cflens: DPMSolverMultistepScheduler: ${k} = .* is not implemented`));
     }
     expect(() => new DDIMInverseScheduler({ thresholding: true })).toThrow(/^cflens: DDIMInverseScheduler: thresholding = true is not implemented/);

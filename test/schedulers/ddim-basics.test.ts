@@ -25,7 +25,8 @@ describe('noise schedules (diffusers DDIMScheduler, Stable Diffusion config)', (
 
   it('chooses the timesteps diffusers chooses for each spacing', () => {
     const base = { num_train_timesteps: 1000, steps_offset: 0 };
-    expect(inferenceTimesteps(resolveConfig({ ...base, timestep_spacing: 'leading', steps_offset: 1 }), 10)).toEqual([901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
+    expect(inferenceTimesteps(resolveConfig({ ...base, timestep_spacing: 'leading', steps_offset: 1 }), 10))
+      .toEqual([901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
     expect(inferenceTimesteps(resolveConfig({ ...base, timestep_spacing: 'trailing' }), 10)).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
     expect(inferenceTimesteps(resolveConfig({ ...base, timestep_spacing: 'linspace' }), 10)).toEqual([999, 888, 777, 666, 555, 444, 333, 222, 111, 0]);
     // np.round rounds halves to even: arange(1000, 0, -2.5) holds 997.5 -> 998 and 992.5 -> 992 (numpy: [999 997 994 991]).

@@ -171,7 +171,10 @@ describe('dynamic thresholding', () => {
   it('matches a sort-based torch.quantile reference, forward and gradient, when the quantile is above 1', async () => {
     const x = randomArray([2, 3, 5, 7], 11, -3, 3); // 105 values per sample: rank 0.995·104 = 103.48 interpolates
     for (const [ratio, maxValue] of [[0.995, 3.5], [0.9, 10], [0.995, 2], [0.5, 0.8], [1, 4]] as const) {
-      await checkOp(`threshold ratio ${ratio} max ${maxValue}`, (t) => dynamicThreshold(t, ratio, maxValue), (h) => thresholdReference(h, ratio, maxValue), [x], { atol: 1e-6, rtol: 1e-5, eps: 1e-4 });
+      await checkOp(
+        `threshold ratio ${ratio} max ${maxValue}`, (t) => dynamicThreshold(t, ratio, maxValue), (h) => thresholdReference(h, ratio, maxValue), [x],
+        { atol: 1e-6, rtol: 1e-5, eps: 1e-4 },
+      );
     }
   });
 

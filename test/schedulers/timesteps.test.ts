@@ -25,7 +25,9 @@ function mismatches(make: () => Scheduler, entries: readonly TimestepEntry[], fi
       got = { error: (e as Error).message };
     }
     if (Array.isArray(want)) {
-      if (!Array.isArray(got) || got.length !== want.length || got.some((t, k) => t !== want[k])) bad.push(`${steps} steps: got ${JSON.stringify(got).slice(0, 120)}`);
+      if (!Array.isArray(got) || got.length !== want.length || got.some((t, k) => t !== want[k])) {
+        bad.push(`${steps} steps: got ${JSON.stringify(got).slice(0, 120)}`);
+      }
     } else if (Array.isArray(got) || !got.error.startsWith('cflens:')) {
       bad.push(`${steps} steps: diffusers raised ${want.error}; we returned ${JSON.stringify(got).slice(0, 120)}`);
     }

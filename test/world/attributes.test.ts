@@ -84,7 +84,9 @@ describe('world attributes', () => {
       smiling: true, glasses: true, hat: false, beard: false, earrings: false, hair_color: 'red', face_shape: 'oval',
       eye_color: 'blue', skin_tone: 'light', background_color: 'blue', background_pattern: 'stripes', brightness: 0, light_direction: 0,
     });
-    expect(caption(a)).toBe('a smiling oval face with red hair, blue eyes and light skin, wearing glasses, on a blue striped background, evenly lit from the front');
+    expect(caption(a)).toBe(
+      'a smiling oval face with red hair, blue eyes and light skin, wearing glasses, on a blue striped background, evenly lit from the front',
+    );
   });
 
   it('parses features', () => {

@@ -39,7 +39,9 @@ describe('world png', () => {
     expect(raw.length).toBe(height * (1 + 3 * width));
     for (let y = 0; y < height; y++) {
       expect(raw[y * (1 + 3 * width)]).toBe(0);
-      expect(Buffer.from(raw.subarray(y * (1 + 3 * width) + 1, (y + 1) * (1 + 3 * width))).equals(Buffer.from(rgb.subarray(y * 3 * width, (y + 1) * 3 * width)))).toBe(true);
+      expect(
+        Buffer.from(raw.subarray(y * (1 + 3 * width) + 1, (y + 1) * (1 + 3 * width))).equals(Buffer.from(rgb.subarray(y * 3 * width, (y + 1) * 3 * width))),
+      ).toBe(true);
     }
   });
 });

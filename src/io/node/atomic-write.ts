@@ -51,7 +51,11 @@ export async function writeFileAtomic(path: string, body: WriteBody, o: { fs?: W
     await handle?.close().catch(() => {});
     await f.unlink(tmp).catch(() => {});
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'EROFS' ? 'the file system is read-only' : err.message;
+    const why = err.code === 'ENOSPC'
+      ? 'the disk is full'
+      : err.code === 'EACCES' || err.code === 'EPERM'
+        ? 'permission denied'
+        : err.code === 'EROFS' ? 'the file system is read-only' : err.message;
     throw new Error(`cflens: could not write ${path}: ${why}; ${await existsNote(path)}`, { cause: e });
   }
   await syncDir(dirname(path));

@@ -27,7 +27,11 @@ export function fileSource(path: string): ByteSource {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
-          if (bytesRead === 0) throw new WeightsFormatError(path, 'truncated', `the file ended at byte ${offset + done} while reading ${length} bytes at ${offset}: it shrank while being read`);
+          if (bytesRead === 0) {
+            throw new WeightsFormatError(
+              path, 'truncated', `the file ended at byte ${offset + done} while reading ${length} bytes at ${offset}: it shrank while being read`,
+            );
+          }
           done += bytesRead;
         }
         return buf;

@@ -49,8 +49,14 @@ export interface CLIPConfig {
 export const CLIP_VIT_B32_CONFIG: CLIPConfig = {
   projection_dim: 512,
   logit_scale_init_value: 2.6592,
-  text_config: { vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, max_position_embeddings: 77, layer_norm_eps: 1e-5, hidden_act: 'quick_gelu' },
-  vision_config: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, image_size: 224, patch_size: 32, num_channels: 3, layer_norm_eps: 1e-5, hidden_act: 'quick_gelu' },
+  text_config: {
+    vocab_size: 49408, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 8, max_position_embeddings: 77,
+    layer_norm_eps: 1e-5, hidden_act: 'quick_gelu',
+  },
+  vision_config: {
+    hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, image_size: 224, patch_size: 32, num_channels: 3,
+    layer_norm_eps: 1e-5, hidden_act: 'quick_gelu',
+  },
 };
 
 /** A transformers config.json object with the ViT-B/32 defaults under anything it leaves out. */
@@ -154,7 +160,9 @@ export class CLIPTextTransformer extends Module {
     super();
     const emb = new (class extends Module {
       token_embedding = this.child('token_embedding', new (class extends Module { weight = this.param('weight', full([c.vocab_size, c.hidden_size], 0)); })());
-      position_embedding = this.child('position_embedding', new (class extends Module { weight = this.param('weight', full([c.max_position_embeddings, c.hidden_size], 0)); })());
+      position_embedding = this.child('position_embedding', new (class extends Module {
+        weight = this.param('weight', full([c.max_position_embeddings, c.hidden_size], 0));
+      })());
     })();
     this.embeddings = this.child('embeddings', emb);
     this.encoder = this.child('encoder', new CLIPEncoder(c));
@@ -189,7 +197,9 @@ export class CLIPVisionTransformer extends Module {
     const emb = new (class extends Module {
       class_embedding = this.param('class_embedding', full([c.hidden_size], 0));
       patch_embedding = this.child('patch_embedding', new Conv2d(c.num_channels, c.hidden_size, c.patch_size, { stride: c.patch_size, bias: false }));
-      position_embedding = this.child('position_embedding', new (class extends Module { weight = this.param('weight', full([patches + 1, c.hidden_size], 0)); })());
+      position_embedding = this.child('position_embedding', new (class extends Module {
+        weight = this.param('weight', full([patches + 1, c.hidden_size], 0));
+      })());
     })();
     this.embeddings = this.child('embeddings', emb);
     this.pre_layrnorm = this.child('pre_layrnorm', new LayerNorm(c.hidden_size, { eps: c.layer_norm_eps }));

@@ -152,12 +152,17 @@ export class Transformer2DModel extends Module {
   proj_in: Conv2d | Linear;
   transformer_blocks: ModuleList<BasicTransformerBlock>;
   proj_out: Conv2d | Linear;
-  constructor(readonly o: { heads: number; dimHead: number; inChannels: number; layers: number; crossAttentionDim: number; normGroups: number; linearProjection: boolean }) {
+  constructor(readonly o: {
+    heads: number; dimHead: number; inChannels: number; layers: number; crossAttentionDim: number; normGroups: number; linearProjection: boolean;
+  }) {
     super();
     const inner = o.heads * o.dimHead;
     this.norm = this.child('norm', new GroupNorm(o.normGroups, o.inChannels, { eps: 1e-6 }));
     this.proj_in = this.child('proj_in', o.linearProjection ? new Linear(o.inChannels, inner) : new Conv2d(o.inChannels, inner, 1));
-    this.transformer_blocks = this.child('transformer_blocks', new ModuleList(Array.from({ length: o.layers }, () => new BasicTransformerBlock(inner, o.heads, o.dimHead, o.crossAttentionDim))));
+    this.transformer_blocks = this.child('transformer_blocks', new ModuleList(Array.from(
+      { length: o.layers },
+      () => new BasicTransformerBlock(inner, o.heads, o.dimHead, o.crossAttentionDim),
+    )));
     this.proj_out = this.child('proj_out', o.linearProjection ? new Linear(inner, o.inChannels) : new Conv2d(inner, o.inChannels, 1));
   }
   forward(x: Tensor, context: Tensor): Tensor {

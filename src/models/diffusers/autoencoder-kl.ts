@@ -148,7 +148,9 @@ export class AutoencoderKL extends Module {
    */
   decodeTiled(z: Tensor, tile = 32, overlap = 8): Tensor {
     const [, , H, W] = z.shape;
-    if ((H > tile || W > tile) && !(overlap >= 0 && overlap < tile)) throw new Error(`cflens: AutoencoderKL.decodeTiled: overlap ${overlap} must be in [0, tile ${tile})`);
+    if ((H > tile || W > tile) && !(overlap >= 0 && overlap < tile)) {
+      throw new Error(`cflens: AutoencoderKL.decodeTiled: overlap ${overlap} must be in [0, tile ${tile})`);
+    }
     const f = 2 ** (this.config.block_out_channels.length - 1);
     const starts = (n: number) => {
       if (n <= tile) return [0];

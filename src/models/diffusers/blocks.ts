@@ -141,5 +141,8 @@ export function blockAttention(type: string): BlockAttention {
   if (/^CrossAttn(Down|Up)Block2D$/.test(type) || type === 'UNetMidBlock2DCrossAttn') return 'cross';
   if (/^Attn(Down|Up)Block2D$/.test(type) || type === 'UNetMidBlock2D') return 'self';
   if (/^(Down|Up)Block2D$/.test(type) || /^(DownEncoder|UpDecoder)Block2D$/.test(type)) return 'none';
-  throw new Error(`cflens: unsupported diffusers block type '${type}' (DownBlock2D, AttnDownBlock2D, CrossAttnDownBlock2D, UpBlock2D, AttnUpBlock2D, CrossAttnUpBlock2D, DownEncoderBlock2D, UpDecoderBlock2D)`);
+  throw new Error(
+    `cflens: unsupported diffusers block type '${type}' (DownBlock2D, AttnDownBlock2D, CrossAttnDownBlock2D, UpBlock2D, AttnUpBlock2D, ` +
+    'CrossAttnUpBlock2D, DownEncoderBlock2D, UpDecoderBlock2D)',
+  );
 }

@@ -81,7 +81,10 @@ export class UNet2DConditionModel extends Module {
     const c = (this.config = { ...UNET_2D_CONDITION_DEFAULTS, ...config } as UNet2DConditionConfig);
     const n = c.down_block_types.length;
     if (c.up_block_types.length !== n || c.block_out_channels.length !== n) {
-      throw new Error(`cflens: UNet2DConditionModel config: down_block_types (${n}), up_block_types (${c.up_block_types.length}) and block_out_channels (${c.block_out_channels.length}) must have the same length`);
+      throw new Error(
+        `cflens: UNet2DConditionModel config: down_block_types (${n}), up_block_types (${c.up_block_types.length}) ` +
+        `and block_out_channels (${c.block_out_channels.length}) must have the same length`,
+      );
     }
     // diffusers' historical naming: attention_head_dim holds the number of heads unless num_attention_heads is set.
     const heads = perBlock(c.num_attention_heads ?? c.attention_head_dim, n);
@@ -89,7 +92,10 @@ export class UNet2DConditionModel extends Module {
     const tLayers = perBlock(c.transformer_layers_per_block, n);
     const ch = c.block_out_channels;
     const temb = ch[0] * 4;
-    const common = { tembChannels: temb, eps: c.norm_eps, act: c.act_fn, groups: c.norm_num_groups, crossAttentionDim: c.cross_attention_dim, linearProjection: c.use_linear_projection, timeEmbeddingNorm: c.resnet_time_scale_shift };
+    const common = {
+      tembChannels: temb, eps: c.norm_eps, act: c.act_fn, groups: c.norm_num_groups, crossAttentionDim: c.cross_attention_dim,
+      linearProjection: c.use_linear_projection, timeEmbeddingNorm: c.resnet_time_scale_shift,
+    };
 
     this.time_proj = this.child('time_proj', new Timesteps(ch[0], c.flip_sin_to_cos, c.freq_shift));
     this.time_embedding = this.child('time_embedding', new TimestepEmbedding(ch[0], temb, c.act_fn));
@@ -109,10 +115,12 @@ export class UNet2DConditionModel extends Module {
     const rheads = [...heads].reverse();
     const rlayers = [...layers].reverse();
     const rtl = [...tLayers].reverse();
-    this.up_blocks = this.child('up_blocks', new ModuleList(c.up_block_types.map((type, i) => new UpBlock(rch[Math.min(i + 1, n - 1)], i === 0 ? rch[0] : rch[i - 1], rch[i], {
-      ...common, layers: rlayers[i] + 1, attention: blockAttention(type), heads: rheads[i], transformerLayers: rtl[i],
-      addUpsample: i < n - 1, withSkips: true,
-    }))));
+    this.up_blocks = this.child('up_blocks', new ModuleList(c.up_block_types.map((type, i) => new UpBlock(
+      rch[Math.min(i + 1, n - 1)], i === 0 ? rch[0] : rch[i - 1], rch[i], {
+        ...common, layers: rlayers[i] + 1, attention: blockAttention(type), heads: rheads[i], transformerLayers: rtl[i],
+        addUpsample: i < n - 1, withSkips: true,
+      },
+    ))));
 
     this.conv_norm_out = this.child('conv_norm_out', new GroupNorm(c.norm_num_groups, ch[0], { eps: c.norm_eps }));
     this.conv_out = this.child('conv_out', new Conv2d(ch[0], c.out_channels, c.conv_out_kernel, { padding: (c.conv_out_kernel - 1) / 2 }));

@@ -69,7 +69,9 @@ export class UNet2DModel extends Module {
   constructor(config: Partial<UNet2DConfig> & Record<string, unknown> = {}) {
     super();
     const c = (this.config = { ...UNET_2D_DEFAULTS, ...config } as UNet2DConfig);
-    if (c.time_embedding_type !== 'positional') throw new Error(`cflens: UNet2DModel: time_embedding_type '${c.time_embedding_type}' is not supported (positional)`);
+    if (c.time_embedding_type !== 'positional') {
+      throw new Error(`cflens: UNet2DModel: time_embedding_type '${c.time_embedding_type}' is not supported (positional)`);
+    }
     const ch = c.block_out_channels;
     const n = ch.length;
     const temb = ch[0] * 4;
@@ -86,10 +88,12 @@ export class UNet2DModel extends Module {
       outputScaleFactor: c.mid_block_scale_factor,
     }));
     const rch = [...ch].reverse();
-    this.up_blocks = this.child('up_blocks', new ModuleList(c.up_block_types.map((type, i) => new UpBlock(rch[Math.min(i + 1, n - 1)], i === 0 ? rch[0] : rch[i - 1], rch[i], {
-      ...common, layers: c.layers_per_block + 1, attention: blockAttention(type), attentionHeadDim: c.attention_head_dim ?? rch[i],
-      addUpsample: i < n - 1, withSkips: true,
-    }))));
+    this.up_blocks = this.child('up_blocks', new ModuleList(c.up_block_types.map((type, i) => new UpBlock(
+      rch[Math.min(i + 1, n - 1)], i === 0 ? rch[0] : rch[i - 1], rch[i], {
+        ...common, layers: c.layers_per_block + 1, attention: blockAttention(type), attentionHeadDim: c.attention_head_dim ?? rch[i],
+        addUpsample: i < n - 1, withSkips: true,
+      },
+    ))));
     this.conv_norm_out = this.child('conv_norm_out', new GroupNorm(c.norm_num_groups, ch[0], { eps: c.norm_eps }));
     this.conv_out = this.child('conv_out', new Conv2d(ch[0], c.out_channels, 3, { padding: 1 }));
     for (const [name, m] of this.namedModules()) if (m instanceof Attention) m.path = name;

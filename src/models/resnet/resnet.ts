@@ -42,7 +42,9 @@ class BasicBlock extends Module {
     this.bn1 = this.child('bn1', new BatchNorm2d(planes));
     this.conv2 = this.child('conv2', conv(planes, planes, 3));
     this.bn2 = this.child('bn2', new BatchNorm2d(planes));
-    if (stride !== 1 || inplanes !== planes) this.downsample = this.child('downsample', new ModuleList<Conv2d | BatchNorm2d>([conv(inplanes, planes, 1, stride), new BatchNorm2d(planes)]));
+    if (stride !== 1 || inplanes !== planes) {
+      this.downsample = this.child('downsample', new ModuleList<Conv2d | BatchNorm2d>([conv(inplanes, planes, 1, stride), new BatchNorm2d(planes)]));
+    }
   }
   forward(x: Tensor): Tensor {
     return tidy(() => {
@@ -70,7 +72,9 @@ class Bottleneck extends Module {
     this.bn2 = this.child('bn2', new BatchNorm2d(planes));
     this.conv3 = this.child('conv3', conv(planes, out, 1));
     this.bn3 = this.child('bn3', new BatchNorm2d(out));
-    if (stride !== 1 || inplanes !== out) this.downsample = this.child('downsample', new ModuleList<Conv2d | BatchNorm2d>([conv(inplanes, out, 1, stride), new BatchNorm2d(out)]));
+    if (stride !== 1 || inplanes !== out) {
+      this.downsample = this.child('downsample', new ModuleList<Conv2d | BatchNorm2d>([conv(inplanes, out, 1, stride), new BatchNorm2d(out)]));
+    }
   }
   forward(x: Tensor): Tensor {
     return tidy(() => {
@@ -107,7 +111,9 @@ export class ResNet extends Module {
     super();
     this.config = config;
     const Block = config.block === 'Bottleneck' ? Bottleneck : BasicBlock;
-    if (config.block !== 'Bottleneck' && config.block !== 'BasicBlock') throw new Error(`cflens: ResNet: block must be BasicBlock or Bottleneck, got ${String(config.block)}`);
+    if (config.block !== 'Bottleneck' && config.block !== 'BasicBlock') {
+      throw new Error(`cflens: ResNet: block must be BasicBlock or Bottleneck, got ${String(config.block)}`);
+    }
     const w = config.width ?? 64;
     this.conv1 = this.child('conv1', new Conv2d(config.in_channels ?? 3, w, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.child('bn1', new BatchNorm2d(w));

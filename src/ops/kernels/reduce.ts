@@ -17,8 +17,15 @@ declare module '../../gpu/flags.js' {
     'reduce.cpuThreadOutputs': number;
   }
 }
-defineFlag({ name: 'reduce.kernel', default: 'auto', doc: "reductions: 'workgroup' (a tree per output element), 'thread' (a thread per output) or 'auto' (a workgroup; on CPU adapters see reduce.cpuThreadOutputs)" });
-defineFlag({ name: 'reduce.cpuThreadOutputs', default: 64, doc: "'auto' on CPU adapters: a thread per output from this many outputs (llvmpipe runs a tree's barriers as loops)" });
+defineFlag({
+  name: 'reduce.kernel', default: 'auto',
+  doc: "reductions: 'workgroup' (a tree per output element), 'thread' (a thread per output) " +
+    "or 'auto' (a workgroup; on CPU adapters see reduce.cpuThreadOutputs)",
+});
+defineFlag({
+  name: 'reduce.cpuThreadOutputs', default: 64,
+  doc: "'auto' on CPU adapters: a thread per output from this many outputs (llvmpipe runs a tree's barriers as loops)",
+});
 
 /** The raw reduction kernel (no tape); output has keepdim shape. */
 export function reduceKernel(x: Tensor, axes: number[], mode: ReduceMode): Tensor {
