@@ -8,12 +8,7 @@
 // result when it is too large for one binding; the axis is 0 then)
 @group(0) @binding(3) var<storage, read> params: array<u32>;
 
-fn index_at(k: u32) -> i32 { return {{LOAD_IDX}}; }
-
-fn row_of(raw: i32, len: u32) -> u32 {
-  let r = select(raw, raw + i32(len), raw < 0);
-  return u32(clamp(r, 0, i32(len) - 1));
-}
+// #include gather_index
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

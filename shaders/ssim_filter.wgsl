@@ -8,17 +8,13 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<u32>; // P, H, W, h, w, k, g[k]
 
-fn gw(t: u32) -> f32 { return bitcast<f32>(params[6u + t]); }
+const G_AT: u32 = 6u;
+// #include ssim_window
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  let P = params[0];
-  let H = params[1];
-  let W = params[2];
-  let h = params[3];
-  let w = params[4];
-  let k = params[5];
+// #include ssim_geometry
   if (MODE == 0u) {
     if (i >= P * h * w) { return; }
     let x = i % w;
