@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,13 @@ describe('cflens doctor: the shader cache', () => {
     expect(off.active).toBe(false);
     expect(off.note).toMatch(/disabled/);
     expect(shaderCacheInfo(adapter('SwiftShader Device (Subzero)', 'google'))).toMatchObject({ driver: 'unknown', path: null, active: false });
+  });
+
+  it('the CLI passes the driver\'s messages through but not Dawn\'s two notes about the limits it lowers for itself', () => {
+    const r = spawnSync(process.execPath, [new URL('../../bin/cflens.mjs', import.meta.url).pathname, 'doctor'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/status\s+OK/);
+    expect(r.stderr).not.toMatch(/artificially reduced/);
   });
 
   it('doctor reports the adapter, the cache and a computation that matches the CPU', async () => {
