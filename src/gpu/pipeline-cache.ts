@@ -46,8 +46,23 @@ export class PipelineCache {
     return () => this.listeners.delete(fn);
   }
 
+  // Two levels, the WGSL source first: a launch passes the same source string object every time (kernel
+  // generators and shader() cache them), whose hash V8 keeps, so a lookup never rehashes tens of KB.
+  private readonly byCode = new Map<string, { id: number; keys: Map<string, string> }>();
+
   private key(code: string, entry: string, constants?: Record<string, number>): string {
-    return `${entry}|${constants ? JSON.stringify(constants) : ''}|${code}`;
+    let c = this.byCode.get(code);
+    if (!c) {
+      c = { id: this.byCode.size, keys: new Map() };
+      this.byCode.set(code, c);
+    }
+    const variant = constants ? `${entry}|${JSON.stringify(constants)}` : entry;
+    let k = c.keys.get(variant);
+    if (!k) {
+      k = `${c.id}|${variant}`;
+      c.keys.set(variant, k);
+    }
+    return k;
   }
 
   private module(code: string): GPUShaderModule {

@@ -58,7 +58,20 @@ const COMP = ['x', 'y', 'z', 'w'];
  * WGSL for the regs kernel (shaders/matmul.wgsl with its unrolled blocks). TM rows per workgroup, SG
  * lanes sharing A through subgroupBroadcast (0: each lane loads A itself), WG lanes.
  */
-export function regsShader(o: { TM: number; SG: number; WG: number; ta: boolean; tb: boolean; vecA: boolean; vecB: boolean; kAligned: boolean }): string {
+export function regsShader(o: RegsShape): string {
+  const key = `${o.TM},${o.SG},${o.WG},${+o.ta}${+o.tb}${+o.vecA}${+o.vecB}${+o.kAligned}`;
+  let code = regsCodes.get(key);
+  if (!code) {
+    code = buildRegsShader(o);
+    regsCodes.set(key, code);
+  }
+  return code;
+}
+
+interface RegsShape { TM: number; SG: number; WG: number; ta: boolean; tb: boolean; vecA: boolean; vecB: boolean; kAligned: boolean }
+const regsCodes = new Map<string, string>();
+
+function buildRegsShader(o: RegsShape): string {
   const { TM, SG, WG, ta, tb, vecA, vecB, kAligned } = o;
   const TMQ = TM / 4;
   const nA = SG ? Math.ceil(TM / SG) : TM; // A chunks each lane loads per step
