@@ -1,10 +1,9 @@
 import { keep } from '../autograd/scope.js';
-import { shapeStr } from '../autograd/tensor.js';
 import { CLIPTokenizer } from '../io/clip-tokenizer.js';
 import { loadPth, looksLikePth, PTH_SNIFF_BYTES, stateDictFrom } from '../io/pth.js';
 import { SafetensorsFile, toFloat32, type ByteSource, type TensorData } from '../io/safetensors.js';
 import { fromArray } from '../ops/creation.js';
-import { StateDictError, type LoadReport, type Module } from '../nn/module.js';
+import { compareStateDict, throwIfMismatched, type LoadReport, type Module } from '../nn/module.js';
 import type { WeightsDir } from './weights-dir.js';
 
 /** Weight file names tried in order when none is given (diffusers, transformers, torchvision, ours). */
@@ -112,19 +111,10 @@ export async function loadWeightsInto(module: Module, reader: WeightsReader, opt
     const m = opts.keyMap ? opts.keyMap(k) : k;
     if (m !== null) mapped.set(m, k);
   }
-  const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };
   // BatchNorm's step counter is absent from many exported checkpoints; PyTorch tolerates that too.
-  for (const k of own.keys()) if (!mapped.has(k) && !k.endsWith('num_batches_tracked')) report.missing.push(k);
-  for (const [k, src] of mapped) {
-    const t = own.get(k);
-    if (!t) report.unexpected.push(k);
-    else if (reader.shape(src).join() !== t.shape.join()) {
-      report.mismatched.push(`${k}: checkpoint ${shapeStr(reader.shape(src))} vs model ${shapeStr(t.shape)}`);
-    }
-  }
-  if (strict && (report.missing.length || report.unexpected.length || report.mismatched.length)) {
-    throw new StateDictError(`${module.constructor.name} from ${reader.file}`, report);
-  }
+  const shapes = new Map([...mapped].map(([k, src]) => [k, reader.shape(src)]));
+  const report = compareStateDict(own, shapes, (k) => k.endsWith('num_batches_tracked'));
+  if (strict) throwIfMismatched(`${module.constructor.name} from ${reader.file}`, report);
   for (const [k, src] of mapped) {
     const target = own.get(k);
     if (!target || reader.shape(src).join() !== target.shape.join()) continue;

@@ -111,22 +111,8 @@ export abstract class Module {
   loadStateDict(source: StateDictSource, { strict = true }: { strict?: boolean } = {}): LoadReport {
     const entries = source instanceof Map ? [...source.entries()] : Object.entries(source);
     const own = this.stateDict();
-    const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };
-    const incoming = new Map(entries);
-    for (const key of own.keys()) if (!incoming.has(key)) report.missing.push(key);
-    for (const [key, value] of entries) {
-      const target = own.get(key);
-      if (!target) {
-        report.unexpected.push(key);
-        continue;
-      }
-      if (value.shape.join() !== target.shape.join()) {
-        report.mismatched.push(`${key}: checkpoint ${shapeStr(value.shape)} vs model ${shapeStr(target.shape)}`);
-      }
-    }
-    if (strict && (report.missing.length || report.unexpected.length || report.mismatched.length)) {
-      throw new StateDictError(this.constructor.name, report);
-    }
+    const report = compareStateDict(own, new Map(entries.map(([k, v]) => [k, v.shape])));
+    if (strict) throwIfMismatched(this.constructor.name, report);
     for (const [key, value] of entries) {
       const target = own.get(key);
       if (!target || value.shape.join() !== target.shape.join()) continue;
@@ -168,4 +154,26 @@ export abstract class Module {
   numParameters(): number {
     return this.parameters().reduce((n, t) => n + t.size, 0);
   }
+}
+
+/**
+ * A module's state dict against incoming names and shapes: keys the module has and the source lacks
+ * (except those `optional` allows), keys it does not have, and shapes that differ.
+ */
+export function compareStateDict(
+  own: ReadonlyMap<string, Tensor>, incoming: ReadonlyMap<string, readonly number[]>, optional: (key: string) => boolean = () => false,
+): LoadReport {
+  const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };
+  for (const key of own.keys()) if (!incoming.has(key) && !optional(key)) report.missing.push(key);
+  for (const [key, shape] of incoming) {
+    const target = own.get(key);
+    if (!target) report.unexpected.push(key);
+    else if (shape.join() !== target.shape.join()) report.mismatched.push(`${key}: checkpoint ${shapeStr(shape)} vs model ${shapeStr(target.shape)}`);
+  }
+  return report;
+}
+
+/** A strict load's refusal: every problem of the report listed, nothing changed. */
+export function throwIfMismatched(what: string, report: LoadReport): void {
+  if (report.missing.length || report.unexpected.length || report.mismatched.length) throw new StateDictError(what, report);
 }
