@@ -5,7 +5,8 @@
 //  2. generative counterfactuals: real faces are DDIM-inverted part way with the default DDPM, the
 //     noisy latent is optimised (through the checkpointed DDIM decoder) until the target's decision
 //     flips while the image stays close, and the attribute probe names what the edit changed.
-import { checkpoint } from '../autograd/checkpoint.js';
+import { denoise } from '../pipelines/denoise.js';
+import { invertWith } from '../pipelines/sampling.js';
 import { backward } from '../autograd/engine.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../autograd/scope.js';
@@ -185,20 +186,16 @@ function searchSchedule(o: WorldDiagnosisOptions): { down: number[]; up: number[
   return { down, up };
 }
 
-/** One DDIM inversion step of the DDPM, without gradients. */
-function invertStep(o: WorldDiagnosisOptions, z: Tensor, t: number): Tensor {
-  return noGrad(() => tidy(() => o.scheduler.invertStep(o.unet.forward(z, t), t, o.scheduler.nextTimestep(t), z)));
+/** The first `steps` DDIM inversion steps of the DDPM from x0, without gradients; only the last latent is kept. */
+function invert(o: WorldDiagnosisOptions, x0: Tensor, steps: number): Tensor {
+  const traj = noGrad(() => invertWith(o.scheduler, x0, o.ddimSteps ?? 10, (x, t) => o.unet.forward(x, t), steps));
+  for (const x of traj.slice(1, -1)) x.dispose();
+  return traj[traj.length - 1];
 }
 
 /** x_t → x_0 through the checkpointed DDIM steps of `up`. */
 function decodeLatent(o: WorldDiagnosisOptions, up: number[], zt: Tensor): Tensor {
-  let x = zt;
-  for (const t of up) {
-    const prev = x;
-    x = checkpoint((xx: Tensor) => tidy(() => o.scheduler.step(o.unet.forward(xx, t), t, xx).prevSample), x);
-    if (prev !== zt) prev.dispose();
-  }
-  return x;
+  return denoise(zt, up, (xx, t) => tidy(() => o.scheduler.step(o.unet.forward(xx, t), t, xx).prevSample));
 }
 
 /** The search objective (flip the target's decision, stay close to `before01`), backpropagated. */
@@ -224,8 +221,8 @@ export function diagnosisKernels(o: WorldDiagnosisOptions): void {
   tidy(() => {
     noGrad(() => softmax(o.target.forward(batch(o.faces ?? 64)), 1));
     if (k === 0) return;
-    const { down, up } = searchSchedule(o);
-    const z = invertStep(o, batch(k), down[0]);
+    const { up } = searchSchedule(o);
+    const z = invert(o, batch(k), 1);
     noGrad(() => o.probe.forward(batch(k)));
     const before01 = noGrad(() => mul(add(decodeLatent(o, up, z), 1), 0.5));
     const latent = batch(k).requiresGrad_(true);
@@ -245,12 +242,7 @@ async function generativeCounterfactuals(
   const b = ds.batch(idx);
   const x0 = fromArray(b.images.map((v) => 2 * v - 1), [n, 3, size, size]);
   // DDIM inversion to t_start.
-  let z = x0;
-  for (const t of down) {
-    const next = invertStep(o, z, t);
-    if (z !== x0) z.dispose();
-    z = next;
-  }
+  const z = invert(o, x0, down.length);
   const decode = (zt: Tensor) => decodeLatent(o, up, zt);
   const before01 = keep(noGrad(() => tidy(() => mul(add(decode(z), 1), 0.5))));
   const wanted = idx.map((i) => (p0[i] > 0.5 ? 0 : 1));

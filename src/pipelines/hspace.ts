@@ -1,4 +1,4 @@
-import { checkpoint } from '../autograd/checkpoint.js';
+import { denoise } from './denoise.js';
 import { tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { timestepEmbedding } from '../ops/embedding.js';
@@ -84,16 +84,9 @@ export function asyrpSample(o: AsyrpOptions): Tensor {
   const s = o.scheduler;
   s.setTimesteps(o.steps);
   const tEdit = o.tEdit ?? 0;
-  let x = o.xT;
-  for (const t of s.timesteps) {
-    const stepFn = (xx: Tensor): Tensor => tidy(() => {
-      if (t < tEdit) return s.step(o.unet.forward(xx, t), t, xx).prevSample;
-      const { eps, epsEdited } = epsOriginalAndEdited(o.unet, xx, t, o.edit);
-      return s.step(epsEdited, t, xx, { epsForDirection: eps }).prevSample;
-    });
-    const next = o.checkpointSteps === false ? stepFn(x) : checkpoint(stepFn, x);
-    if (x !== o.xT) x.dispose();
-    x = next;
-  }
-  return x;
+  return denoise(o.xT, s.timesteps, (xx, t) => tidy(() => {
+    if (t < tEdit) return s.step(o.unet.forward(xx, t), t, xx).prevSample;
+    const { eps, epsEdited } = epsOriginalAndEdited(o.unet, xx, t, o.edit);
+    return s.step(epsEdited, t, xx, { epsForDirection: eps }).prevSample;
+  }), { checkpointStep: () => o.checkpointSteps !== false });
 }

@@ -1,4 +1,4 @@
-import { checkpoint } from '../autograd/checkpoint.js';
+import { denoise } from './denoise.js';
 import { tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { randn } from '../ops/creation.js';
@@ -78,27 +78,32 @@ export function ddimSample(o: DdimSampleOptions): DdimSampleResult {
   const timesteps = s.setTimesteps(o.steps).slice(0, o.stopAfter ?? o.steps);
   const scale = o.guidanceScale ?? 7.5;
   const eta = o.eta ?? 0;
-  let z = o.zT;
   const x0s: Tensor[] = [];
-  timesteps.forEach((t, i) => {
-    const cond = atStep(o.cond, i)!;
-    const uncond = atStep(o.uncond, i);
-    const hook = o.attentionHook?.(i, t) ?? null;
-    const noise = eta > 0 ? randn(z.shape, { seed: (o.seed ?? 0) * 1000 + i }) : undefined;
-    const stepFn = (zz: Tensor, c: Tensor, u?: Tensor): Tensor => {
-      const eps = guidedEps(o.unet, zz, t, c, u, scale, hook);
-      const r = s.step(eps, t, zz, { eta, noise });
-      if (o.keepX0 && !(o.checkpointSteps ?? true)) x0s.push(r.predOriginalSample);
-      else r.predOriginalSample.dispose();
-      eps.dispose();
-      return r.prevSample;
-    };
-    const inputs = uncond ? [z, cond, uncond] : [z, cond];
-    const next = (o.checkpointSteps ?? true) && !hook ? checkpoint((zz, c, u) => stepFn(zz, c, u), ...inputs) : stepFn(z, cond, uncond);
-    if (z !== o.zT) z.dispose();
-    noise?.dispose();
-    z = next;
-    o.onStep?.(i, t, z);
+  const checkpointed = o.checkpointSteps ?? true;
+  // Made when step i comes (a hook may depend on the steps before it), kept for its recomputation.
+  const hooks = new Map<number, AttentionHook | null>();
+  const hookOf = (i: number) => {
+    if (!hooks.has(i)) hooks.set(i, o.attentionHook?.(i, timesteps[i]) ?? null);
+    return hooks.get(i)!;
+  };
+  const noises = new Map<number, Tensor>();
+  const noiseOf = (i: number) => {
+    if (eta > 0 && !noises.has(i)) noises.set(i, randn(o.zT.shape, { seed: (o.seed ?? 0) * 1000 + i }));
+    return noises.get(i);
+  };
+  const z = denoise(o.zT, timesteps, (zz, t, i, [c, u]) => {
+    const eps = guidedEps(o.unet, zz, t, c, u, scale, hookOf(i));
+    const r = s.step(eps, t, zz, { eta, noise: noiseOf(i) });
+    if (o.keepX0 && !checkpointed) x0s.push(r.predOriginalSample);
+    else r.predOriginalSample.dispose();
+    eps.dispose();
+    return r.prevSample;
+  }, {
+    inputs: (i) => [atStep(o.cond, i)!, ...(atStep(o.uncond, i) ? [atStep(o.uncond, i)!] : [])],
+    // A hook reads the attention probabilities of this very run: its step is not recomputed.
+    checkpointStep: (i) => checkpointed && !hookOf(i),
+    afterStep: (i) => noises.get(i)?.dispose(),
+    onStep: o.onStep,
   });
   return { latents: z, x0s, timesteps };
 }
@@ -119,19 +124,25 @@ export interface DdimInvertOptions {
 
 /** DDIM inversion x_0 → x_T; returns the whole trajectory [x_0, x_1, …]. */
 export function ddimInvert(o: DdimInvertOptions): Tensor[] {
-  const s = o.scheduler;
-  s.setTimesteps(o.steps);
+  return invertWith(o.scheduler, o.x0, o.steps, (x, t) => guidedEps(o.unet, x, t, o.cond, o.uncond, o.guidanceScale ?? 1), o.stopAfter);
+}
+
+/**
+ * The inversion loop under any ε-prediction (`epsOf(x, t)`: guided, unconditional, edited): the first
+ * `stopAfter` of `steps` DDIM steps upwards from x0; returns the trajectory [x_0, x_1, …].
+ */
+export function invertWith(s: DDIMScheduler, x0: Tensor, steps: number, epsOf: (x: Tensor, t: number) => Tensor, stopAfter?: number): Tensor[] {
+  s.setTimesteps(steps);
   const ascending = [...s.timesteps].reverse();
-  const n = o.stopAfter ?? ascending.length;
-  const traj: Tensor[] = [o.x0];
-  let x = o.x0;
+  const n = stopAfter ?? ascending.length;
+  const traj: Tensor[] = [x0];
+  let x = x0;
   for (let k = 0; k < n; k++) {
     const t = ascending[k];
-    const tNext = k + 1 < ascending.length ? ascending[k + 1] : Math.min(t + s.config.num_train_timesteps / o.steps, s.config.num_train_timesteps - 1);
-    x = tidy(() => {
-      const eps = guidedEps(o.unet, x, t, o.cond, o.uncond, o.guidanceScale ?? 1);
-      return s.invertStep(eps, t, tNext, x);
-    });
+    const T = s.config.num_train_timesteps;
+    const tNext = k + 1 < ascending.length ? ascending[k + 1] : Math.min(t + T / steps, T - 1);
+    const xk = x;
+    x = tidy(() => s.invertStep(epsOf(xk, t), t, tNext, xk));
     traj.push(x);
   }
   return traj;
@@ -143,14 +154,13 @@ export function ddimSampleUnconditional(o: {
 }): Tensor {
   const s = o.scheduler;
   s.setTimesteps(o.steps);
-  let x = o.xT;
-  s.timesteps.forEach((t, i) => {
-    const noise = (o.eta ?? 0) > 0 ? randn(x.shape, { seed: (o.seed ?? 0) * 1000 + i }) : undefined;
-    const stepFn = (xx: Tensor) => tidy(() => s.step(o.unet.forward(xx, t), t, xx, { eta: o.eta, noise }).prevSample);
-    const next = o.checkpointSteps === false ? stepFn(x) : checkpoint(stepFn, x);
-    if (x !== o.xT) x.dispose();
-    noise?.dispose();
-    x = next;
+  const noises = new Map<number, Tensor>();
+  const noiseOf = (i: number) => {
+    if ((o.eta ?? 0) > 0 && !noises.has(i)) noises.set(i, randn(o.xT.shape, { seed: (o.seed ?? 0) * 1000 + i }));
+    return noises.get(i);
+  };
+  return denoise(o.xT, s.timesteps, (xx, t, i) => tidy(() => s.step(o.unet.forward(xx, t), t, xx, { eta: o.eta, noise: noiseOf(i) }).prevSample), {
+    checkpointStep: () => o.checkpointSteps !== false,
+    afterStep: (i) => noises.get(i)?.dispose(),
   });
-  return x;
 }
