@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect } from 'vitest';
 import { uploadHost } from './upload.js';
-import { gradcheck, initGpu, precompile, tidy, type FlagValues, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
+import { fromArray, gradcheck, initGpu, precompile, tidy, type FlagValues, type GpuContext, type HostArray, type Tensor, shapeStr } from '../../src/index.js';
+import type { NDArray } from '../../src/reference/index.js';
 
 let ctx: GpuContext | null = null;
 
@@ -35,6 +36,13 @@ export function precompileForFile(fn: () => void, timeoutMs = 240_000): void {
     }));
   }, timeoutMs);
 }
+
+/** A host array as the CPU reference takes it. */
+export const nd = (a: HostArray): NDArray => ({ shape: [...a.shape], data: a.data });
+/** The same, with every value rounded to f32 first (what the GPU holds). */
+export const f32 = (a: HostArray): NDArray => ({ shape: [...a.shape], data: Float64Array.from(Float32Array.from(a.data)) });
+/** A host array as an f32 tensor on the current context. */
+export const up = (a: HostArray, requiresGrad = false): Tensor => fromArray(Float32Array.from(a.data), a.shape, { requiresGrad });
 
 /** Seeded xorshift values in [low, high). */
 export function randomArray(shape: readonly number[], seed: number, low = -1, high = 1): HostArray {

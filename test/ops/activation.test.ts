@@ -1,18 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   fromArray, geglu, gelu, grad, gradcheck, leakyRelu, mish, quickGelu, sigmoid, silu, softplus, sum, tidy,
-  type GpuContext, type HostArray, type Tensor,
+  type GpuContext, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, randomArray, setupGpu, up } from '../helpers/gpu.js';
 import { loadFamily, matchFixture } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
-
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures (PyTorch): NAME.<input>, NAME.out, NAME.R, NAME.grad_<input> = d sum(out·R) / d input.

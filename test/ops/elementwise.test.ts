@@ -5,7 +5,7 @@ import {
   type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 import { coalesceDims } from '../../src/ops/util.js';
 
 let ctx: GpuContext;
@@ -13,8 +13,6 @@ beforeAll(async () => {
   ctx = await setupGpu();
 });
 
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 const vals = (t: Tensor) => t.toArray().then((a) => Array.from(a));
 
 /** Moves values away from 0 (|v| >= 0.2) so kinks (abs, relu, sign) stay out of the finite differences. */

@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, embedding, fromArray, grad, gradcheck, sum, timestepEmbedding, type GpuContext, type HostArray } from '../../src/index.js';
+import { backward, embedding, fromArray, grad, gradcheck, sum, timestepEmbedding, type GpuContext } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, randomArray, setupGpu, up } from '../helpers/gpu.js';
 import { loadFamily } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
-
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 describe('PyTorch fixtures (test/fixtures/ops/embed.*)', () => {
   it('embedding: out and grad_w (repeated ids accumulate), with i32-tensor and CPU indices', async () => {

@@ -1,17 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, gather, grad, withFlags, indexSelect, mul, sum, tidy, type GpuContext, type HostArray, type Tensor,
+  backward, fromArray, gather, grad, withFlags, indexSelect, mul, sum, tidy, type GpuContext, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
-
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 /** Seeded integers in [0, n). */
 function randomIndex(shape: number[], n: number, seed: number): ref.NDArray {

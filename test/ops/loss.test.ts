@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   binaryCrossEntropyWithLogits, cosineSimilarity, crossEntropy, fromArray, grad, gradcheck, l1Loss, mseLoss, sum,
-  type GpuContext, type HostArray,
-} from '../../src/index.js';
+  type GpuContext, } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 import { loadFamily, matchFixture } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
@@ -12,8 +11,6 @@ beforeAll(async () => {
   ctx = await setupGpu();
 });
 
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 const TOL = { atol: 1e-5, rtol: 1e-4, eps: 1e-4 };
 
 describe('PyTorch fixtures (test/fixtures/ops/loss.*)', () => {

@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, linear, matmul, matmulKernelFor, mm, sum,
-  type GpuContext, type HostArray, type MatmulKernel, type Tensor,
-} from '../../src/index.js';
-import { assertClose, checkOp, randomArray, setupGpu, useFlags } from '../helpers/gpu.js';
+  backward, linear, matmul, matmulKernelFor, mm, sum,
+  type GpuContext, type HostArray, type MatmulKernel, } from '../../src/index.js';
+import { assertClose, checkOp, randomArray, setupGpu, up, useFlags } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -85,7 +84,6 @@ function refLinear(x: HostArray, w: HostArray, b?: HostArray): HostArray {
   return { shape: [...x.shape.slice(0, -1), O], data: out };
 }
 
-const up = (a: HostArray, requiresGrad = false): Tensor => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 /** Tolerance for K-term f32 dot products of values in [-1, 1). */
 const tol = (K: number) => ({ atol: 2e-6 * Math.sqrt(K + 1), rtol: 1e-5 });
 

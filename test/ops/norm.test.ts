@@ -4,7 +4,7 @@ import {
   type GpuContext, type HostArray, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, f32, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 import { loadFamily, matchFixture } from '../helpers/op-fixtures.js';
 
 let ctx: GpuContext;
@@ -18,10 +18,6 @@ const PATHS: Path[] = ['workgroup', 'split', 'thread'];
 const pathFlags = (p: Path): Partial<FlagValues> => (p === 'split'
   ? { 'norm.rowKernel': 'workgroup', 'norm.splitRowsBelow': 1e9, 'norm.minChunk': 8, 'norm.targetWorkgroups': 1e9, 'norm.maxChunks': 64 }
   : { 'norm.splitRowsBelow': 0, 'norm.rowKernel': p });
-
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const f32 = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: Float64Array.from(Float32Array.from(a.data)) });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures (PyTorch): NAME.<input>, NAME.out, NAME.R, NAME.grad_<input> = d sum(out·R) / d input.

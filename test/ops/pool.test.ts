@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptiveAvgPool2d, avgPool2d, backward, fromArray, grad, maxPool2d, maxPool2dWithIndices, mul, sum, tidy,
-  type AvgPool2dOptions, type GpuContext, type HostArray, type MaxPool2dOptions,
+  type AvgPool2dOptions, type GpuContext, type MaxPool2dOptions,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -12,8 +12,6 @@ beforeAll(async () => {
 });
 
 type P = number | [number, number];
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 describe('avgPool2d vs reference, forward and gradcheck', () => {
   const cases: Array<{ name: string; x: number[]; k: P; s?: P; p?: P; o?: AvgPool2dOptions }> = [

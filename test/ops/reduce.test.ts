@@ -1,18 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  backward, fromArray, logsumexp, withFlags, max, mean, min, sum, sumToShape, variance, type GpuContext, type HostArray, type Tensor,
+  backward, fromArray, logsumexp, withFlags, max, mean, min, sum, sumToShape, variance, type GpuContext, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, f32, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
 
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
-const f32 = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: Float64Array.from(Float32Array.from(a.data)) });
 const vals = (t: Tensor) => t.toArray().then((a) => Array.from(a));
 
 type Axes = number | number[] | undefined;

@@ -1,19 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptiveAvgPool2d, avgPool2d, backward, fromArray, grad, interpolate, maxPool2d, mul, sum, tidy,
-  type GpuContext, type HostArray, type InterpolateOptions, type Tensor,
+  type GpuContext, type InterpolateOptions, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { loadOpFamily } from '../reference/fixture.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
+import { parseCall, type PyValue } from '../helpers/pycall.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
-
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false): Tensor => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 describe('interpolate vs reference, forward and gradcheck', () => {
   const cases: Array<{ x: number[]; o: InterpolateOptions }> = [
@@ -75,47 +73,6 @@ describe('interpolate vs reference, forward and gradcheck', () => {
 // ---------------------------------------------------------------------------------------------
 // PyTorch fixtures: every case of test/fixtures/ops/resample.json (fails if the file is missing).
 
-type PyValue = number | string | boolean | null | PyValue[] | { tensor: string };
-function splitTop(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = '';
-  for (const ch of s) {
-    if (ch === '(' || ch === '[') depth++;
-    if (ch === ')' || ch === ']') depth--;
-    if (ch === ',' && depth === 0) {
-      out.push(cur.trim());
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur.trim()) out.push(cur.trim());
-  return out;
-}
-function pyValue(s: string): PyValue {
-  if (s === 'None') return null;
-  if (s === 'True' || s === 'False') return s === 'True';
-  if (/^['"].*['"]$/.test(s)) return s.slice(1, -1);
-  if (/^[([].*[)\]]$/.test(s)) return splitTop(s.slice(1, -1)).map(pyValue);
-  if (/^-?\d+(\.\d*)?$/.test(s)) return Number(s);
-  if (/^[a-z_]\w*$/i.test(s)) return { tensor: s };
-  throw new Error(`cannot parse ${JSON.stringify(s)}`);
-}
-/** "F.interpolate(x, size=(4,5), mode='bilinear')" → fn, positional args, keyword args. */
-function parseCall(call: string): { fn: string; args: PyValue[]; kw: Record<string, PyValue> } {
-  const m = /^\s*([\w.]+)\(/.exec(call);
-  if (!m) throw new Error(`no call in ${call}`);
-  let depth = 1;
-  let i = m[0].length;
-  for (; depth > 0 && i < call.length; i++) depth += call[i] === '(' ? 1 : call[i] === ')' ? -1 : 0;
-  const args: PyValue[] = [];
-  const kw: Record<string, PyValue> = {};
-  for (const part of splitTop(call.slice(m[0].length, i - 1))) {
-    const k = /^(\w+)\s*=\s*(.+)$/.exec(part);
-    if (k) kw[k[1]] = pyValue(k[2].trim());
-    else args.push(pyValue(part));
-  }
-  return { fn: m[1].replace(/^F\./, ''), args, kw };
-}
 type Pair = number | [number, number];
 const opt = (v: PyValue | undefined) => (v === undefined || v === null ? undefined : (v as Pair));
 

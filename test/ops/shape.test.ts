@@ -1,18 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   backward, broadcastTo, cast, concat, flatten, fromArray, mul, narrow, pad, permute, reshape, slice, squeeze, stack, sum,
-  transpose, unsqueeze, type GpuContext, type HostArray, type SliceSpec, type Tensor,
+  transpose, unsqueeze, type GpuContext, type SliceSpec, type Tensor,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
 
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 const vals = (t: Tensor) => t.toArray().then((a) => Array.from(a));
 const exact = { atol: 0, rtol: 0 };
 

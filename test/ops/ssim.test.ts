@@ -1,17 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, fromArray, grad, gradcheck, ssim, tidy, type GpuContext, type HostArray, type Tensor } from '../../src/index.js';
+import { backward, fromArray, grad, gradcheck, ssim, tidy, type GpuContext, type Tensor } from '../../src/index.js';
 import { SafetensorsFile, bytesSource, toFloat32 } from '../../src/io/safetensors.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, randomArray, setupGpu } from '../helpers/gpu.js';
+import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
   ctx = await setupGpu();
 });
-
-const nd = (a: HostArray): ref.NDArray => ({ shape: [...a.shape], data: a.data });
-const up = (a: HostArray, requiresGrad = false) => fromArray(Float32Array.from(a.data), a.shape, { ctx, requiresGrad });
 
 async function loadFamily(name: string) {
   const dir = new URL('../fixtures/ops/', import.meta.url).pathname;
