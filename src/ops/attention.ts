@@ -148,8 +148,8 @@ export interface KernelConfig { family: AttentionFamily; RM: number; RN: number;
 
 /** Preferred blocks first; the first that fits workgroup memory (and the register budget) wins. */
 const NARROW_BLOCKS: Array<[number, number]> = [[4, 4], [4, 2], [2, 4], [2, 2], [4, 1], [1, 4], [2, 1], [1, 2], [1, 1]];
-// Wide blocks per kernel, fastest first on an H100 at N 4096, D 40/64 (bench/attention.ts tile sweep):
-// fwd 2×2 6.3 ms vs 4×4 7.1 ms; dq 4×2 best; dkv 2×4 (28.1 ms fwd+bwd) vs 4×2 (31.5) vs 2×2 (35.1).
+// Wide blocks per kernel, fastest first on an H100 at N 4096, D 40/64 (bench/attention.ts tile sweep;
+// figures in docs/engine.md).
 const WIDE_BLOCKS: Record<Kernel, Array<[number, number]>> = {
   fwd: [[2, 2], [4, 4], [4, 2], [2, 4]],
   dq: [[4, 2], [2, 4], [2, 2], [4, 4]],
@@ -275,8 +275,8 @@ function grid(tiles: number, B: number): [number, number, number] {
 
 /**
  * CPU adapters (lavapipe) run the narrow kernels faster: there workgroup memory costs as much as a global
- * load. (A one-row-per-invocation family without workgroup memory was 1.6-2x slower still: llvmpipe
- * turns every lane's load of the shared K/V rows into a gather.)
+ * load. (A one-row-per-invocation family without workgroup memory was slower still: llvmpipe turns
+ * every lane's load of the shared K/V rows into a gather.)
  */
 const familiesFor = (t: Tensor): AttentionFamily[] => (t.ctx.caps.isCpu ? ['narrow', 'wide'] : ['wide', 'narrow']);
 const forcedOf = (t: Tensor) => ({ family: t.ctx.flags.get('attention.family'), blocks: t.ctx.flags.get('attention.blocks') });
@@ -459,10 +459,9 @@ const CPU_REGS_UNFUSED_BYTES = 4 * 2 ** 20;
 
 /**
  * impl 'auto' on a CPU adapter (lavapipe): with the regs kernels (fixed subgroups, head sizes % 4 = 0)
- * the fused forward is 1.5-2.4x faster than the unfused path and forward + backward 1.1-2x
- * (bench/attention.ts),
- * so fused runs from 4 MiB of logits (below, its seconds of pipeline compilation outweigh it); without
- * them the unfused path is 1.3-4x faster and runs up to 64 MiB. The 'attention.impl' flag (CFLENS_ATTENTION) overrides
+ * the fused path beats the unfused one (bench/attention.ts, docs/engine.md), so fused runs from 4 MiB of
+ * logits (below, its seconds of pipeline compilation outweigh it); without them the unfused path is
+ * faster and runs up to 64 MiB. The 'attention.impl' flag (CFLENS_ATTENTION) overrides
  * 'auto' on every adapter.
  */
 function preferUnfused(q: Tensor, dims: Dims): boolean {

@@ -169,8 +169,8 @@ export const CONV_TILES = { wide: TILE_WIDE, tall: TILE_TALL, square: TILE_SQUAR
 /**
  * The tile with the least padding (within 5%, earlier candidates win). CPU adapters reach conv_gemm only
  * for what the regs/rows kernels do not cover (strided input gradients) and take the square tile there:
- * llvmpipe compiles it 3-4× faster than the others (0.9 s against 2.5-3.3 s), for 1.2-1.3× their run
- * time (bench/compile.ts, bench/conv.ts).
+ * llvmpipe compiles it several times faster than the others, for a little more run time (bench/compile.ts,
+ * bench/conv.ts; figures in docs/engine.md).
  */
 function pickTile(ctx: GpuContext, M: number, N: number): TileConfig {
   if (ctx.caps.isCpu) return TILE_SQUARE;
@@ -230,8 +230,8 @@ function useRegs(ctx: GpuContext, g: ConvGeom, mode: Mode): boolean {
 /**
  * Pointwise convolutions (1×1 kernel, unit stride, no padding, one group) are a matrix product per
  * image, y[b] = W·x[b] with W as [Co, C] and x[b] as [C, H·W]: they run on the matmul kernel under
- * 'matmul', and under 'auto' on CPU adapters, where the regs matmul is 1.45-1.8x the row kernels on
- * them (bench/conv.ts). GPUs keep conv_gemm (not measured against the matmul there).
+ * 'matmul', and under 'auto' on CPU adapters, where the regs matmul beats the row kernels on them
+ * (bench/conv.ts). GPUs keep conv_gemm (not measured against the matmul there).
  */
 function pointwise(ctx: GpuContext, g: ConvGeom): boolean {
   if (ctx.flags.get('conv.algo') !== 'matmul' && !cpuDefaults(ctx)) return false;

@@ -36,8 +36,8 @@ defineFlag({ name: 'norm.minChunk', default: 2048, doc: 'norms: fewest elements 
 defineFlag({ name: 'norm.maxChunks', default: 64, doc: 'norms: most chunks per split row (at most 256, the split kernel\'s workgroup size)' });
 defineFlag({ name: 'norm.targetWorkgroups', default: 1024, doc: 'norms: workgroups to aim for when splitting rows' });
 defineFlag({ name: 'norm.rowWorkgroup', default: 0, doc: 'norms: threads per workgroup of the row kernel (0: 64 for rows under 1024 elements, else 256)' });
-// lavapipe, GroupNorm in ms, split / a workgroup per row / a thread per row: [2, 320, 32, 32] 32 groups
-// 33 / 14 / 4.4; [16, 64, 16, 16] 8 groups 6.6 / 3.3 / 1.2; [2, 320, 64, 64] 32 groups 105 / 18 / 23.
+// On lavapipe a thread per row beats a workgroup per row, which beats split rows (bench/norm.ts; figures in
+// docs/engine.md).
 defineFlag({
   name: 'norm.rowKernel', default: 'auto',
   doc: "norms' unsplit rows: 'workgroup' (a tree per row), 'thread' (a thread per row) or 'auto' (on CPU adapters: never split, a thread per row as below)",
