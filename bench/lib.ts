@@ -1,11 +1,12 @@
 // Shared pieces of the benchmark suites: GPU-synchronised timing through tinybench, the tfjs-webgpu
 // comparison backend, result rows, the table and the JSON files under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import type { AdapterSummary, Binding, GpuContext } from '../src/gpu/index.js';
 import type { Tensor } from '../src/autograd/tensor.js';
+import { writeFileAtomic } from '../src/io/node/atomic-write.js';
 
 export interface TimingOptions {
   /** Minimum timed iterations (tinybench `iterations`). */
@@ -189,11 +190,14 @@ export function table(rows: Row[]): string {
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
-/** Writes bench/results/<name>.json. */
-export function writeResult(name: string, data: unknown): string {
+/**
+ * Writes bench/results/<name>.json, or <name>.quick.json for a --quick run and <name>.failed.json for a
+ * suite that threw, so neither replaces the full measurement the docs cite.
+ */
+export async function writeResult(name: string, data: unknown, kind: 'full' | 'quick' | 'failed' = 'full'): Promise<string> {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  const file = join(RESULTS_DIR, kind === 'full' ? `${name}.json` : `${name}.${kind}.json`);
+  await writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }
 

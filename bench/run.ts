@@ -84,12 +84,12 @@ for (const name of suites) {
     if ((OWN as readonly string[]).includes(name)) {
       const rows = await SUITES[name].run(s);
       allRows.push(...rows);
-      const file = writeResult(name, {
+      const file = await writeResult(name, {
         ...base,
         timing: 'tinybench; one sample = one call + queue sync (cflens: ctx.sync(); tfjs: end pass, submit, onSubmittedWorkDone); ' +
           'ms = median, rate from the median; cpuMs = process CPU time per call (all threads)',
         rows,
-      } satisfies ResultFile);
+      } satisfies ResultFile, quick ? 'quick' : 'full');
       console.log(`wrote ${file}`);
     } else {
       const ext = EXTERNAL[name];
@@ -103,13 +103,14 @@ for (const name of suites) {
       const out = await fn({ quick, full: args.includes('--full'), iters, ctx, tfjs: useTfjs, log: (l) => console.log(l) });
       const rows = Array.isArray(out) ? out : out.rows;
       console.table(rows);
-      const file = writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows, ...(Array.isArray(out) ? {} : out.extra) } as ResultFile);
+      const file = await writeResult(name, { ...base, timing: `see bench/${name}.ts`, rows, ...(Array.isArray(out) ? {} : out.extra) } as ResultFile,
+        quick ? 'quick' : 'full');
       console.log(`wrote ${file}`);
     }
   } catch (e) {
     failed = true;
     console.error(`suite ${name} failed: ${(e as Error).stack ?? e}`);
-    writeResult(name, { ...base, timing: '', rows: [], error: (e as Error).message });
+    await writeResult(name, { ...base, timing: '', rows: [], error: (e as Error).message }, 'failed');
   }
 }
 
