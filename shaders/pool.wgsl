@@ -11,39 +11,36 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read_write> arg: array<i32>; // argmax within the plane (MODES 2-4), -1 when none
-// count, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, countIncludePad, divisorOverride (f32 bits, 0 = none)
-@group(0) @binding(3) var<storage, read> params: array<u32>;
-
-fn P(i: u32) -> i32 { return i32(params[i]); }
+// #params PoolParams (src/ops/pool.ts)
+@group(0) @binding(3) var<storage, read> p: Params;
 
 /** Divisor of avg-pool window (oh, ow), as PyTorch: the window clipped to the padded input. */
 fn divisor(oh: i32, ow: i32, H: i32, W: i32) -> f32 {
-  let over = bitcast<f32>(params[14]);
-  if (params[14] != 0u) { return over; }
-  let h0 = oh * P(7) - P(9);
-  let w0 = ow * P(8) - P(10);
-  let h1 = min(h0 + P(5), H + P(9));
-  let w1 = min(w0 + P(6), W + P(10));
-  if (params[13] != 0u) { return f32((h1 - h0) * (w1 - w0)); }
+  if (p.divisor != 0.0) { return p.divisor; }
+  let h0 = oh * p.sh - p.ph;
+  let w0 = ow * p.sw - p.pw;
+  let h1 = min(h0 + p.kh, H + p.ph);
+  let w1 = min(w0 + p.kw, W + p.pw);
+  if (p.countIncludePad != 0u) { return f32((h1 - h0) * (w1 - w0)); }
   return f32((min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0)));
 }
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
-  let H = P(1);
-  let W = P(2);
-  let OH = P(3);
-  let OW = P(4);
-  let kh = P(5);
-  let kw = P(6);
-  let sh = P(7);
-  let sw = P(8);
-  let ph = P(9);
-  let pw = P(10);
-  let dh = P(11);
-  let dw = P(12);
+  if (i >= p.count) { return; }
+  let H = p.H;
+  let W = p.W;
+  let OH = p.OH;
+  let OW = p.OW;
+  let kh = p.kh;
+  let kw = p.kw;
+  let sh = p.sh;
+  let sw = p.sw;
+  let ph = p.ph;
+  let pw = p.pw;
+  let dh = p.dh;
+  let dw = p.dw;
   if (MODE == 0u || MODE == 2u || MODE == 4u || MODE == 5u) {
     // one thread per output element
     let ow = i32(i % u32(OW));

@@ -2,7 +2,8 @@
 // result out — on one small kernel (shaders/accumulate.wgsl), so that autograd needs nothing from
 // src/ops. Tensors past one binding are processed range by range.
 import type { GpuContext } from '../gpu/context.js';
-import { bindingChunks, f32bits, grid1D, launch, rangeOf, shader } from '../gpu/kernel.js';
+import { bindingChunks, grid1D, launch, rangeOf } from '../gpu/kernel.js';
+import { f32bits, shader } from '../gpu/wgsl.js';
 import { record } from './record.js';
 import { Tensor, shapeStr } from './tensor.js';
 

@@ -8,7 +8,11 @@ export { env } from './env.js';
 export type { GpuOptions } from './adapter.js';
 export * from './errors.js';
 export { sizeClass, type PoolStats } from './buffer-pool.js';
-export { launch, shader, grid1D, f32bits, bindingChunks, rangeOf } from './kernel.js';
+export { launch, grid1D, bindingChunks, rangeOf } from './kernel.js';
+export {
+  shader, include, generated, defineParams, KernelParams, f32bits, unrollLoops, kernelName,
+  type ParamFields, type ParamValues, type ParamField,
+} from './wgsl.js';
 export { formatKernelTimes, type KernelTime } from './profiler.js';
 export { traceKernels, compileKernels, precompile, type KernelUse, type CompileProgress, type CompileReport } from './warmup.js';
 export type { CompileRecord } from './pipeline-cache.js';

@@ -1,37 +1,6 @@
 import type { Binding, GpuContext } from './context.js';
 import { GpuLimitError } from './errors.js';
-import { shaderSources } from './shaders.gen.js';
-
-const filled = new Map<string, string>();
-/** Shader name of each filled source, for the profiler. */
-const nameOf = new Map<string, string>();
-/** The `{{KEY}}` values of each filled source, for compile records. */
-const fillOf = new Map<string, string>();
-
-/** WGSL from shaders/<name>.wgsl with `{{KEY}}` placeholders replaced. */
-export function shader(name: string, fill: Record<string, string | number> = {}): string {
-  const key = `${name}|${JSON.stringify(fill)}`;
-  let code = filled.get(key);
-  if (code) return code;
-  const src = shaderSources[name];
-  if (src === undefined) throw new Error(`cflens: no shader named ${name} in shaders/`);
-  code = src.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-    if (!(k in fill)) throw new Error(`cflens: shader ${name} needs a value for {{${k}}}`);
-    return String(fill[k]);
-  });
-  filled.set(key, code);
-  nameOf.set(code, name);
-  if (Object.keys(fill).length) fillOf.set(code, JSON.stringify(fill));
-  return code;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** The bit pattern of an f32, for passing floats through a u32 meta array. */
-export function f32bits(x: number): number {
-  f32[0] = x;
-  return u32[0];
-}
+import { kernelLabel, kernelName } from './wgsl.js';
 
 /**
  * Workgroup counts for `n` threads in groups of `wg`, spread over y when x would pass the
@@ -45,8 +14,8 @@ export function grid1D(n: number, wg: number, maxPerDim = 65535): [number, numbe
 }
 
 /**
- * Runs a kernel. Buffers bind at 0..k-1 in order; `meta` (u32 words) binds last as a read-only
- * storage array. The meta buffer is released right away and recycled only after submit.
+ * Runs a kernel. Buffers bind at 0..k-1 in order; `meta` (the words of the kernel's KernelParams,
+ * src/gpu/wgsl.ts) binds last as read-only storage. The meta buffer is released right away and recycled only after submit.
  */
 export function launch(
   ctx: GpuContext,
@@ -66,7 +35,7 @@ export function launch(
   const name = kernelName(code, entry);
   const pipeline = ctx.pipelines.get(code, entry, constants, kernelLabel(code, entry));
   if (meta) {
-    const words = Uint32Array.from(meta);
+    const words = meta instanceof Uint32Array ? meta : Uint32Array.from(meta);
     const mbuf = ctx.createBuffer(Math.max(16, words.byteLength));
     ctx.writeBuffer(mbuf, words);
     ctx.dispatch(pipeline, [...buffers, mbuf], workgroups, name);
@@ -74,19 +43,6 @@ export function launch(
   } else {
     ctx.dispatch(pipeline, buffers, workgroups, name);
   }
-}
-
-/** Names generated WGSL (not from shader()) in profiles. */
-export function nameKernel(code: string, name: string): void { nameOf.set(code, name); }
-
-/** The profiler name of a kernel plus what specialised it (fill values, override constants). */
-export function kernelLabel(code: string, entry = 'main'): { name: string; variant: string } {
-  return { name: kernelName(code, entry), variant: fillOf.get(code) ?? '' };
-}
-
-export function kernelName(code: string, entry = 'main'): string {
-  const name = nameOf.get(code) ?? 'inline';
-  return entry === 'main' ? name : `${name}:${entry}`;
 }
 
 /**

@@ -4,10 +4,9 @@
 // shader into loops over the workgroup, so the GPU-style tiles of the 'narrow'/'wide' families run at
 // a fraction of the register-blocked matmul there. Generated unrolled for the head sizes (multiples
 // of 4) so that the per-lane register blocks stay registers.
-import { nameKernel, shader } from '../gpu/kernel.js';
+import { generated, shader } from '../gpu/wgsl.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
-const codes = new Map<string, string>();
 
 export interface AttentionRegsShape {
   SG: number;
@@ -165,16 +164,19 @@ function storeChunks(dst: string, base: string, chunks: number, plan: ChunkPlan,
   return lines;
 }
 
+const LABELS: Record<string, string> = {
+  fwd: 'attention_fwd_regs', dq: 'attention_bwd_dq_regs', dkv: 'attention_bwd_dkv_regs', bwd: 'attention_bwd_regs',
+};
+
 function cached(key: string, build: () => string): string {
-  return codes.get(key) ?? build();
+  return generated('attention_regs', key, LABELS[key.slice(0, key.indexOf('{'))], build);
 }
 
 function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
   const code = shader(name, {
     SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, D4: o.D / 4, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n'),
   });
-  nameKernel(code, name);
-  codes.set(key, code);
+  void key;
   return code;
 }
 

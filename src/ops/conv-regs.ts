@@ -2,13 +2,11 @@
 // shared through subgroup broadcasts, as the regs matmul. "regs" (conv_regs*.wgsl) walks K through the
 // table (forward; input gradient at stride 1) or the pixels (weight gradient); "rows" (conv_rows*.wgsl)
 // serves width-preserving convolutions with one aligned vec4 per lane and neighbours by shuffle.
-import { nameKernel, shader } from '../gpu/kernel.js';
+import { generated, generatedCode, shader } from '../gpu/wgsl.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
 
 export interface ConvRegsShape { MODE: 0 | 1; TM: number; SG: number; WG: number; vecA: boolean }
-
-const codes = new Map<string, string>();
 
 /** acc_i += A(i, q) · b_q for the TM rows, A chunks shared by subgroup broadcast (SG > 0) or loaded per lane. */
 function fmaBlock(TM: number, SG: number): string[] {
@@ -29,12 +27,8 @@ function prologue(TM: number, SG: number): { nA: number; setup: string[]; step: 
 
 /** The template filled with the generated blocks, cached and named for profiles. */
 function fillRegs(name: string, label: string, key: string, SG: number, fill: Record<string, string | number>): string {
-  const hit = codes.get(key);
-  if (hit) return hit;
-  const code = shader(name, { ENABLE: SG ? 'enable subgroups;' : '', SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '', ...fill });
-  nameKernel(code, label);
-  codes.set(key, code);
-  return code;
+  return generated('conv_regs', key, label, () =>
+    shader(name, { ENABLE: SG ? 'enable subgroups;' : '', SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '', ...fill }));
 }
 
 /**
@@ -60,7 +54,8 @@ const windowAt = (at: number): string => `${['L', 'v', 'R'][Math.floor(at / 4)]}
 
 export function convRegsShader(o: ConvRegsShape): string {
   const key = JSON.stringify(o);
-  if (codes.has(key)) return codes.get(key)!;
+  const hit = generatedCode('conv_regs', key);
+  if (hit) return hit;
   const { TM, SG, WG, vecA } = o;
   const { nA, setup, step } = prologue(TM, SG);
   // Columns: base offset into X and the row / column of the window origin, per lane column j.
@@ -124,7 +119,8 @@ export interface ConvRegsWgradShape { TM: number; SG: number; WG: number; vecA: 
 /** The weight-gradient regs kernel (shaders/conv_regs_wgrad.wgsl); vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. */
 export function convRegsWgradShader(o: ConvRegsWgradShape): string {
   const key = `w${JSON.stringify(o)}`;
-  if (codes.has(key)) return codes.get(key)!;
+  const hit = generatedCode('conv_regs', key);
+  if (hit) return hit;
   const { TM, SG, WG, vecA } = o;
   const { nA, setup, step } = prologue(TM, SG);
   // Columns n = (ci, kh, kw): fixed window offsets per lane column.
@@ -207,7 +203,8 @@ export function rowShift(mode: 0 | 1, kw: number, pl: number): number {
 /** The row kernel (shaders/conv_rows.wgsl), for SG ≥ 4 lanes, KW ≤ 4 and column shifts within ±4. */
 export function convRowsShader(o: ConvRowsShape): string {
   const key = `rows${JSON.stringify(o)}`;
-  if (codes.has(key)) return codes.get(key)!;
+  const hit = generatedCode('conv_regs', key);
+  if (hit) return hit;
   const { MODE, KH, KW, pl, TM, SG } = o;
   const nA = Math.ceil(TM / SG);
   const setup: string[] = [];
@@ -261,7 +258,8 @@ export interface ConvRowsWgradShape { SH: number; DH: number; KH: number; KW: nu
 /** The row weight-gradient kernel (shaders/conv_rows_wgrad.wgsl); the geometry of convRowsShader. */
 export function convRowsWgradShader(o: ConvRowsWgradShape): string {
   const key = `rowsw${JSON.stringify(o)}`;
-  if (codes.has(key)) return codes.get(key)!;
+  const hit = generatedCode('conv_regs', key);
+  if (hit) return hit;
   const { KW, pl, TM, SG } = o;
   const nA = Math.ceil(TM / SG);
   const setup: string[] = [...PIXEL_WALK.start];

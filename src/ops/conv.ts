@@ -3,7 +3,7 @@ import { Tensor, shapeStr } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
-import { nameKernel } from '../gpu/kernel.js';
+import { generated, unrollLoops } from '../gpu/wgsl.js';
 import { convRegsShader, convRegsWgradShader, convRowsShader, convRowsWgradShader, rowShift } from './conv-regs.js';
 import { matmulKernelFor, runGemm as runMatmul } from './matmul.js';
 import { subgroupLanes } from '../gpu/context.js';
@@ -369,55 +369,17 @@ function runGemm(ctx: GpuContext, g: ConvGeom, mode: Mode, a: GPUBuffer, b: GPUB
   sumSlices(ctx, part, out, splits);
 }
 
-const gemmCodes = new Map<string, string>();
-
 /** conv_gemm.wgsl filled in, with every loop over a compile-time bound unrolled. */
 function gemmCode(fill: Record<string, string | number>): string {
-  const key = JSON.stringify(fill);
-  let code = gemmCodes.get(key);
-  if (code) return code;
   const n = (k: string) => Number(fill[k]);
   const [BM, BN, BK, TM, TN] = [n('BM'), n('BN'), n('BK'), n('TM'), n('TN')];
-  const NT = (BM / TM) * (BN / TN);
-  const consts: Record<string, number> = {
-    BK, TM, TN, RM: TM / 4, RN: TN / 4, LA: (BM * BK) / NT, LB: (BK * BN) / NT,
-  };
-  code = unrollLoops(shader('conv_gemm', fill), consts);
-  nameKernel(code, `conv_gemm[${['fwd', 'dgrad', 'wgrad'][n('MODE')]} ${BM}x${BN}]`);
-  gemmCodes.set(key, code);
-  return code;
-}
-
-/**
- * Expands `for (var i = 0u; i < BOUND; i++) { body }` where BOUND is a literal or a name in `consts`:
- * the body is repeated with `i` replaced by each value (innermost scopes kept by braces). Drivers do
- * not always unroll such loops, and an array indexed by a loop counter then lives in memory.
- */
-function unrollLoops(code: string, consts: Record<string, number>): string {
-  const head = /for \(var (\w+) = 0u; \1 < (\w+); \1\+\+\) \{/g;
-  for (;;) {
-    head.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    let found = false;
-    while ((m = head.exec(code))) {
-      const bound = /^\d+u?$/.test(m[2]) ? parseInt(m[2], 10) : consts[m[2]];
-      if (bound === undefined) continue;
-      // matching closing brace of the loop body
-      let depth = 1;
-      let i = m.index + m[0].length;
-      for (; depth > 0; i++) {
-        if (code[i] === '{') depth++;
-        else if (code[i] === '}') depth--;
-      }
-      const body = code.slice(m.index + m[0].length, i - 1);
-      const v = new RegExp(`\\b${m[1]}\\b`, 'g');
-      const copies = Array.from({ length: bound }, (_, k) => `{${body.replace(v, `${k}u`)}}`).join('\n');
-      code = code.slice(0, m.index) + copies + code.slice(i);
-      found = true;
-      break;
-    }
-    if (!found) return code;
-  }
+  return generated('conv_gemm', JSON.stringify(fill), `conv_gemm[${['fwd', 'dgrad', 'wgrad'][n('MODE')]} ${BM}x${BN}]`, () => {
+    const NT = (BM / TM) * (BN / TN);
+    const consts: Record<string, number> = {
+      BK, TM, TN, RM: TM / 4, RN: TN / 4, LA: (BM * BK) / NT, LB: (BK * BN) / NT,
+    };
+    return unrollLoops(shader('conv_gemm', fill), consts);
+  });
 }
 
 const TABLE_PAD = 64; // entries past K, for any BK up to 64

@@ -6,6 +6,7 @@ import { add } from './elementwise.js';
 import { sumToShape } from './shape.js';
 import { reshape } from './shape.js';
 import { assertFloat, broadcastShapes, broadcastStrides, launch, sameCtx, shader } from './util.js';
+import { generated } from '../gpu/wgsl.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Kernel choice. Two batched GEMM kernels take the same parameters:
@@ -60,16 +61,10 @@ const COMP = ['x', 'y', 'z', 'w'];
  */
 export function regsShader(o: RegsShape): string {
   const key = `${o.TM},${o.SG},${o.WG},${+o.ta}${+o.tb}${+o.vecA}${+o.vecB}${+o.kAligned}`;
-  let code = regsCodes.get(key);
-  if (!code) {
-    code = buildRegsShader(o);
-    regsCodes.set(key, code);
-  }
-  return code;
+  return generated('matmul_regs', key, 'matmul', () => buildRegsShader(o));
 }
 
 interface RegsShape { TM: number; SG: number; WG: number; ta: boolean; tb: boolean; vecA: boolean; vecB: boolean; kAligned: boolean }
-const regsCodes = new Map<string, string>();
 
 function buildRegsShader(o: RegsShape): string {
   const { TM, SG, WG, ta, tb, vecA, vecB, kAligned } = o;

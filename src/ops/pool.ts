@@ -2,7 +2,8 @@ import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/context.js';
 import { mean } from './reduce.js';
-import { assertFloat, f32bits, grid1D, launch, shader } from './util.js';
+import { defineParams } from '../gpu/wgsl.js';
+import { assertFloat, grid1D, launch, shader } from './util.js';
 
 type Pair = number | readonly [number, number];
 
@@ -70,11 +71,17 @@ function geometry(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined 
 /** Bound where no argmax is kept. */
 const dummy = (ctx: GpuContext): GPUBuffer => ctx.constantBuffer('placeholder', 16);
 
+/** pool.wgsl's parameters; `divisor` 0 means none (the window's own count). */
+const POOL_PARAMS = defineParams('PoolParams', {
+  count: 'u32', H: 'i32', W: 'i32', OH: 'i32', OW: 'i32', kh: 'i32', kw: 'i32', sh: 'i32', sw: 'i32',
+  ph: 'i32', pw: 'i32', dh: 'i32', dw: 'i32', countIncludePad: 'u32', divisor: 'f32',
+});
+
 /** Runs one pool.wgsl mode; `count` threads, output `out`, optional argmax buffer. */
 function poolKernel(mode: number, g: PoolGeom, src: Tensor, out: Tensor, arg: Tensor | null): void {
   if (!out.size) return;
-  const meta = [out.size, g.H, g.W, g.OH, g.OW, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.countIncludePad ? 1 : 0, g.divisor ? f32bits(g.divisor) : 0];
-  launch(src.ctx, shader('pool', { MODE: mode }), [src.buffer, out.buffer, arg?.buffer ?? dummy(src.ctx)], meta, grid1D(out.size, 256));
+  const params = POOL_PARAMS.pack({ count: out.size, ...g });
+  launch(src.ctx, shader('pool', { MODE: mode }, POOL_PARAMS), [src.buffer, out.buffer, arg?.buffer ?? dummy(src.ctx)], params, grid1D(out.size, 256));
 }
 
 const outShape = (g: PoolGeom) => [g.N, g.C, g.OH, g.OW];

@@ -1,5 +1,6 @@
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import { f32bits, grid1D, launch, shader } from '../gpu/kernel.js';
+import { grid1D, launch } from '../gpu/kernel.js';
+import { f32bits, shader } from '../gpu/wgsl.js';
 
 export type TensorLike = Tensor | number;
 
