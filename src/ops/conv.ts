@@ -4,6 +4,7 @@ import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
 import { stridedCopy } from './strided.js';
 import { generated, unrollLoops } from '../gpu/wgsl.js';
+import { fillBuffer } from './kernels/fill.js';
 import { convRegsShader, convRegsWgradShader, convRowsShader, convRowsWgradShader, rowShift } from './conv-regs.js';
 import { matmulKernelFor, runGemm as runMatmul } from './matmul.js';
 import { subgroupLanes } from '../gpu/context.js';
@@ -472,7 +473,7 @@ export function convBackwardWeightKernel(x: Tensor, dy: Tensor, g: ConvGeom): Te
   const dw = Tensor.empty([g.Co, g.C / g.G, g.KH, g.KW], 'f32', x.ctx);
   if (!dw.size) return dw;
   if (g.B * g.OH * g.OW === 0) {
-    launch(x.ctx, shader('fill'), [dw.buffer], [dw.size, 0, 0, 0], grid1D(dw.size, 256));
+    fillBuffer(x.ctx, dw.buffer, dw.size, 0);
     return dw;
   }
   if (pointwise(x.ctx, g)) runPointwise(x.ctx, g, 2, dy.buffer, x.buffer, dw);

@@ -1,8 +1,8 @@
-import { bindingChunks, rangeOf } from '../gpu/kernel.js';
 import { Tensor, numelOf, type DType } from '../autograd/tensor.js';
 import { gpu } from '../gpu/index.js';
 import type { GpuContext } from '../gpu/context.js';
 import { f32bits, grid1D, launch, shader } from './util.js';
+import { fillBuffer } from './kernels/fill.js';
 
 export interface CreateOptions { requiresGrad?: boolean; ctx?: GpuContext }
 
@@ -12,12 +12,7 @@ function finish(t: Tensor, o?: CreateOptions): Tensor {
 }
 
 function fillKernel(t: Tensor, start: number, step: number): void {
-  const n = t.size;
-  if (n === 0) return;
-  // Tensors larger than one binding are filled range by range.
-  for (const [lo, k] of bindingChunks(t.ctx, n, 4)) {
-    launch(t.ctx, shader('fill'), [k === n ? t.buffer : rangeOf(t.buffer, lo, k, 4)], [k, f32bits(start), f32bits(step), lo], grid1D(k, 256));
-  }
+  fillBuffer(t.ctx, t.buffer, t.size, start, step);
 }
 
 export function full(shape: readonly number[], value: number, o?: CreateOptions): Tensor {

@@ -83,12 +83,15 @@ describe('device and pool', () => {
 
   it('caches pipelines by shader and constants', async () => {
     const ctx = await GpuContext.create();
-    const code = shader('fill');
+    const kernel = (k: number) => `@group(0) @binding(0) var<storage, read_write> d: array<f32>;
+@compute @workgroup_size(${k}) fn main(@builtin(global_invocation_id) g: vec3u) { d[g.x] = 1.0; }`;
+    const code = kernel(64);
     const p1 = ctx.pipelines.get(code);
     const p2 = ctx.pipelines.get(code);
     expect(p1).toBe(p2);
-    const p3 = await ctx.pipelines.getAsync(shader('unary', { EXPR: 'x + 1.0' }));
-    expect(ctx.pipelines.get(shader('unary', { EXPR: 'x + 1.0' }))).toBe(p3);
+    const p3 = await ctx.pipelines.getAsync(kernel(32));
+    expect(p3).not.toBe(p1);
+    expect(ctx.pipelines.get(kernel(32))).toBe(p3);
     ctx.destroy();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineParams, generated, generatedCode, include, kernelName, shader, shaderSource, withParams } from '../../src/gpu/wgsl.js';
 import { shaderIncludes, shaderSources } from '../../src/gpu/shaders.gen.js';
+import { FILL_PARAMS } from '../../src/ops/kernels/fill.js';
 
 describe('KernelParams', () => {
   const P = defineParams('TestParams', { n: 'u32', off: 'i32', scale: 'f32', flag: 'u32', dims: ['u32', 3] });
@@ -44,8 +45,9 @@ describe('building WGSL', () => {
   });
 
   it('returns the same string object for the same specialisation and names it for profiles', () => {
-    const a = shader('fill');
-    expect(shader('fill')).toBe(a);
+    const a = shader('fill', {}, FILL_PARAMS);
+    expect(shader('fill', {}, FILL_PARAMS)).toBe(a);
+    expect(a).toContain(FILL_PARAMS.wgsl);
     expect(kernelName(a)).toBe('fill');
     expect(kernelName(a, 'other')).toBe('fill:other');
     expect(() => shader('no_such_shader')).toThrow(/no shader named no_such_shader/);
