@@ -3,7 +3,7 @@ import type { Tensor } from '../autograd/tensor.js';
 import { add, mul } from '../ops/elementwise.js';
 import { resolveDDIMInverseConfig, type DDIMInverseConfig, type SchedulerConfigJson } from './config.js';
 import { f, sqrtf } from './f32.js';
-import { NoiseSchedule } from './noise-schedule.js';
+import { ScheduledBase } from './scheduled.js';
 import { ownHandle, predictEps, predictX0, processX0 } from './prediction.js';
 import type { Scheduler, StepOptions, StepResult, TimestepsRequest } from './scheduler.js';
 import { inverseTimesteps } from './timesteps.js';
@@ -14,22 +14,12 @@ import { inverseTimesteps } from './timesteps.js';
  * 0) to ᾱ_t, with the model output evaluated at t. x0 is clipped under clip_sample; there is no
  * thresholding (diffusers has none here).
  */
-export class DDIMInverseScheduler implements Scheduler {
-  readonly className = 'DDIMInverseScheduler';
-  readonly config: DDIMInverseConfig;
-  readonly betas: Float32Array;
-  readonly alphasCumprod: Float32Array;
+export class DDIMInverseScheduler extends ScheduledBase<DDIMInverseConfig> implements Scheduler {
   /** ᾱ the first step starts from: 1 with set_alpha_to_one, else ᾱ_0. */
   readonly initialAlphaCumprod: number;
-  timesteps: number[] = [];
-  numInferenceSteps = 0;
-  private readonly schedule: NoiseSchedule;
 
   constructor(config: SchedulerConfigJson = {}) {
-    this.config = resolveDDIMInverseConfig(config);
-    this.schedule = new NoiseSchedule(this.className, this.config);
-    this.betas = this.schedule.betas;
-    this.alphasCumprod = this.schedule.alphasCumprod;
+    super('DDIMInverseScheduler', resolveDDIMInverseConfig(config));
     this.initialAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
   }
 

@@ -3,11 +3,10 @@ import type { Tensor } from '../autograd/tensor.js';
 import { add, mul } from '../ops/elementwise.js';
 import { resolveDDIMConfig, type DDIMConfig, type SchedulerConfigJson } from './config.js';
 import { f, sqrtf } from './f32.js';
-import { NoiseSchedule } from './noise-schedule.js';
+import { ScheduledBase } from './scheduled.js';
 import { epsFromX0, ownHandle, predictEps, predictX0, processX0 } from './prediction.js';
 import type { Scheduler, StepOptions, StepResult, TimestepsRequest } from './scheduler.js';
-import { customTimesteps, nextInList } from './custom-timesteps.js';
-import { inferenceTimesteps } from './timesteps.js';
+import { nextInList } from './custom-timesteps.js';
 
 export interface DDIMStepOptions extends StepOptions {
   /** diffusers' use_clipped_model_output: ε recomputed from the clipped/thresholded x0. */
@@ -21,24 +20,12 @@ export interface DDIMStepOptions extends StepOptions {
  * scheduler_config.json keys (see docs/schedulers.md). Every step is made of differentiable tensor
  * ops, so gradients flow through a whole sampling loop.
  */
-export class DDIMScheduler implements Scheduler {
-  readonly className = 'DDIMScheduler';
-  readonly config: DDIMConfig;
-  readonly betas: Float32Array;
-  readonly alphasCumprod: Float32Array;
+export class DDIMScheduler extends ScheduledBase<DDIMConfig> implements Scheduler {
   /** ᾱ "before" timestep 0: 1 with set_alpha_to_one, else ᾱ_0. */
   readonly finalAlphaCumprod: number;
-  timesteps: number[] = [];
-  numInferenceSteps = 0;
-  /** Set by setTimesteps({ timesteps }): each step goes to the next listed timestep. */
-  private custom = false;
-  private readonly schedule: NoiseSchedule;
 
   constructor(config: SchedulerConfigJson = {}) {
-    this.config = resolveDDIMConfig(config);
-    this.schedule = new NoiseSchedule(this.className, this.config);
-    this.betas = this.schedule.betas;
-    this.alphasCumprod = this.schedule.alphasCumprod;
+    super('DDIMScheduler', resolveDDIMConfig(config));
     this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
   }
 
@@ -51,16 +38,7 @@ export class DDIMScheduler implements Scheduler {
    * goes to the next listed timestep, the last one to ᾱ = finalAlphaCumprod.
    */
   setTimesteps(request: TimestepsRequest): number[] {
-    if (typeof request === 'number') {
-      this.timesteps = inferenceTimesteps(this.config, request, this.className);
-      this.numInferenceSteps = request;
-      this.custom = false;
-    } else {
-      this.timesteps = customTimesteps(this.className, request.timesteps, this.config.num_train_timesteps, { inRange: true });
-      this.numInferenceSteps = this.timesteps.length;
-      this.custom = true;
-    }
-    return this.timesteps;
+    return this.timestepsFrom(request, { inRange: true, customSteps: (list) => list.length });
   }
 
   /** DDIM keeps no state between steps. */

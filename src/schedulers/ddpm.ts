@@ -3,12 +3,11 @@ import type { Tensor } from '../autograd/tensor.js';
 import { add, div, exp, mul, sqrt, sub } from '../ops/elementwise.js';
 import { narrow } from '../ops/shape.js';
 import { resolveDDPMConfig, type DDPMConfig, type SchedulerConfigJson } from './config.js';
-import { customTimesteps, nextInList } from './custom-timesteps.js';
+import { nextInList } from './custom-timesteps.js';
 import { expf, f, logf, sqrtf } from './f32.js';
-import { NoiseSchedule } from './noise-schedule.js';
+import { ScheduledBase } from './scheduled.js';
 import { ownHandle, predictX0, processX0 } from './prediction.js';
 import type { Scheduler, StepOptions, StepResult, TimestepsRequest } from './scheduler.js';
-import { inferenceTimesteps } from './timesteps.js';
 
 /** The scalar quantities of one DDPM step (float32, as torch computes them). */
 interface DDPMCoefficients {
@@ -27,21 +26,9 @@ interface DDPMCoefficients {
  * a model output with twice the sample's channels (ε then the variance prediction, as diffusers
  * splits it). Differentiable like the DDIM step.
  */
-export class DDPMScheduler implements Scheduler {
-  readonly className = 'DDPMScheduler';
-  readonly config: DDPMConfig;
-  readonly betas: Float32Array;
-  readonly alphasCumprod: Float32Array;
-  timesteps: number[] = [];
-  numInferenceSteps = 0;
-  private custom = false;
-  private readonly schedule: NoiseSchedule;
-
+export class DDPMScheduler extends ScheduledBase<DDPMConfig> implements Scheduler {
   constructor(config: SchedulerConfigJson = {}) {
-    this.config = resolveDDPMConfig(config);
-    this.schedule = new NoiseSchedule(this.className, this.config);
-    this.betas = this.schedule.betas;
-    this.alphasCumprod = this.schedule.alphasCumprod;
+    super('DDPMScheduler', resolveDDPMConfig(config));
     this.timesteps = Array.from({ length: this.config.num_train_timesteps }, (_, i) => this.config.num_train_timesteps - 1 - i);
   }
 
@@ -49,16 +36,7 @@ export class DDPMScheduler implements Scheduler {
 
   /** set_timesteps(num_inference_steps) or set_timesteps(timesteps=[...]) (strictly descending, first below T). */
   setTimesteps(request: TimestepsRequest): number[] {
-    if (typeof request === 'number') {
-      this.timesteps = inferenceTimesteps(this.config, request, this.className);
-      this.numInferenceSteps = request;
-      this.custom = false;
-    } else {
-      this.timesteps = customTimesteps(this.className, request.timesteps, this.config.num_train_timesteps);
-      this.numInferenceSteps = 0;
-      this.custom = true;
-    }
-    return this.timesteps;
+    return this.timestepsFrom(request, { customSteps: () => 0 });
   }
 
   reset(): void {}
