@@ -92,4 +92,16 @@ describe('the house', () => {
     for (const v of graph.keys()) if (!index.has(v)) visit(v);
     expect(cycles).toEqual([]);
   });
+
+  it('Node-only modules (node:*, the Dawn addon, pngjs) are imported only from node/ folders and the CLI', () => {
+    const bad: string[] = [];
+    for (const file of modules) {
+      const rel = relative(src, file);
+      if (rel.startsWith('cli/') || rel.split('/').includes('node')) continue;
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(node:[^']+|webgpu|pngjs)'/gm)) bad.push(`${rel} → ${m[1]}`);
+      for (const m of text.matchAll(/import\('(node:[^']+|webgpu|pngjs)'\)/g)) bad.push(`${rel} → ${m[1]}`);
+    }
+    expect(bad).toEqual([]);
+  });
 });
