@@ -2,8 +2,8 @@
 // Covers broadcasting (stride 0), permutes, step slices, and writes into slices (concat, pad, slice vjp).
 @group(0) @binding(0) var<storage, read> src: array<{{T}}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
-// n, rank, sOff, dOff, shape[rank], sStride[rank], dStride[rank]
-@group(0) @binding(2) var<storage, read> params: array<u32>;
+// #params StridedCopyParams (src/ops/strided.ts)
+@group(0) @binding(2) var<storage, read> p: Params;
 // Entry main4: four elements per thread where the innermost axis is contiguous on both sides, its size
 // a multiple of 4, and every other stride and both offsets multiples of 4 (head splits and merges).
 @group(0) @binding(0) var<storage, read> src4: array<vec4<{{T}}>>;
@@ -14,17 +14,15 @@
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
-  let rank = params[1];
-  let o = strided_offsets(i, rank, 4u) + vec2u(params[2], params[3]);
+  if (i >= p.n) { return; }
+  let o = strided_offsets(i, p.rank) + vec2u(p.srcOffset, p.dstOffset);
   dst[o.y] = src[o.x];
 }
 
 @compute @workgroup_size(256)
 fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0] / 4u) { return; }
-  let rank = params[1];
-  let o = strided_offsets(4u * i, rank, 4u) + vec2u(params[2], params[3]);
+  if (i >= p.n / 4u) { return; }
+  let o = strided_offsets(4u * i, p.rank) + vec2u(p.srcOffset, p.dstOffset);
   dst4[o.y / 4u] = src4[o.x / 4u];
 }

@@ -8,11 +8,14 @@ import { shaderIncludes, shaderSources } from './shaders.gen.js';
 // read-only storage buffer `launch` binds last.
 
 export type ParamScalar = 'u32' | 'i32' | 'f32';
-/** A scalar field, or a fixed-length array of them (unused tail entries are zero). */
-export type ParamField = ParamScalar | readonly [ParamScalar, number];
+/**
+ * A scalar field, a fixed-length array of them (unused entries are zero), or — last field only — a
+ * runtime-sized array ('*': as long as the values given, e.g. a shape then strides of any rank).
+ */
+export type ParamField = ParamScalar | readonly [ParamScalar, number | '*'];
 export type ParamFields = Record<string, ParamField>;
 export type ParamValues<F extends ParamFields> = {
-  [K in keyof F]: F[K] extends readonly [ParamScalar, number] ? readonly number[] : number | boolean;
+  [K in keyof F]: F[K] extends readonly [ParamScalar, number | '*'] ? readonly number[] : number | boolean;
 };
 
 const scratch = new DataView(new ArrayBuffer(4));
@@ -46,13 +49,17 @@ export class KernelParams<F extends ParamFields> {
     this.names = Object.keys(fields) as (keyof F & string)[];
     if (!this.names.length) throw new Error(`cflens: ${name} declares no fields`);
     let words = 0;
-    const lines = this.names.map((k) => {
+    const lines = this.names.map((k, at) => {
       const t = fields[k];
       if (typeof t === 'string') {
         words += 1;
         return `  ${k}: ${t},`;
       }
-      const [s, n] = t as readonly [ParamScalar, number];
+      const [s, n] = t as readonly [ParamScalar, number | '*'];
+      if (n === '*') {
+        if (at !== this.names.length - 1) throw new Error(`cflens: ${name}.${k}: a runtime-sized array must be the last field`);
+        return `  ${k}: array<${s}>,`;
+      }
       if (!Number.isInteger(n) || n < 1) throw new Error(`cflens: ${name}.${k}: array length ${n}`);
       words += n;
       return `  ${k}: array<${s}, ${n}>,`;
@@ -62,7 +69,11 @@ export class KernelParams<F extends ParamFields> {
   }
 
   pack(values: ParamValues<F>): Uint32Array {
-    const out = new Uint32Array(Math.max(4, this.words));
+    const last = this.names[this.names.length - 1];
+    const lastType = this.fields[last];
+    const tail = typeof lastType !== 'string' && lastType[1] === '*' ? ((values[last] as readonly number[] | undefined)?.length ?? 0) : 0;
+    // A runtime-sized array needs at least one element in the binding.
+    const out = new Uint32Array(Math.max(4, this.words + Math.max(tail, typeof lastType !== 'string' && lastType[1] === '*' ? 1 : 0)));
     let at = 0;
     for (const k of this.names) {
       const t = this.fields[k];
@@ -72,8 +83,9 @@ export class KernelParams<F extends ParamFields> {
         out[at++] = word(this.name, k, t, v as number | boolean);
         continue;
       }
-      const [s, n] = t as readonly [ParamScalar, number];
+      const [s, len] = t as readonly [ParamScalar, number | '*'];
       const arr = v as readonly number[];
+      const n = len === '*' ? arr.length : len;
       if (arr.length > n) throw new Error(`cflens: ${this.name}.${k} holds ${n} values, got ${arr.length}`);
       for (let i = 0; i < n; i++) out[at + i] = i < arr.length ? word(this.name, `${k}[${i}]`, s, arr[i]) : 0;
       at += n;

@@ -3,7 +3,8 @@ import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { zerosLike } from './creation.js';
 import { mul, unaryOp } from './elementwise.js';
 import { concat, narrow } from './shape.js';
-import { assertFloat, f32bits, grid1D, launch, shader } from './util.js';
+import { assertFloat } from './util.js';
+import { actGradKernel, gegluKernel } from './kernels/elementwise.js';
 
 // Activations as a table of WGSL expressions of x (and the f32 params s0, s1): the function, its first
 // and its second derivative. The forward runs through elementwise.ts's unaryOp (shaders/unary.wgsl,
@@ -71,14 +72,7 @@ const ACT = {
 
 export type ActivationName = keyof typeof ACT;
 
-/** Raw kernel (no tape): g · expr(x). */
-function gradKernel(x: Tensor, g: Tensor, expr: string, s0: number, s1: number): Tensor {
-  const out = Tensor.empty(x.shape, 'f32', x.ctx);
-  if (x.size) {
-    launch(x.ctx, shader('act', { EXPR: `g * (${expr})` }), [x.buffer, g.buffer, out.buffer], [x.size, f32bits(s0), f32bits(s1)], grid1D(x.size, 256));
-  }
-  return out;
-}
+const gradKernel = actGradKernel;
 
 /** g·f^(order)(x) as a recorded op: d/dx = g·f^(order+1)(x), d/dg = f^(order)(x). */
 function actGrad(name: string, rule: ActRule, order: 1 | 2, x: Tensor, g: Tensor, s0: number, s1: number): Tensor {
@@ -143,10 +137,10 @@ export function geglu(x: Tensor, { approximate = 'none' }: { approximate?: 'none
   const rule: ActRule = ACT[name];
   const fill = { F: rule.f, D1: rule.d1 };
   const y = Tensor.empty([...x.shape.slice(0, -1), D], 'f32', x.ctx);
-  if (y.size) launch(x.ctx, shader('act_geglu', { MODE: 0, ...fill }), [x.buffer, x.buffer, y.buffer], [y.size, D], grid1D(y.size, 256));
+  gegluKernel(0, fill, x, null, y, D);
   return record('geglu', [x], y, (g) => fusedOrComposed(() => {
     const dx = Tensor.empty(x.shape, 'f32', x.ctx);
-    if (g.size) launch(x.ctx, shader('act_geglu', { MODE: 1, ...fill }), [x.buffer, g.buffer, dx.buffer], [g.size, D], grid1D(g.size, 256));
+    gegluKernel(1, fill, x, g, dx, D);
     return [dx];
   }, () => {
     const h = narrow(x, -1, 0, D);

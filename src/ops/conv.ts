@@ -2,7 +2,7 @@ import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
 import type { GpuContext } from '../gpu/context.js';
 import { sum } from './reduce.js';
-import { stridedCopy } from './strided.js';
+import { stridedCopy } from './kernels/strided.js';
 import { generated, unrollLoops } from '../gpu/wgsl.js';
 import { fillBuffer } from './kernels/fill.js';
 import { convRegsShader, convRegsWgradShader, convRowsShader, convRowsWgradShader, rowShift } from './conv-regs.js';

@@ -2,43 +2,10 @@ import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
 import { fromArray, zerosLike } from './creation.js';
 import { sumToShape } from './shape.js';
-import {
-  assertFloat, broadcastShapes, broadcastStrides, coalesceDims, f32bits, grid1D, launch, sameCtx, sameShape, shader, type TensorLike,
-} from './util.js';
+import { assertFloat, broadcastShapes, sameCtx, type TensorLike } from './util.js';
+import { mapKernel, whereKernel, zipKernel } from './kernels/elementwise.js';
 
-// ---------------------------------------------------------------------------------------------
-// Kernels
-
-/** Runs `expr` (WGSL, of x, s0, s1) over every element, four per thread where the size allows. No tape. */
-export function mapKernel(x: Tensor, expr: string, s0 = 0, s1 = 0): Tensor {
-  const out = Tensor.empty(x.shape, 'f32', x.ctx);
-  if (!x.size) return out;
-  const code = shader('unary', { EXPR: expr });
-  const meta = [x.size, f32bits(s0), f32bits(s1)];
-  if (x.size % 4 === 0) launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(x.size / 4, 256), undefined, 'main4');
-  else launch(x.ctx, code, [x.buffer, out.buffer], meta, grid1D(x.size, 256));
-  return out;
-}
-
-/** Runs `expr` (WGSL, of a and b) with broadcasting. No tape. */
-export function zipKernel(op: string, a: Tensor, b: Tensor, expr: string): Tensor {
-  const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = Tensor.empty(shape, 'f32', a.ctx);
-  if (!out.size) return out;
-  let meta = [out.size, 0];
-  let vec4 = out.size % 4 === 0;
-  if (!sameShape(a.shape, b.shape)) {
-    const c = coalesceDims(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-    meta = [out.size, c.shape.length, ...c.shape, ...c.strides[0], ...c.strides[1]];
-    // vec4 chunks never straddle the innermost dimension, and a stride-1 operand's chunks are aligned.
-    const last = c.shape.length - 1;
-    vec4 &&= c.shape[last] % 4 === 0 && c.strides.every((s) => s[last] <= 1 && s.every((v, d) => d === last || s[last] === 0 || v % 4 === 0));
-  }
-  const code = shader('binary', { EXPR: expr });
-  if (vec4) launch(a.ctx, code, [a.buffer, b.buffer, out.buffer], meta, grid1D(out.size / 4, 256), undefined, 'main4');
-  else launch(a.ctx, code, [a.buffer, b.buffer, out.buffer], meta, grid1D(out.size, 256));
-  return out;
-}
+export { mapKernel, zipKernel } from './kernels/elementwise.js';
 
 function scalarLike(v: number, like: Tensor): Tensor {
   return fromArray([v], [], { ctx: like.ctx });
@@ -204,11 +171,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   assertFloat('where', cond);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
   const y = Tensor.empty(shape, 'f32', ta.ctx);
-  if (y.size) {
-    const c = coalesceDims(shape, [cond.shape, ta.shape, tb.shape].map((s) => broadcastStrides(s, shape)));
-    const meta = [y.size, c.shape.length, ...c.shape, ...c.strides.flat()];
-    launch(ta.ctx, shader('where'), [cond.buffer, ta.buffer, tb.buffer, y.buffer], meta, grid1D(y.size, 256));
-  }
+  whereKernel(cond, ta, tb, y);
   const out = record('where', [ta, tb], y, (g) => [
     ta.requiresGrad ? sumToShape(where(cond, g, 0), ta.shape) : null,
     tb.requiresGrad ? sumToShape(where(cond, 0, g), tb.shape) : null,

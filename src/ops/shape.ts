@@ -2,7 +2,7 @@ import { record } from '../autograd/record.js';
 import { Tensor, numelOf, shapeStr } from '../autograd/tensor.js';
 import { full, zeros } from './creation.js';
 import { reduceKernel } from './kernels/reduce.js';
-import { stridedCopy } from './strided.js';
+import { stridedCopy } from './kernels/strided.js';
 import { assertFloat, broadcastShapes, broadcastStrides, contiguousStrides, normAxis, sameShape } from './util.js';
 
 function assertCopyable(op: string, x: Tensor): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BufferPool, sizeClass } from '../../src/gpu/buffer-pool.js';
+import { MAP_PARAMS } from '../../src/ops/kernels/elementwise.js';
 import { findAdapter } from '../../src/gpu/adapter.js';
 import { GpuContext, NoAdapterError, DeviceLostError, GpuLimitError, fromArray, tensor, add, shader, launch } from '../../src/index.js';
 
@@ -121,7 +122,8 @@ describe('device and pool', () => {
     const ctx = await GpuContext.create();
     const t = fromArray([1, 2], [2], { ctx });
     // Dawn raises the compile error through the uncaptured-error event; the dispatch right after throws it.
-    expect(() => launch(ctx, shader('unary', { EXPR: 'not_a_function(x)' }), [t.buffer, t.buffer], [2, 0, 0], [1])).toThrow(/not_a_function/);
+    const code = shader('unary', { EXPR: 'not_a_function(x)' }, MAP_PARAMS);
+    expect(() => launch(ctx, code, [t.buffer, t.buffer], MAP_PARAMS.pack({ n: 2, s0: 0, s1: 0 }), [1])).toThrow(/not_a_function/);
     expect(() => ctx.check()).not.toThrow();
     ctx.destroy();
   });

@@ -25,6 +25,14 @@ describe('KernelParams', () => {
     expect(() => P.pack({ n: 1, off: 0, scale: 0, flag: 0 } as never)).toThrow(/TestParams\.dims has no value/);
   });
 
+  it('a runtime-sized last array takes any length (at least one word bound) and must be last', () => {
+    const T = defineParams('Tail', { n: 'u32', rank: 'u32', dims: ['u32', '*'] });
+    expect(T.wgsl).toContain('  dims: array<u32>,\n}');
+    expect([...T.pack({ n: 9, rank: 3, dims: [1, 2, 3, 4, 5, 6] })]).toEqual([9, 3, 1, 2, 3, 4, 5, 6]);
+    expect([...T.pack({ n: 9, rank: 0, dims: [] })]).toEqual([9, 0, 0, 0]);
+    expect(() => defineParams('Bad', { dims: ['u32', '*'], n: 'u32' })).toThrow(/Bad\.dims: a runtime-sized array must be the last field/);
+  });
+
   it('pads a one-word struct to the 16-byte minimum binding', () => {
     expect(defineParams('One', { n: 'u32' }).pack({ n: 3 }).length).toBe(4);
   });
