@@ -1,16 +1,17 @@
 // Gradient accumulation for the autograd engine: dst[i] = a[i] + b[i], or a constant fill (MODE 1:
-// dst[i] = value) for the implicit gradient of a one-element output. Same-shape f32 tensors.
+// dst[i] = value, when `fill` is set) for the implicit gradient of a one-element output. Same-shape f32 tensors.
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(3) var<storage, read> params: array<u32>; // n, mode, value bits
+// #params AccumulateParams (src/autograd/accumulate.ts)
+@group(0) @binding(3) var<storage, read> p: Params;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
-  if (params[1] == 1u) {
-    dst[i] = bitcast<f32>(params[2]);
+  if (i >= p.n) { return; }
+  if (p.fill != 0u) {
+    dst[i] = p.value;
   } else {
     dst[i] = a[i] + b[i];
   }

@@ -3,17 +3,19 @@
 // src/ops. Tensors past one binding are processed range by range.
 import type { GpuContext } from '../gpu/context.js';
 import { bindingChunks, grid1D, launch, rangeOf } from '../gpu/kernel.js';
-import { f32bits, shader } from '../gpu/wgsl.js';
+import { defineParams, shader } from '../gpu/wgsl.js';
 import { record } from './record.js';
 import { Tensor, shapeStr } from './tensor.js';
 
+const ACCUMULATE_PARAMS = defineParams('AccumulateParams', { n: 'u32', fill: 'u32', value: 'f32' });
+
 /** Sums a and b into out, or (a = b = null) fills out with `value`. */
 function run(ctx: GpuContext, a: GPUBuffer | null, b: GPUBuffer | null, out: Tensor, value = 0): void {
-  const code = shader('accumulate');
+  const code = shader('accumulate', {}, ACCUMULATE_PARAMS);
   const unused = ctx.constantBuffer('placeholder', 16);
   for (const [lo, k] of bindingChunks(ctx, out.size, 4)) {
     const part = (buf: GPUBuffer | null) => (!buf ? unused : k === out.size ? buf : rangeOf(buf, lo, k, 4));
-    launch(ctx, code, [part(a), part(b), part(out.buffer)], [k, a ? 0 : 1, f32bits(value)], grid1D(k, 256));
+    launch(ctx, code, [part(a), part(b), part(out.buffer)], ACCUMULATE_PARAMS.pack({ n: k, fill: !a, value }), grid1D(k, 256));
   }
 }
 

@@ -4,8 +4,7 @@ import { Tensor } from '../autograd/tensor.js';
 import { full, zerosLike } from '../ops/creation.js';
 import { add, div, minimum, mul, sqrt } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
-import { f32bits } from '../ops/util.js';
-import { optimizerStep, projectKernel } from '../ops/optim-step.js';
+import { optimizerStep, projectKernel, type OptimHyper } from '../ops/optim-step.js';
 
 const FLAG_DECOUPLED = 1;
 const FLAG_NESTEROV = 2;
@@ -56,8 +55,8 @@ export abstract class Optimizer {
     this.stepCount = steps;
   }
 
-  protected update(mode: number, p: Tensor, m: Tensor, v: Tensor, words: number[]): void {
-    if (p.grad) optimizerStep(mode, p, p.grad, m, v, words);
+  protected update(mode: number, p: Tensor, m: Tensor, v: Tensor, hyper: OptimHyper): void {
+    if (p.grad) optimizerStep(mode, p, p.grad, m, v, hyper);
   }
 
   dispose(): void {
@@ -80,7 +79,7 @@ export class SGD extends Optimizer {
     const flags = (nesterov ? FLAG_NESTEROV : 0) | (maximize ? FLAG_MAXIMIZE : 0) | (this.stepCount === 0 ? FLAG_FIRST : 0);
     this.params.forEach((p, i) => {
       const m = momentum ? this.buf[i] : this.unused[0];
-      this.update(0, p, m, this.unused[1], [f32bits(lr), f32bits(momentum), f32bits(dampening), 0, f32bits(weightDecay), 0, 0, flags]);
+      this.update(0, p, m, this.unused[1], { lr, b1: momentum, b2: dampening, eps: 0, weightDecay, bc1: 0, bc2: 0, flags });
     });
     this.stepCount++;
   }
@@ -113,9 +112,7 @@ export class Adam extends Optimizer {
     const bc2 = 1 - betas[1] ** this.stepCount;
     const flags = (this.decoupled ? FLAG_DECOUPLED : 0) | (maximize ? FLAG_MAXIMIZE : 0);
     this.params.forEach((p, i) => {
-      this.update(1, p, this.m[i], this.v[i], [
-        f32bits(lr), f32bits(betas[0]), f32bits(betas[1]), f32bits(eps), f32bits(weightDecay), f32bits(bc1), f32bits(bc2), flags,
-      ]);
+      this.update(1, p, this.m[i], this.v[i], { lr, b1: betas[0], b2: betas[1], eps, weightDecay, bc1, bc2, flags });
     });
   }
 
@@ -143,7 +140,8 @@ export class SignSGD extends Optimizer {
 
   step(): void {
     const flags = this.opts.maximize ? FLAG_MAXIMIZE : 0;
-    for (const p of this.params) this.update(2, p, this.unused[0], this.unused[1], [f32bits(this.opts.lr), 0, 0, 0, 0, 0, 0, flags]);
+    const hyper = { lr: this.opts.lr, b1: 0, b2: 0, eps: 0, weightDecay: 0, bc1: 0, bc2: 0, flags };
+    for (const p of this.params) this.update(2, p, this.unused[0], this.unused[1], hyper);
     this.stepCount++;
   }
 
