@@ -7,10 +7,10 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> X: array<{{T}}>;
 @group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<{{T}}>;
-// n, rank, axis, axisLen, outShape[rank], xStride[rank], lo, count
 // X may be a range of the source: rows [lo, lo + count) along the axis (the axis is 0 then); elements
 // whose row lies outside are left to the dispatches of the other ranges.
-@group(0) @binding(3) var<storage, read> params: array<u32>;
+// #params GatherParams (src/ops/kernels/gather.ts)
+@group(0) @binding(3) var<storage, read> p: Params;
 
 // #include gather_index
 // #include gather_offset
@@ -18,7 +18,7 @@ const MODE: u32 = {{MODE}}u;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
+  if (i >= p.n) { return; }
   let off = gathered_offset(i);
   if (off == NOT_HERE) { return; }
   dst[i] = X[off];

@@ -7,9 +7,9 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<atomic<u32>>;
-// n (elements of G), rank, axis, axisLen, gShape[rank], dstStride[rank], lo, count
 // dst may be a range of the result: rows [lo, lo + count) along the axis (the axis is 0 then).
-@group(0) @binding(3) var<storage, read> params: array<u32>;
+// #params GatherParams (src/ops/kernels/gather.ts)
+@group(0) @binding(3) var<storage, read> p: Params;
 
 // #include gather_index
 // #include gather_offset
@@ -17,11 +17,10 @@ const MODE: u32 = {{MODE}}u;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
-  let off = gathered_offset(i);
-  if (off == NOT_HERE) { return; }
+  if (i >= p.n) { return; }
   let v = G[i];
-  if (v == 0.0) { return; }
+  let off = gathered_offset(i);
+  if (v == 0.0 || off == NOT_HERE) { return; }
   var old = atomicLoad(&dst[off]);
   loop {
     let r = atomicCompareExchangeWeak(&dst[off], old, bitcast<u32>(bitcast<f32>(old) + v));

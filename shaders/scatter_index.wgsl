@@ -4,21 +4,22 @@
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> IDX: array<{{IT}}>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-// n, axisLen, m, inner, lo, count: dst holds rows [lo, lo + count) of the axis (a range of the
-// result when it is too large for one binding; the axis is 0 then)
-@group(0) @binding(3) var<storage, read> params: array<u32>;
+// dst holds rows [lo, lo + count) of the axis (a range of the result when it is too large for one
+// binding; the axis is 0 then).
+// #params IndexAddParams (src/ops/kernels/gather.ts)
+@group(0) @binding(3) var<storage, read> p: Params;
 
 // #include gather_index
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
-  let len = params[1];
-  let m = params[2];
-  let inner = params[3];
-  let lo = params[4];
-  let count = params[5];
+  if (i >= p.n) { return; }
+  let len = p.axisLen;
+  let m = p.m;
+  let inner = p.inner;
+  let lo = p.lo;
+  let count = p.count;
   let k = i % inner;
   let j = lo + (i / inner) % count;
   let outer = i / (inner * count);

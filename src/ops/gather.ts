@@ -1,10 +1,9 @@
 import { record } from '../autograd/record.js';
 import { defineFlag } from '../gpu/flags.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import { fromArray, zeros } from './creation.js';
-import type { Binding, GpuContext } from '../gpu/context.js';
-import { bindingChunks, rangeOf } from '../gpu/kernel.js';
-import { contiguousStrides, grid1D, launch, normAxis, sameCtx, shader } from './util.js';
+import { fromArray } from './creation.js';
+import { gatherKernel, indexAddKernel, scatterAddKernel, type Mode } from './kernels/gather.js';
+import { normAxis, sameCtx } from './util.js';
 
 // torch.gather / torch.index_select and their vjps (scatter-adds), each differentiable in turn.
 //
@@ -30,12 +29,6 @@ defineFlag({
   doc: "indexSelect's backward: a deterministic per-row kernel while (indexed rows' elements × index count) stays under this, else atomics",
 });
 
-type Mode = 0 | 1; // 0 gather (one index per output element), 1 indexSelect (1-D index along the axis)
-
-function indexFill(idx: Tensor): Record<string, string> {
-  return idx.dtype === 'i32' ? { IT: 'i32', LOAD_IDX: 'IDX[k]' } : { IT: 'f32', LOAD_IDX: 'i32(round(IDX[k]))' };
-}
-
 function checkIndexTensor(op: string, idx: Tensor, x: Tensor): void {
   idx.assertAlive(op);
   if (idx.dtype !== 'i32' && idx.dtype !== 'f32') {
@@ -47,52 +40,6 @@ function checkIndexTensor(op: string, idx: Tensor, x: Tensor): void {
 function checkSource(op: string, x: Tensor): void {
   x.assertAlive(op);
   if (x.dtype === 'f16') throw new Error(`cflens: ${op} needs f32 or i32 tensors, got f16 of shape ${shapeStr(x.shape)}; cast with .float()`);
-}
-
-/**
- * A source (or result) larger than one binding is bound in ranges of whole rows when the op runs along
- * axis 0; each range is one dispatch. Other axes bind the whole buffer (an error names the limit).
- */
-function rowRanges(buffer: GPUBuffer, shape: readonly number[], axis: number, ctx: GpuContext): [number, number, Binding][] {
-  const rows = shape[axis];
-  if (axis !== 0 || !rows) return [[0, rows, buffer]];
-  const rowBytes = (4 * shape.reduce((a, b) => a * b, 1)) / rows;
-  const chunks = bindingChunks(ctx, rows, rowBytes);
-  return chunks.length === 1 ? [[0, rows, buffer]] : chunks.map(([lo, n]) => [lo, n, rangeOf(buffer, lo, n, rowBytes)]);
-}
-
-/** Raw gather kernel (no tape): out has `outShape`; reads `x` (any of f32 / i32). */
-function gatherKernel(mode: Mode, x: Tensor, axis: number, idx: Tensor, outShape: readonly number[]): Tensor {
-  const out = Tensor.empty(outShape, x.dtype, x.ctx);
-  if (!out.size) return out;
-  const meta = [out.size, x.ndim, axis, x.shape[axis], ...outShape, ...contiguousStrides(x.shape)];
-  const code = shader('gather', { MODE: mode, T: x.dtype === 'i32' ? 'i32' : 'f32', ...indexFill(idx) });
-  for (const [lo, n, src] of rowRanges(x.buffer, x.shape, axis, x.ctx)) {
-    launch(x.ctx, code, [src, idx.buffer, out.buffer], [...meta, lo, n], grid1D(out.size, 256));
-  }
-  return out;
-}
-
-/** Raw scatter-add kernel (no tape): zeros of `shape` plus g at the positions the gather read. */
-function scatterAddKernel(mode: Mode, g: Tensor, shape: readonly number[], axis: number, idx: Tensor): Tensor {
-  const out = zeros(shape, { ctx: g.ctx });
-  if (!g.size) return out;
-  const meta = [g.size, shape.length, axis, shape[axis], ...g.shape, ...contiguousStrides(shape)];
-  const code = shader('scatter_add', { MODE: mode, ...indexFill(idx) });
-  for (const [lo, n, dst] of rowRanges(out.buffer, shape, axis, g.ctx)) launch(g.ctx, code, [g.buffer, idx.buffer, dst], [...meta, lo, n], grid1D(g.size, 256));
-  return out;
-}
-
-/** Raw deterministic index-add (no tape): the adjoint of indexSelect along `axis`. */
-function indexAddKernel(g: Tensor, shape: readonly number[], axis: number, idx: Tensor): Tensor {
-  const out = Tensor.empty(shape, 'f32', g.ctx);
-  if (!out.size) return out;
-  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  for (const [lo, n, dst] of rowRanges(out.buffer, shape, axis, g.ctx)) {
-    const count = (out.size / shape[axis]) * n;
-    launch(g.ctx, shader('scatter_index', indexFill(idx)), [g.buffer, idx.buffer, dst], [count, shape[axis], idx.size, inner, lo, n], grid1D(count, 256));
-  }
-  return out;
 }
 
 /** The recorded gather (vjp: scatter-add into x's shape). */
