@@ -10,7 +10,8 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> tab: array<u32>;
-@group(0) @binding(3) var<storage, read> params: array<u32>; // count, H, W, OH, OW
+// #params InterpParams (src/ops/resample.ts)
+@group(0) @binding(3) var<storage, read> p: Params;
 
 fn tapWeight(entry: u32, idx: u32) -> f32 {
   var w = 0.0;
@@ -22,11 +23,11 @@ fn tapWeight(entry: u32, idx: u32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= params[0]) { return; }
-  let H = params[1];
-  let W = params[2];
-  let OH = params[3];
-  let OW = params[4];
+  if (i >= p.n) { return; }
+  let H = p.H;
+  let W = p.W;
+  let OH = p.OH;
+  let OW = p.OW;
   let colTab = 4u * OH;
   if (MODE == 0u) {
     let ow = i % OW;

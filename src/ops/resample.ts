@@ -1,5 +1,6 @@
 import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
+import { defineParams } from '../gpu/wgsl.js';
 import { assertFloat, f32bits, grid1D, launch, shader } from './util.js';
 
 export type InterpolateMode = 'nearest' | 'nearest-exact' | 'bilinear';
@@ -96,9 +97,12 @@ function plan(x: Tensor, opts: InterpolateOptions): Plan {
   return { H, W, OH, OW, table };
 }
 
+const INTERP_PARAMS = defineParams('InterpParams', { n: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32' });
+
 function run(mode: 0 | 1, p: Plan, src: Tensor, out: Tensor): void {
   if (!out.size) return;
-  launch(src.ctx, shader('interp', { MODE: mode }), [src.buffer, out.buffer, p.table], [out.size, p.H, p.W, p.OH, p.OW], grid1D(out.size, 256));
+  const params = INTERP_PARAMS.pack({ n: out.size, H: p.H, W: p.W, OH: p.OH, OW: p.OW });
+  launch(src.ctx, shader('interp', { MODE: mode }, INTERP_PARAMS), [src.buffer, out.buffer, p.table], params, grid1D(out.size, 256));
 }
 
 function resampleForward(x: Tensor, p: Plan): Tensor {
