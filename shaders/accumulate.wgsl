@@ -4,14 +4,14 @@
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 // #params AccumulateParams (src/autograd/accumulate.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  if (p.fill != 0u) {
-    dst[i] = p.value;
+  if (i >= params.n) { return; }
+  if (params.fill != 0u) {
+    dst[i] = params.value;
   } else {
     dst[i] = a[i] + b[i];
   }

@@ -5,7 +5,7 @@
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
 // #params MapParams (src/ops/kernels/elementwise.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 // #include erf
 
@@ -16,6 +16,6 @@ fn op(x: f32, g: f32, s0: f32, s1: f32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  OUT[i] = op(X[i], G[i], p.s0, p.s1);
+  if (i >= params.n) { return; }
+  OUT[i] = op(X[i], G[i], params.s0, params.s1);
 }

@@ -8,7 +8,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
 // #params GegluParams (src/ops/activation.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 // #include erf
 
@@ -18,8 +18,8 @@ fn d1(x: f32) -> f32 { return {{D1}}; }
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let D = p.D;
+  if (i >= params.n) { return; }
+  let D = params.D;
   let r = i / D;
   let j = i % D;
   let hi = r * 2u * D + j;

@@ -14,7 +14,7 @@ fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 // #params BroadcastParams (src/ops/kernels/elementwise.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 // The same buffers seen as vec4 (entry main4 only; an entry point may not use both views).
 @group(0) @binding(0) var<storage, read> A4: array<vec4f>;
 @group(0) @binding(1) var<storage, read> B4: array<vec4f>;
@@ -39,8 +39,8 @@ fn op(a: f32, b: f32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let rank = p.rank;
+  if (i >= params.n) { return; }
+  let rank = params.rank;
   if (rank == 0u) {
     dst[i] = op(A[i], B[i]); // same shape, contiguous
     return;
@@ -67,12 +67,12 @@ fn load4b(at: u32, inner: u32) -> vec4f {
 @compute @workgroup_size(256)
 fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n / 4u) { return; }
-  let rank = p.rank;
+  if (i >= params.n / 4u) { return; }
+  let rank = params.rank;
   if (rank == 0u) {
     dst4[i] = op4(A4[i], B4[i]);
     return;
   }
   let o = strided_offsets(4u * i, rank);
-  dst4[i] = op4(load4a(o.x, p.dims[2u * rank - 1u]), load4b(o.y, p.dims[3u * rank - 1u]));
+  dst4[i] = op4(load4a(o.x, params.dims[2u * rank - 1u]), load4b(o.y, params.dims[3u * rank - 1u]));
 }

@@ -2,7 +2,7 @@
 @group(0) @binding(0) var<storage, read> src: array<{{SRC}}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
 // #params CastParams (src/ops/cast.ts)
-@group(0) @binding(2) var<storage, read> p: Params;
+@group(0) @binding(2) var<storage, read> params: Params;
 
 fn load(i: u32) -> f32 { {{LOAD}} }
 

@@ -7,7 +7,7 @@
 @group(0) @binding(1) var<storage, read> FREQ: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
 // #params TimestepParams (src/ops/embedding.ts): n = rows · half
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 fn sin_cos(a: f32) -> vec2f {
   let k = round(a * 0.63661977236758134);
@@ -26,17 +26,17 @@ fn sin_cos(a: f32) -> vec2f {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  if (i >= p.n) { return; }
-  let half = p.half;
-  let dim = p.dim;
+  if (i >= params.n) { return; }
+  let half = params.half;
+  let dim = params.dim;
   let r = i / half;
   let j = i % half;
   let t = f32(T[r]);
   let prod = t * FREQ[j];
-  let angle = p.scale * prod;
+  let angle = params.scale * prod;
   let sc = sin_cos(angle);
   let base = r * dim;
-  if (p.flip != 0u) {
+  if (params.flip != 0u) {
     OUT[base + j] = sc.y;
     OUT[base + half + j] = sc.x;
   } else {

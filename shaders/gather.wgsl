@@ -10,7 +10,7 @@ const MODE: u32 = {{MODE}}u;
 // X may be a range of the source: rows [lo, lo + count) along the axis (the axis is 0 then); elements
 // whose row lies outside are left to the dispatches of the other ranges.
 // #params GatherParams (src/ops/kernels/gather.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 // #include gather_index
 // #include gather_offset
@@ -18,7 +18,7 @@ const MODE: u32 = {{MODE}}u;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
+  if (i >= params.n) { return; }
   let off = gathered_offset(i);
   if (off == NOT_HERE) { return; }
   dst[i] = X[off];

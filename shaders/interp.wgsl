@@ -11,7 +11,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> tab: array<u32>;
 // #params InterpParams (src/ops/resample.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 fn tapWeight(entry: u32, idx: u32) -> f32 {
   var w = 0.0;
@@ -23,11 +23,11 @@ fn tapWeight(entry: u32, idx: u32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let H = p.H;
-  let W = p.W;
-  let OH = p.OH;
-  let OW = p.OW;
+  if (i >= params.n) { return; }
+  let H = params.H;
+  let W = params.W;
+  let OH = params.OH;
+  let OW = params.OW;
   let colTab = 4u * OH;
   if (MODE == 0u) {
     let ow = i % OW;

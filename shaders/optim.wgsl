@@ -6,15 +6,15 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;   // second moment (Adam only)
 // #params OptimParams (src/ops/optim-step.ts)
 // flags: bit0 decoupled weight decay (AdamW), bit1 nesterov, bit2 maximize, bit3 first step (SGD buffer init)
-@group(0) @binding(4) var<storage, read> p: Params;
+@group(0) @binding(4) var<storage, read> params: Params;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let lr = p.lr;
-  let wd = p.weightDecay;
-  let flags = p.flags;
+  if (i >= params.n) { return; }
+  let lr = params.lr;
+  let wd = params.weightDecay;
+  let flags = params.flags;
   var grad = g[i];
   if ((flags & 4u) != 0u) { grad = -grad; }
   var x = w[i];
@@ -24,23 +24,23 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     grad = grad + wd * x;
   }
   if (MODE == 0u) {
-    let mom = p.b1;
+    let mom = params.b1;
     var step = grad;
     if (mom != 0.0) {
       var buf = grad;
-      if ((flags & 8u) == 0u) { buf = mom * m[i] + (1.0 - p.b2) * grad; }
+      if ((flags & 8u) == 0u) { buf = mom * m[i] + (1.0 - params.b2) * grad; }
       m[i] = buf;
       step = select(buf, grad + mom * buf, (flags & 2u) != 0u);
     }
     w[i] = x - lr * step;
   } else if (MODE == 1u) {
-    let b1 = p.b1;
-    let b2 = p.b2;
+    let b1 = params.b1;
+    let b2 = params.b2;
     let mt = b1 * m[i] + (1.0 - b1) * grad;
     let vt = b2 * v[i] + (1.0 - b2) * grad * grad;
     m[i] = mt;
     v[i] = vt;
-    w[i] = x - lr * (mt / p.bc1) / (sqrt(vt / p.bc2) + p.eps);
+    w[i] = x - lr * (mt / params.bc1) / (sqrt(vt / params.bc2) + params.eps);
   } else {
     w[i] = x - lr * sign(grad);
   }

@@ -12,35 +12,35 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read_write> arg: array<i32>; // argmax within the plane (MODES 2-4), -1 when none
 // #params PoolParams (src/ops/pool.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 /** Divisor of avg-pool window (oh, ow), as PyTorch: the window clipped to the padded input. */
 fn divisor(oh: i32, ow: i32, H: i32, W: i32) -> f32 {
-  if (p.divisor != 0.0) { return p.divisor; }
-  let h0 = oh * p.sh - p.ph;
-  let w0 = ow * p.sw - p.pw;
-  let h1 = min(h0 + p.kh, H + p.ph);
-  let w1 = min(w0 + p.kw, W + p.pw);
-  if (p.countIncludePad != 0u) { return f32((h1 - h0) * (w1 - w0)); }
+  if (params.divisor != 0.0) { return params.divisor; }
+  let h0 = oh * params.sh - params.ph;
+  let w0 = ow * params.sw - params.pw;
+  let h1 = min(h0 + params.kh, H + params.ph);
+  let w1 = min(w0 + params.kw, W + params.pw);
+  if (params.countIncludePad != 0u) { return f32((h1 - h0) * (w1 - w0)); }
   return f32((min(h1, H) - max(h0, 0)) * (min(w1, W) - max(w0, 0)));
 }
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.count) { return; }
-  let H = p.H;
-  let W = p.W;
-  let OH = p.OH;
-  let OW = p.OW;
-  let kh = p.kh;
-  let kw = p.kw;
-  let sh = p.sh;
-  let sw = p.sw;
-  let ph = p.ph;
-  let pw = p.pw;
-  let dh = p.dh;
-  let dw = p.dw;
+  if (i >= params.count) { return; }
+  let H = params.H;
+  let W = params.W;
+  let OH = params.OH;
+  let OW = params.OW;
+  let kh = params.kh;
+  let kw = params.kw;
+  let sh = params.sh;
+  let sw = params.sw;
+  let ph = params.ph;
+  let pw = params.pw;
+  let dh = params.dh;
+  let dw = params.dw;
   if (MODE == 0u || MODE == 2u || MODE == 4u || MODE == 5u) {
     // one thread per output element
     let ow = i32(i % u32(OW));

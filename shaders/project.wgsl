@@ -2,15 +2,15 @@
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read> c: array<f32>;
 // #params ProjectParams (src/ops/optim-step.ts)
-@group(0) @binding(2) var<storage, read> p: Params;
+@group(0) @binding(2) var<storage, read> params: Params;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
+  if (i >= params.n) { return; }
   var y = x[i];
-  if (p.hasCenter != 0u) {
-    y = c[i] + clamp(y - c[i], -p.radius, p.radius);
+  if (params.hasCenter != 0u) {
+    y = c[i] + clamp(y - c[i], -params.radius, params.radius);
   }
-  x[i] = min(max(y, p.lo), p.hi);
+  x[i] = min(max(y, params.lo), params.hi);
 }

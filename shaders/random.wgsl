@@ -2,7 +2,7 @@
 // not depend on dispatch shape. PCG-style hash (Jarzynski & Olano 2020, "Hash Functions for GPU Rendering").
 @group(0) @binding(0) var<storage, read_write> dst: array<f32>;
 // #params RandomParams (src/ops/creation.ts): kind 0 uniform [p0, p1), 1 normal (mean p0, std p1)
-@group(0) @binding(1) var<storage, read> p: Params;
+@group(0) @binding(1) var<storage, read> params: Params;
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
@@ -13,7 +13,7 @@ fn pcg(v: u32) -> u32 {
 // The seed is hashed before it meets the counter (xor-ing it in directly made seeds s and s ^ k
 // permutations of each other: seeds 1000 and 1001 gave the same values, pairwise swapped).
 fn bits(counter: u32, stream: u32) -> u32 {
-  let key = pcg(p.seedLo ^ pcg(p.seedHi ^ pcg(stream)));
+  let key = pcg(params.seedLo ^ pcg(params.seedHi ^ pcg(stream)));
   return pcg(pcg(counter + key) ^ key);
 }
 
@@ -32,10 +32,10 @@ fn float_below(v: f32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let p0 = p.p0;
-  let p1 = p.p1;
-  if (p.kind == 0u) {
+  if (i >= params.n) { return; }
+  let p0 = params.p0;
+  let p1 = params.p1;
+  if (params.kind == 0u) {
     var v = p0 + (p1 - p0) * uniform01(i, 0u);
     // Rounding in p0 + (p1 - p0)·u can reach p1; keep the range half-open.
     if (v >= p1 && p1 > p0) { v = max(p0, float_below(p1)); }

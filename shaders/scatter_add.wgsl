@@ -9,7 +9,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(2) var<storage, read_write> dst: array<atomic<u32>>;
 // dst may be a range of the result: rows [lo, lo + count) along the axis (the axis is 0 then).
 // #params GatherParams (src/ops/kernels/gather.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 // #include gather_index
 // #include gather_offset
@@ -17,7 +17,7 @@ const MODE: u32 = {{MODE}}u;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
+  if (i >= params.n) { return; }
   let v = G[i];
   let off = gathered_offset(i);
   if (v == 0.0 || off == NOT_HERE) { return; }

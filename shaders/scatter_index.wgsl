@@ -7,19 +7,19 @@
 // dst holds rows [lo, lo + count) of the axis (a range of the result when it is too large for one
 // binding; the axis is 0 then).
 // #params IndexAddParams (src/ops/kernels/gather.ts)
-@group(0) @binding(3) var<storage, read> p: Params;
+@group(0) @binding(3) var<storage, read> params: Params;
 
 // #include gather_index
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let len = p.axisLen;
-  let m = p.m;
-  let inner = p.inner;
-  let lo = p.lo;
-  let count = p.count;
+  if (i >= params.n) { return; }
+  let len = params.axisLen;
+  let m = params.m;
+  let inner = params.inner;
+  let lo = params.lo;
+  let count = params.count;
   let k = i % inner;
   let j = lo + (i / inner) % count;
   let outer = i / (inner * count);

@@ -13,10 +13,8 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(4) var<storage, read_write> U: array<f32>;
 @group(0) @binding(5) var<storage, read_write> GX: array<f32>;
 @group(0) @binding(6) var<storage, read_write> GY: array<f32>;
-// P, H, W, h, w, k, 1/(P·h·w) bits, unused, g[k]
-@group(0) @binding(7) var<storage, read> params: array<u32>;
-
-const G_AT: u32 = 8u;
+// #params SsimParams (src/ops/ssim.ts): meanScale = 1/(P·h·w)
+@group(0) @binding(7) var<storage, read> params: Params;
 // #include ssim_window
 
 @compute @workgroup_size(256)
@@ -53,7 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let o = row * w + (x - t);
     for (var q = 0u; q < 4u; q++) { a[q] += g * U[q * n + o]; }
   }
-  let s = GS[0] * bitcast<f32>(params[6]);
+  let s = GS[0] * params.meanScale;
   let vx = X[i];
   let vy = Y[i];
   GX[i] = s * (a[0] + 2.0 * vx * a[2] + vy * a[3]);

@@ -1,14 +1,13 @@
 // The separable Gaussian filter of SSIM as a standalone op on planes [P, H, W] (used by the composed,
-// differentiable SSIM that higher-order gradients need). g[t] = bitcast(params[6 + t]).
+// differentiable SSIM that higher-order gradients need); window taps g[t] in params.window.
 // MODE 0: valid filter, OUT [P, h, w] = Σ_t Σ_u g[t]·g[u]·IN[p, y + t, x + u].
 // MODE 1: its adjoint, OUT [P, H, W] = Σ_t Σ_u g[t]·g[u]·IN[p, y − t, x − u] over valid positions.
 const MODE: u32 = {{MODE}}u;
 
 @group(0) @binding(0) var<storage, read> IN: array<f32>;
 @group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
-@group(0) @binding(2) var<storage, read> params: array<u32>; // P, H, W, h, w, k, g[k]
-
-const G_AT: u32 = 6u;
+// #params SsimParams (src/ops/ssim.ts)
+@group(0) @binding(2) var<storage, read> params: Params;
 // #include ssim_window
 
 @compute @workgroup_size(256)

@@ -1,5 +1,5 @@
 // SSIM forward, separable Gaussian window, valid filtering per plane (P = N·C planes of H×W; the
-// maps are h×w, h = H − k + 1, w = W − k + 1). g[t] = bitcast(params[8 + t]).
+// maps are h×w, h = H − k + 1, w = W − k + 1); window taps g[t] in params.window.
 // MODE 0 (horizontal): T[q][p, y, j] = Σ_t g[t]·v_q[p, y, j + t] for v = x, y, x², y², xy
 //                      (T is [5, P, H, w]); one thread per (p, y, j).
 // MODE 1 (vertical + map): the five local statistics (μx, μy, E[x²], E[y²], E[xy]) at (p, i, j), then
@@ -12,10 +12,8 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(2) var<storage, read_write> T: array<f32>;
 @group(0) @binding(3) var<storage, read_write> SM: array<f32>;
 @group(0) @binding(4) var<storage, read_write> D: array<f32>;
-// P, H, W, h, w, k, C1 bits, C2 bits, g[k]
-@group(0) @binding(5) var<storage, read> params: array<u32>;
-
-const G_AT: u32 = 8u;
+// #params SsimParams (src/ops/ssim.ts)
+@group(0) @binding(5) var<storage, read> params: Params;
 // #include ssim_window
 
 @compute @workgroup_size(256)
@@ -55,8 +53,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let o = base + t * w;
     for (var q = 0u; q < 5u; q++) { a[q] += g * T[q * n + o]; }
   }
-  let c1 = bitcast<f32>(params[6]);
-  let c2 = bitcast<f32>(params[7]);
+  let c1 = params.c1;
+  let c2 = params.c2;
   let mx = a[0];
   let my = a[1];
   let mxy = mx * my;

@@ -3,7 +3,7 @@
 @group(0) @binding(0) var<storage, read> src: array<{{T}}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
 // #params StridedCopyParams (src/ops/strided.ts)
-@group(0) @binding(2) var<storage, read> p: Params;
+@group(0) @binding(2) var<storage, read> params: Params;
 // Entry main4: four elements per thread where the innermost axis is contiguous on both sides, its size
 // a multiple of 4, and every other stride and both offsets multiples of 4 (head splits and merges).
 @group(0) @binding(0) var<storage, read> src4: array<vec4<{{T}}>>;
@@ -14,15 +14,15 @@
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n) { return; }
-  let o = strided_offsets(i, p.rank) + vec2u(p.srcOffset, p.dstOffset);
+  if (i >= params.n) { return; }
+  let o = strided_offsets(i, params.rank) + vec2u(params.srcOffset, params.dstOffset);
   dst[o.y] = src[o.x];
 }
 
 @compute @workgroup_size(256)
 fn main4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= p.n / 4u) { return; }
-  let o = strided_offsets(4u * i, p.rank) + vec2u(p.srcOffset, p.dstOffset);
+  if (i >= params.n / 4u) { return; }
+  let o = strided_offsets(4u * i, params.rank) + vec2u(params.srcOffset, params.dstOffset);
   dst4[o.y / 4u] = src4[o.x / 4u];
 }

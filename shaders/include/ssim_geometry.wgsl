@@ -1,7 +1,7 @@
-// (inside main) The SSIM kernels' geometry from params (see ssim_window).
-  let P = params[0];
-  let H = params[1];
-  let W = params[2];
-  let h = params[3];
-  let w = params[4];
-  let k = params[5];
+// (inside main) The SSIM kernels' geometry (see ssim_window).
+  let P = params.P;
+  let H = params.H;
+  let W = params.W;
+  let h = params.h;
+  let w = params.w;
+  let k = params.k;

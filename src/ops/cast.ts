@@ -19,10 +19,10 @@ const CAST_PARAMS = defineParams('CastParams', { n: 'u32' });
 const CAST_UNIT = 128;
 
 function storeCode(to: DType): [string, string] {
-  if (to === 'f32') return ['f32', 'if (i < p.n) { dst[i] = load(i); }'];
+  if (to === 'f32') return ['f32', 'if (i < params.n) { dst[i] = load(i); }'];
   // Truncation toward zero, as torch's .int()/.long().
-  if (to === 'i32') return ['i32', 'if (i < p.n) { dst[i] = i32(load(i)); }'];
-  return ['u32', 'let j = 2u * i; if (j < p.n) { let hi = select(0.0, load(j + 1u), j + 1u < p.n); dst[i] = pack2x16float(vec2f(load(j), hi)); }'];
+  if (to === 'i32') return ['i32', 'if (i < params.n) { dst[i] = i32(load(i)); }'];
+  return ['u32', 'let j = 2u * i; if (j < params.n) { let hi = select(0.0, load(j + 1u), j + 1u < params.n); dst[i] = pack2x16float(vec2f(load(j), hi)); }'];
 }
 
 /** Converts to another dtype; gradients flow through float conversions. */
