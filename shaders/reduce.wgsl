@@ -14,18 +14,18 @@ const MODE: u32 = {{MODE}}u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-// outCount, redCount, nKeep, nRed, keepShape[nKeep], keepStride[nKeep], redShape[nRed], redStride[nRed]
-@group(0) @binding(2) var<storage, read> params: array<u32>;
+// #params ReduceParams (src/ops/kernels/reduce.ts)
+@group(0) @binding(2) var<storage, read> params: Params;
 
 var<workgroup> part: array<f32, 64>;
 
 fn offset_of(index: u32, count: u32, base: u32) -> u32 {
-  // base points at shape[count] followed by stride[count]
+  // params.dims[base..] holds shape[count] followed by stride[count]
   var rest = index;
   var off = 0u;
   for (var d = i32(count) - 1; d >= 0; d--) {
-    let size = params[base + u32(d)];
-    off += (rest % size) * params[base + count + u32(d)];
+    let size = params.dims[base + u32(d)];
+    off += (rest % size) * params.dims[base + count + u32(d)];
     rest = rest / size;
   }
   return off;
@@ -62,9 +62,9 @@ const MODE1: u32 = select(select(0u, 1u, MODE == 3u), MODE, MODE < 3u);
 
 // Passes over the reduced elements first, first + step, ...: a workgroup strides by WG, a lone thread by 1.
 fn first_pass(base: u32, first: u32, step: u32) -> f32 {
-  let red = params[1];
-  let nRed = params[3];
-  let redBase = 4u + 2u * params[2];
+  let red = params.redCount;
+  let nRed = params.nRed;
+  let redBase = 2u * params.nKeep;
   var acc = identity(MODE1);
   for (var j = first; j < red; j += step) { acc = combine(acc, src[base + offset_of(j, nRed, redBase)], MODE1); }
   return acc;
@@ -72,16 +72,16 @@ fn first_pass(base: u32, first: u32, step: u32) -> f32 {
 
 // The centre of the second pass (logsumexp: the max, 0 when infinite; variance: the mean).
 fn center_of(r1: f32) -> f32 {
-  if (MODE == 4u) { return r1 / f32(params[1]); }
+  if (MODE == 4u) { return r1 / f32(params.redCount); }
   if (MODE == 3u && abs(r1) == pos_inf()) { return 0.0; }
   return r1;
 }
 
 // Sum of exp(x - center) (logsumexp) or of (x - center)^2 (variance).
 fn second_pass(base: u32, center: f32, first: u32, step: u32) -> f32 {
-  let red = params[1];
-  let nRed = params[3];
-  let redBase = 4u + 2u * params[2];
+  let red = params.redCount;
+  let nRed = params.nRed;
+  let redBase = 2u * params.nKeep;
   var acc = 0.0;
   for (var j = first; j < red; j += step) {
     let v = src[base + offset_of(j, nRed, redBase)] - center;
@@ -98,9 +98,9 @@ fn finish(r2: f32, center: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let o = wid.x + wid.y * nwg.x;
-  let valid = o < params[0]; // uniform across the workgroup
+  let valid = o < params.outCount; // uniform across the workgroup
   var base = 0u;
-  if (valid) { base = offset_of(o, params[2], 4u); }
+  if (valid) { base = offset_of(o, params.nKeep, 0u); }
   var acc = identity(MODE1);
   if (valid) { acc = first_pass(base, lid, WG); }
   let r1 = tree(acc, lid, MODE1);
@@ -118,8 +118,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 @compute @workgroup_size(64)
 fn per_output(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let o = gid.x + gid.y * nwg.x * 64u;
-  if (o >= params[0]) { return; }
-  let base = offset_of(o, params[2], 4u);
+  if (o >= params.outCount) { return; }
+  let base = offset_of(o, params.nKeep, 0u);
   let r1 = first_pass(base, 0u, 1u);
   if (MODE < 3u) {
     dst[o] = r1;

@@ -18,7 +18,8 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>; // g (MODES 2, 3); unused (bound to A) otherwise
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(3) var<storage, read> params: array<u32>; // rows, n, inner
+// #params SoftmaxParams (src/ops/softmax.ts): rows of n elements, `inner` apart
+@group(0) @binding(3) var<storage, read> params: Params;
 
 var<workgroup> pm: array<f32, 64>;
 var<workgroup> ps: array<f32, 64>;
@@ -44,8 +45,8 @@ fn merge(a: Acc, b: Acc) -> Acc {
 }
 
 fn row_base(r: u32) -> u32 {
-  let n = params[1];
-  let inner = params[2];
+  let n = params.n;
+  let inner = params.inner;
   return (r / inner) * n * inner + r % inner;
 }
 
@@ -68,9 +69,9 @@ fn bwd_term(y: f32, g: f32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = wid.x + wid.y * nwg.x;
-  let valid = r < params[0]; // uniform across the workgroup
-  let n = params[1];
-  let inner = params[2];
+  let valid = r < params.rows; // uniform across the workgroup
+  let n = params.n;
+  let inner = params.inner;
   var base = 0u;
   if (valid) { base = row_base(r); }
   if (MODE < 2u) {
@@ -123,9 +124,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 @compute @workgroup_size(64)
 fn small(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = gid.x + gid.y * nwg.x * 64u;
-  if (r >= params[0]) { return; }
-  let n = params[1];
-  let inner = params[2];
+  if (r >= params.rows) { return; }
+  let n = params.n;
+  let inner = params.inner;
   let base = row_base(r);
   if (MODE < 2u) {
     var acc = Acc(neg_inf(), 0.0);

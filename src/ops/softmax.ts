@@ -5,6 +5,7 @@ import { defineFlag } from '../gpu/flags.js';
 import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { defineParams } from '../gpu/wgsl.js';
 import { assertFloat, grid1D, launch, normAxis, shader } from './util.js';
 
 // softmax / logSoftmax along any axis: one fused kernel (shaders/softmax.wgsl) for the forward and one
@@ -36,6 +37,8 @@ function threadPerRow(ctx: GpuContext, rows: number, n: number): boolean {
   return n <= ctx.flags.get('softmax.smallRow') || (ctx.caps.isCpu && rows >= ctx.flags.get('softmax.cpuThreadRows'));
 }
 
+const SOFTMAX_PARAMS = defineParams('SoftmaxParams', { rows: 'u32', n: 'u32', inner: 'u32' });
+
 /** Raw kernel (no tape). Forward: a = x. Backward: a = the op's output y, g = its gradient. */
 function rowKernel(mode: keyof typeof MODES, a: Tensor, g: Tensor | null, axis: number): Tensor {
   const out = Tensor.empty(a.shape, 'f32', a.ctx);
@@ -43,10 +46,11 @@ function rowKernel(mode: keyof typeof MODES, a: Tensor, g: Tensor | null, axis: 
   const n = a.shape[axis];
   const inner = a.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
   const rows = a.size / n;
-  const code = shader('softmax', { MODE: MODES[mode] });
+  const code = shader('softmax', { MODE: MODES[mode] }, SOFTMAX_PARAMS);
   const buffers = [a.buffer, (g ?? a).buffer, out.buffer];
-  if (threadPerRow(a.ctx, rows, n)) launch(a.ctx, code, buffers, [rows, n, inner], grid1D(rows, 64), undefined, 'small');
-  else launch(a.ctx, code, buffers, [rows, n, inner], grid1D(rows, 1));
+  const params = SOFTMAX_PARAMS.pack({ rows, n, inner });
+  if (threadPerRow(a.ctx, rows, n)) launch(a.ctx, code, buffers, params, grid1D(rows, 64), undefined, 'small');
+  else launch(a.ctx, code, buffers, params, grid1D(rows, 1));
   return out;
 }
 
