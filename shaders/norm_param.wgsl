@@ -12,22 +12,21 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read> STATS: array<f32>;
 @group(0) @binding(3) var<storage, read_write> PART: array<f32>;
-// A, P, S, rowDiv, rowMod, eps bits, K, chunkA
-@group(0) @binding(4) var<storage, read> params: array<u32>;
+// #params NormParamParams (src/ops/norm.ts)
+@group(0) @binding(4) var<storage, read> params: Params;
 
-var<workgroup> s1: array<f32, WG>;
-var<workgroup> s2: array<f32, WG>;
+// #include pair_sums
 
 fn xhat(a: u32) -> f32 {
-  let r = (a / params[3]) % params[4];
-  return (X[a] - STATS[2u * r]) * inverseSqrt(STATS[2u * r + 1u] + bitcast<f32>(params[5]));
+  let r = (a / params.rowDiv) % params.rowMod;
+  return (X[a] - STATS[2u * r]) * inverseSqrt(STATS[2u * r + 1u] + params.eps);
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let nA = params[0];
-  let nP = params[1];
-  let nS = params[2];
+  let nA = params.A;
+  let nP = params.P;
+  let nS = params.S;
   if (MODE == 0u) {
     let o = wid.x + wid.y * nwg.x;
     let valid = o < nA * nP;
@@ -41,30 +40,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         d2 += g;
       }
     }
-    s1[lid] = d1;
-    s2[lid] = d2;
-    workgroupBarrier();
-    for (var h = WG / 2u; h > 0u; h = h / 2u) {
-      if (lid < h) {
-        s1[lid] = s1[lid] + s1[lid + h];
-        s2[lid] = s2[lid] + s2[lid + h];
-      }
-      workgroupBarrier();
-    }
+    let t = pair_sums(vec2f(d1, d2), lid);
     if (valid && lid == 0u) {
-      PART[o] = s1[0];
-      PART[nA * nP + o] = s2[0];
+      PART[o] = t.x;
+      PART[nA * nP + o] = t.y;
     }
     return;
   }
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   let Q = nP * nS;
-  let K = params[6];
+  let K = params.K;
   if (i >= K * Q) { return; }
   let k = i / Q;
   let q = i % Q;
-  let a0 = k * params[7];
-  let a1 = min(a0 + params[7], nA);
+  let a0 = k * params.chunkA;
+  let a1 = min(a0 + params.chunkA, nA);
   var d1 = 0.0;
   var d2 = 0.0;
   for (var a = a0; a < a1; a++) {

@@ -5,18 +5,18 @@ const WG: u32 = 64u;
 @group(0) @binding(0) var<storage, read> PART: array<f32>;
 @group(0) @binding(1) var<storage, read_write> DW: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DB: array<f32>;
-@group(0) @binding(3) var<storage, read> params: array<u32>; // P, K, S2
+// #params NormParamFinalParams (src/ops/norm.ts)
+@group(0) @binding(3) var<storage, read> params: Params;
 
-var<workgroup> s1: array<f32, WG>;
-var<workgroup> s2: array<f32, WG>;
+// #include pair_sums
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let p = wid.x + wid.y * nwg.x;
-  let nP = params[0];
+  let nP = params.P;
   let valid = p < nP; // uniform across the workgroup
-  let K = params[1];
-  let S2 = params[2];
+  let K = params.K;
+  let S2 = params.S2;
   let half = K * nP * S2;
   var d1 = 0.0;
   var d2 = 0.0;
@@ -27,18 +27,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       d2 += PART[half + e];
     }
   }
-  s1[lid] = d1;
-  s2[lid] = d2;
-  workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h / 2u) {
-    if (lid < h) {
-      s1[lid] = s1[lid] + s1[lid + h];
-      s2[lid] = s2[lid] + s2[lid + h];
-    }
-    workgroupBarrier();
-  }
+  let t = pair_sums(vec2f(d1, d2), lid);
   if (valid && lid == 0u) {
-    DW[p] = s1[0];
-    DB[p] = s2[0];
+    DW[p] = t.x;
+    DB[p] = t.y;
   }
 }

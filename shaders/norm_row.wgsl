@@ -18,14 +18,14 @@ const SEG: u32 = {{SEG}}u;
 @group(0) @binding(2) var<storage, read> C: array<f32>;      // bias (forward; bound to A when absent) or g
 @group(0) @binding(3) var<storage, read_write> STATS: array<f32>;
 @group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
-// rows, count, rowStride, segLen, segStride, S, P, flags (1: weight, 2: bias), eps bits
-@group(0) @binding(5) var<storage, read> params: array<u32>;
+// #params NormParams (src/ops/norm.ts); flags: 1 weight, 2 bias
+@group(0) @binding(5) var<storage, read> params: Params;
 
 // #include norm_common
 
 // Passes over a row's elements first, first + step, ...: a workgroup strides by WG, a lone thread by 1.
 fn write_normalized(r: u32, mean: f32, rstd: f32, first: u32, step: u32) {
-  for (var j = first; j < params[1]; j += step) {
+  for (var j = first; j < params.count; j += step) {
     let a = addr(r, j);
     OUT[a] = (A[a] - mean) * rstd * weight(a) + bias(a);
   }
@@ -34,7 +34,7 @@ fn write_normalized(r: u32, mean: f32, rstd: f32, first: u32, step: u32) {
 // (Σ gy, Σ gy·x̂) with gy = g·w.
 fn grad_sums(r: u32, mean: f32, rstd: f32, first: u32, step: u32) -> vec2f {
   var s = vec2f(0.0);
-  for (var j = first; j < params[1]; j += step) {
+  for (var j = first; j < params.count; j += step) {
     let a = addr(r, j);
     let gy = C[a] * weight(a);
     s += vec2f(gy, gy * (A[a] - mean) * rstd);
@@ -43,7 +43,7 @@ fn grad_sums(r: u32, mean: f32, rstd: f32, first: u32, step: u32) -> vec2f {
 }
 
 fn write_input_grad(r: u32, mean: f32, rstd: f32, m1: f32, m2: f32, first: u32, step: u32) {
-  for (var j = first; j < params[1]; j += step) {
+  for (var j = first; j < params.count; j += step) {
     let a = addr(r, j);
     let xh = (A[a] - mean) * rstd;
     OUT[a] = rstd * (C[a] * weight(a) - m1 - xh * m2);
@@ -53,9 +53,9 @@ fn write_input_grad(r: u32, mean: f32, rstd: f32, m1: f32, m2: f32, first: u32, 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let r = wid.x + wid.y * nwg.x;
-  let valid = r < params[0]; // uniform across the workgroup
-  let count = params[1];
-  let eps = bitcast<f32>(params[8]);
+  let valid = r < params.rows; // uniform across the workgroup
+  let count = params.count;
+  let eps = params.eps;
   if (MODE == 0u) {
     var acc = Wf(0.0, 0.0, 0.0);
     if (valid) {
@@ -64,16 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     sn[lid] = acc.n;
     sm[lid] = acc.m;
     sq[lid] = acc.q;
-    workgroupBarrier();
-    for (var h = WG / 2u; h > 0u; h = h / 2u) {
-      if (lid < h) {
-        let c = wf_merge(Wf(sn[lid], sm[lid], sq[lid]), Wf(sn[lid + h], sm[lid + h], sq[lid + h]));
-        sn[lid] = c.n;
-        sm[lid] = c.m;
-        sq[lid] = c.q;
-      }
-      workgroupBarrier();
-    }
+    tree(lid, true);
     if (!valid) { return; }
     let mean = sm[0];
     let variance = max(sq[0] / f32(count), 0.0);
@@ -95,14 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (valid) { s = grad_sums(r, mean, rstd, lid, WG); }
   sm[lid] = s.x;
   sq[lid] = s.y;
-  workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h / 2u) {
-    if (lid < h) {
-      sm[lid] = sm[lid] + sm[lid + h];
-      sq[lid] = sq[lid] + sq[lid + h];
-    }
-    workgroupBarrier();
-  }
+  tree(lid, false);
   if (!valid) { return; }
   write_input_grad(r, mean, rstd, sm[0] / f32(count), sq[0] / f32(count), lid, WG);
 }
@@ -110,9 +94,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 @compute @workgroup_size(64)
 fn per_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = gid.x + gid.y * nwg.x * 64u;
-  if (r >= params[0]) { return; }
-  let count = params[1];
-  let eps = bitcast<f32>(params[8]);
+  if (r >= params.rows) { return; }
+  let count = params.count;
+  let eps = params.eps;
   if (MODE == 0u) {
     // Welford over blocks of 64 merged (Chan), of values shifted by the row's first element: a single
     // thread's long running mean near a large offset (1e4 + U(-1, 1)) would drift in f32.

@@ -16,39 +16,20 @@ const SEG: u32 = {{SEG}}u;
 @group(0) @binding(3) var<storage, read_write> STATS: array<f32>;
 @group(0) @binding(4) var<storage, read_write> PART: array<f32>;
 @group(0) @binding(5) var<storage, read_write> OUT: array<f32>;
-// rows, count, rowStride, segLen, segStride, S, P, flags (1: weight, 2: bias), eps bits, chunks, chunkLen
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+// #params NormParams (src/ops/norm.ts)
+@group(0) @binding(6) var<storage, read> params: Params;
 
 // #include norm_common
-
-// Tree reduction of (sn, sm, sq): Welford merge (merge = true) or plain sums of sm and sq.
-fn tree(lid: u32, merge: bool) {
-  workgroupBarrier();
-  for (var h = WG / 2u; h > 0u; h = h / 2u) {
-    if (lid < h) {
-      if (merge) {
-        let c = wf_merge(Wf(sn[lid], sm[lid], sq[lid]), Wf(sn[lid + h], sm[lid + h], sq[lid + h]));
-        sn[lid] = c.n;
-        sm[lid] = c.m;
-        sq[lid] = c.q;
-      } else {
-        sm[lid] = sm[lid] + sm[lid + h];
-        sq[lid] = sq[lid] + sq[lid + h];
-      }
-    }
-    workgroupBarrier();
-  }
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let k = wid.x;
   let r = wid.y;
-  let count = params[1];
-  let eps = bitcast<f32>(params[8]);
-  let chunks = params[9];
-  let j0 = k * params[10];
-  let j1 = min(j0 + params[10], count);
+  let count = params.count;
+  let eps = params.eps;
+  let chunks = params.chunks;
+  let j0 = k * params.chunkLen;
+  let j1 = min(j0 + params.chunkLen, count);
   let slot = 3u * (r * chunks + k);
   let first = 3u * r * chunks;
   if (MODE == 0u) {
