@@ -4,7 +4,7 @@
 // memory as vec4 along m and n (global loads are scalar, with the thread → element map chosen so that
 // consecutive threads read consecutive addresses for either layout), then every thread reads TM / 4 + TN / 4
 // vec4 per k. Out-of-range elements stage as 0, so no bounds checks in the inner loop.
-// The transposes are runtime flags (params[7]: bit 0 A, bit 1 B): they only steer the staging loads,
+// The transposes are runtime flags (params.trans: bit 0 A, bit 1 B): they only steer the staging loads,
 // and one pipeline instead of four keeps compile times down on software adapters.
 const TM: u32 = {{TM}}u;
 const TN: u32 = {{TN}}u;
@@ -17,14 +17,16 @@ const BQ: u32 = BN / 4u;
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
-// M, N, K, batchRank, C row stride, C column stride, batch offset, transpose flags, batchShape[r], aBatchStride[r], bBatchStride[r]
-@group(0) @binding(3) var<storage, read> params: array<u32>;
+// #params MatmulParams (src/ops/kernels/matmul.ts)
+@group(0) @binding(3) var<storage, read> params: Params;
 
 var<workgroup> As: array<vec4f, BK * AQ>; // [k][m / 4]
 var<workgroup> Bs: array<vec4f, BK * BQ>; // [k][n / 4]
 
 var<private> TRANS_A: bool;
 var<private> TRANS_B: bool;
+
+// #include strided_offsets
 
 fn loadA(aOff: u32, m: u32, k: u32, M: u32, K: u32) -> f32 {
   if (m >= M || k >= K) { return 0.0; }
@@ -40,23 +42,15 @@ fn loadB(bOff: u32, k: u32, n: u32, N: u32, K: u32) -> f32 {
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let M = params[0];
-  let N = params[1];
-  let K = params[2];
-  let r = params[3];
-  TRANS_A = (params[7] & 1u) != 0u;
-  TRANS_B = (params[7] & 2u) != 0u;
-  let batch = wid.z + params[6];
-  var rest = batch;
-  var aOff = 0u;
-  var bOff = 0u;
-  for (var d = i32(r) - 1; d >= 0; d--) {
-    let size = params[8u + u32(d)];
-    let c = rest % size;
-    rest = rest / size;
-    aOff += c * params[8u + r + u32(d)];
-    bOff += c * params[8u + 2u * r + u32(d)];
-  }
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  TRANS_A = (params.trans & 1u) != 0u;
+  TRANS_B = (params.trans & 2u) != 0u;
+  let batch = wid.z + params.batchOffset;
+  let off = strided_offsets(batch, params.batchRank);
+  let aOff = off.x;
+  let bOff = off.y;
   let cOff = batch * M * N;
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
@@ -98,8 +92,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
   }
-  let sM = params[4];
-  let sN = params[5];
+  let sM = params.cRowStride;
+  let sN = params.cColStride;
   for (var i = 0u; i < TM; i++) {
     let m = m0 + lid.y * TM + i;
     if (m >= M) { break; }
