@@ -26,7 +26,8 @@ const KS: u32 = BK + 1u;
 @group(0) @binding(4) var<storage, read> G: array<f32>;   // dO [B, Lq, DV]
 @group(0) @binding(5) var<storage, read> RD: array<vec2f>; // [B, Lq] (lse, D)
 @group(0) @binding(6) var<storage, read_write> DKV: array<f32>; // dK [B, Lk, D] then dV [B, Lk, DV]
-@group(0) @binding(7) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(7) var<storage, read> params: Params;
 
 var<workgroup> Kt: array<f32, D8 * KS>;   // [d][key], pre-scaled
 var<workgroup> Vt: array<f32, DV8 * KS>;  // [c][key]
@@ -43,7 +44,7 @@ var<workgroup> Rs: array<vec2f, BQ>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
 // #include attention_params
-  let nBK = params[11];
+  let nBK = params.keyBlocks;
   let tx = lid % 8u;
   let ty = lid / 8u;
   let c0 = wid.x * BK;

@@ -9,8 +9,8 @@ enable subgroups;
 @group(0) @binding(4) var<storage, read> G: array<vec4f>;  // dO [B, Lq, DV]
 @group(0) @binding(5) var<storage, read> RD: array<vec2f>; // (lse, Δ) per query row
 @group(0) @binding(6) var<storage, read_write> DKV: array<vec4f>; // dK [B, Lk, D], then dV [B, Lk, DV]
-// as attention_fwd.wgsl
-@group(0) @binding(7) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(7) var<storage, read> params: Params;
 
 // #include attention_mask
 

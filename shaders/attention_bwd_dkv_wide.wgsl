@@ -23,7 +23,8 @@ const CV: u32 = (DVA + 15u) / 16u;
 @group(0) @binding(4) var<storage, read> G: array<f32>;   // dO [B, Lq, DV]
 @group(0) @binding(5) var<storage, read> RD: array<vec2f>; // [B, Lq] (lse, D)
 @group(0) @binding(6) var<storage, read_write> DKV: array<f32>; // dK [B, Lk, D] then dV [B, Lk, DV]
-@group(0) @binding(7) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(7) var<storage, read> params: Params;
 
 var<workgroup> Kt: array<VN, DA * PS>;   // Kᵀ·scale [d][key group]
 var<workgroup> Vt: array<VN, DVA * PS>;  // Vᵀ [c][key group]

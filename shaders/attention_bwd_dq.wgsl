@@ -23,7 +23,8 @@ const KS: u32 = BK + 1u;
 @group(0) @binding(4) var<storage, read> G: array<f32>;   // dO [B, Lq, DV]
 @group(0) @binding(5) var<storage, read> RD: array<vec2f>; // [B, Lq] (lse, D)
 @group(0) @binding(6) var<storage, read_write> DQ: array<f32>; // [B, Lq, D]
-@group(0) @binding(7) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(7) var<storage, read> params: Params;
 
 var<workgroup> Qt: array<f32, D8 * QS>;   // [d][row], pre-scaled
 var<workgroup> Gt: array<f32, DV8 * QS>;  // [c][row]
@@ -39,7 +40,7 @@ var<workgroup> Rs: array<vec2f, BQ>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
 // #include attention_params
-  let nBK = params[11];
+  let nBK = params.keyBlocks;
   let tx = lid % 8u;
   let ty = lid / 8u;
   let r0 = wid.x * BQ;

@@ -21,7 +21,8 @@ const CD: u32 = (DA + 15u) / 16u;
 @group(0) @binding(4) var<storage, read> G: array<f32>;   // dO [B, Lq, DV]
 @group(0) @binding(5) var<storage, read> RD: array<vec2f>; // [B, Lq] (lse, D)
 @group(0) @binding(6) var<storage, read_write> DQ: array<f32>; // [B, Lq, D]
-@group(0) @binding(7) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(7) var<storage, read> params: Params;
 
 var<workgroup> Qt: array<VM, DA * PS>;   // Qᵀ·scale [d][row group]
 var<workgroup> Gt: array<VM, DVA * PS>;  // dOᵀ [c][row group]

@@ -30,9 +30,8 @@ var<private> NAN_BITS: u32 = 0x7fc00000u;
 @group(0) @binding(3) var<storage, read> M: array<f32>;   // mask, strided (bound to Q without a mask)
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;   // [B, Lq, DV]
 @group(0) @binding(5) var<storage, read_write> LSE: array<f32>; // [B, Lq]
-// Lq, Lk, scale bits, causal, mask stride q, mask stride k, batch rank r, B, D, DV, mask kind (0 none,
-// 1 additive, 2 keep where != 0), BK, batchShape[r], maskBatchStride[r]
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(6) var<storage, read> params: Params;
 
 var<workgroup> Qt: array<f32, D8 * QS>;                 // Qᵀ·scale: [d][row]
 var<workgroup> KV: array<f32, max(D8 * KS, BK * DV8)>;   // Kᵀ [d][key], then V [key][c]
@@ -44,7 +43,7 @@ var<workgroup> Mx: array<f32, BQ * 8u>;              // per-thread row maxima of
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
 // #include attention_params
-  let nBK = params[11];
+  let nBK = params.keyBlocks;
   let ninf = -bitcast<f32>(INF_BITS);
   let tx = lid % 8u;
   let ty = lid / 8u;

@@ -10,8 +10,8 @@ var<private> NAN_BITS: u32 = 0x7fc00000u;
 // #include attention_regs_inputs
 @group(0) @binding(4) var<storage, read_write> O: array<vec4f>;  // [B, Lq, DV]
 @group(0) @binding(5) var<storage, read_write> LSE: array<f32>;  // [B, Lq]
-// as attention_fwd.wgsl
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(6) var<storage, read> params: Params;
 
 // #include attention_mask
 

@@ -25,9 +25,8 @@ var<private> NAN_BITS: u32 = 0x7fc00000u;
 @group(0) @binding(3) var<storage, read> M: array<f32>;   // mask, strided (bound to Q without a mask)
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;   // [B, Lq, DV]
 @group(0) @binding(5) var<storage, read_write> LSE: array<f32>; // [B, Lq]
-// Lq, Lk, scale bits, causal, mask stride q, mask stride k, batch rank r, B, D, DV, mask kind (0 none,
-// 1 additive, 2 keep where != 0), BK, batchShape[r], maskBatchStride[r]
-@group(0) @binding(6) var<storage, read> params: array<u32>;
+// #params AttentionParams (src/ops/kernels/attention.ts)
+@group(0) @binding(6) var<storage, read> params: Params;
 
 var<workgroup> Qt: array<VM, DA * PS>;            // Qᵀ·scale: [d][row group]
 var<workgroup> KV: array<VN, max(DA, DVA) * PS>;  // Kᵀ [d][key group], then Vᵀ [c][key group]

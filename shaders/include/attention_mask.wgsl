@@ -1,4 +1,4 @@
-// Shared by the fused attention kernels: mask kind and strides (set from params at the start of
+// Shared by the fused attention kernels: mask kind and strides (set from AttentionParams at the start of
 // main), the mask offset of a batch·head, and the masked logit of (query i, key j).
 var<private> INF_BITS: u32 = 0x7f800000u;
 var<private> MKIND: u32;
@@ -6,12 +6,12 @@ var<private> MSQ: u32;
 var<private> MSK: u32;
 
 fn mask_base(b: u32) -> u32 {
-  let r = params[6];
+  let r = params.batchRank;
   var rest = b;
   var off = 0u;
   for (var d = i32(r) - 1; d >= 0; d--) {
-    let size = params[12u + u32(d)];
-    off += (rest % size) * params[12u + r + u32(d)];
+    let size = params.dims[u32(d)];
+    off += (rest % size) * params.dims[r + u32(d)];
     rest = rest / size;
   }
   return off;

@@ -5,6 +5,7 @@
 // a fraction of the register-blocked matmul there. Generated unrolled for the head sizes (multiples
 // of 4) so that the per-lane register blocks stay registers.
 import { generated, shader } from '../gpu/wgsl.js';
+import { ATTENTION_PARAMS } from './kernels/attention.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
 
@@ -175,7 +176,7 @@ function cached(key: string, build: () => string): string {
 function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
   const code = shader(name, {
     SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, D4: o.D / 4, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n'),
-  });
+  }, ATTENTION_PARAMS);
   void key;
   return code;
 }

@@ -44,7 +44,8 @@ import { defineFlag, oneOf } from '../gpu/flags.js';
 import { sum } from './reduce.js';
 import { broadcastTo } from './shape.js';
 import { softmax } from './softmax.js';
-import { assertFloat, broadcastShapes, broadcastStrides, f32bits, grid1D, launch, sameCtx, sameShape, shader } from './util.js';
+import { assertFloat, broadcastShapes, broadcastStrides, grid1D, launch, sameCtx, sameShape, shader } from './util.js';
+import { ATTENTION_PARAMS, ATTENTION_PRE_PARAMS, DQ_SUM_PARAMS } from './kernels/attention.js';
 
 export interface AttentionOptions {
   /**
@@ -252,14 +253,14 @@ interface Fused {
   dims: Dims;
 }
 
-function fusedParams(f: Fused, BK: number): number[] {
+function fusedParams(f: Fused, BK: number): Uint32Array {
   const { batch, lq, lk, d, dv } = f.dims;
-  const strides = f.mask ? broadcastStrides(f.mask.shape, [...batch, lq, lk]) : new Array(batch.length + 2).fill(0);
-  const B = numelOf(batch);
-  return [
-    lq, lk, f32bits(f.scale), f.causal ? 1 : 0, strides[batch.length], strides[batch.length + 1], batch.length, B, d, dv,
-    f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, BK, ...batch, ...strides.slice(0, batch.length),
-  ];
+  const strides = f.mask ? broadcastStrides(f.mask.shape, [...batch, lq, lk]) : new Array<number>(batch.length + 2).fill(0);
+  return ATTENTION_PARAMS.pack({
+    lq, lk, scale: f.scale, causal: f.causal, maskStrideQ: strides[batch.length], maskStrideK: strides[batch.length + 1],
+    batchRank: batch.length, batches: numelOf(batch), D: d, DV: dv, maskKind: f.mask ? (f.maskKind === 'bool' ? 2 : 1) : 0, keyBlocks: BK,
+    dims: [...batch, ...strides.slice(0, batch.length)],
+  });
 }
 
 function fill(f: Fused, c: KernelConfig): Record<string, number | string> {
@@ -336,8 +337,9 @@ function fusedForward(f: Fused): { out: Tensor; lse: Tensor } {
     return { out, lse };
   }
   const c = config('fwd', f);
+  const code = shader(kernelName('attention_fwd', c), fill(f, c), ATTENTION_PARAMS);
   launch(
-    f.q.ctx, shader(kernelName('attention_fwd', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer],
+    f.q.ctx, code, [f.q.buffer, f.k.buffer, f.v.buffer, (f.mask ?? f.q).buffer, out.buffer, lse.buffer],
     fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B),
   );
   return { out, lse };
@@ -349,7 +351,8 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
   const ctx = f.q.ctx;
   const B = numelOf(batch);
   const rd = Tensor.empty([B * lq, 2], 'f32', ctx);
-  launch(ctx, shader('attention_bwd_pre'), [out.buffer, g.buffer, lse.buffer, rd.buffer], [B * lq, dv], grid1D(B * lq, 64));
+  const pre = ATTENTION_PRE_PARAMS.pack({ rows: B * lq, DV: dv });
+  launch(ctx, shader('attention_bwd_pre', {}, ATTENTION_PRE_PARAMS), [out.buffer, g.buffer, lse.buffer, rd.buffer], pre, grid1D(B * lq, 64));
   const m = (f.mask ?? f.q).buffer;
   let dq: Tensor | null = null;
   let dk: Tensor | null = null;
@@ -369,7 +372,8 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
     );
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
     const n4 = (B * lq * d) / 4;
-    launch(ctx, shader('attention_bwd_dq_sum'), [partial.buffer, dq.buffer], [n4, slots, f32bits(f.scale)], grid1D(n4, 64));
+    const sums = DQ_SUM_PARAMS.pack({ n: n4, W: slots, scale: f.scale });
+    launch(ctx, shader('attention_bwd_dq_sum', {}, DQ_SUM_PARAMS), [partial.buffer, dq.buffer], sums, grid1D(n4, 64));
     partial.dispose();
     rd.dispose();
     return [dq, ...splitDkv(f, both, want)];
@@ -384,7 +388,7 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
     const c = config('dq', f);
     dq = Tensor.empty(f.q.shape, 'f32', ctx);
     launch(
-      ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer],
+      ctx, shader(kernelName('attention_bwd_dq', c), fill(f, c), ATTENTION_PARAMS), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, dq.buffer],
       fusedParams(f, c.BK), grid(Math.ceil(lq / c.BQ), B),
     );
   }
@@ -397,8 +401,9 @@ function fusedBackward(f: Fused, out: Tensor, lse: Tensor, g: Tensor, want: [boo
       );
     } else {
       const c = config('dkv', f);
+      const code = shader(kernelName('attention_bwd_dkv', c), fill(f, c), ATTENTION_PARAMS);
       launch(
-        ctx, shader(kernelName('attention_bwd_dkv', c), fill(f, c)), [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer],
+        ctx, code, [f.q.buffer, f.k.buffer, f.v.buffer, m, g.buffer, rd.buffer, both.buffer],
         fusedParams(f, c.BK), grid(Math.ceil(lk / c.BK), B),
       );
     }
