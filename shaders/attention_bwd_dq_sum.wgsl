@@ -1,4 +1,4 @@
-// Fused attention backward (attention_bwd_regs.wgsl), last step: dQ = scale · Σ_w DQP[w], the sum of the
+// Fused attention backward (the regs one-pass attention_bwd_regs), last step: dQ = scale · Σ_w DQP[w], the sum of the
 // W per-slot partial sums. One thread per vec4.
 @group(0) @binding(0) var<storage, read> DQP: array<vec4f>;       // [W, n]
 @group(0) @binding(1) var<storage, read_write> DQ: array<vec4f>;  // [n]

@@ -4,7 +4,7 @@
 // shader into loops over the workgroup, so the GPU-style tiles of the 'narrow'/'wide' families run at
 // a fraction of the register-blocked matmul there. Generated unrolled for the head sizes (multiples
 // of 4) so that the per-lane register blocks stay registers.
-import { generated, shader } from '../gpu/wgsl.js';
+import { generated, include } from '../gpu/wgsl.js';
 import { ATTENTION_PARAMS } from './kernels/attention.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
@@ -173,15 +173,103 @@ function cached(key: string, build: () => string): string {
   return generated('attention_regs', key, LABELS[key.slice(0, key.indexOf('{'))], build);
 }
 
-function finish(name: string, key: string, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
-  const code = shader(name, {
-    SG: o.SG, TM: o.TM, KPL: o.KPL, KT: o.KPL * o.SG, D4: o.D / 4, SETUP: setup.join('\n'), TILE: tile.join('\n'), STORE: store.join('\n'),
-  }, ATTENTION_PARAMS);
-  void key;
-  return code;
+type RegsKind = 'attention_fwd_regs' | 'attention_bwd_dq_regs' | 'attention_bwd_dkv_regs' | 'attention_bwd_regs';
+
+/** Each regs kernel's bindings after the shared inputs (Q, K, V, M at 0-3). */
+const OUTPUTS: Record<RegsKind, string[]> = {
+  attention_fwd_regs: [
+    '@group(0) @binding(4) var<storage, read_write> O: array<vec4f>;  // [B, Lq, DV]',
+    '@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;  // [B, Lq]',
+  ],
+  attention_bwd_dq_regs: [
+    '@group(0) @binding(4) var<storage, read> G: array<vec4f>;  // dO [B, Lq, DV]',
+    '@group(0) @binding(5) var<storage, read> RD: array<vec2f>; // (lse, Δ) per query row',
+    '@group(0) @binding(6) var<storage, read_write> DQ: array<vec4f>; // [B, Lq, D]',
+  ],
+  attention_bwd_dkv_regs: [
+    '@group(0) @binding(4) var<storage, read> G: array<vec4f>;  // dO [B, Lq, DV]',
+    '@group(0) @binding(5) var<storage, read> RD: array<vec2f>; // (lse, Δ) per query row',
+    '@group(0) @binding(6) var<storage, read_write> DKV: array<vec4f>; // dK [B, Lk, D], then dV [B, Lk, DV]',
+  ],
+  attention_bwd_regs: [
+    '@group(0) @binding(4) var<storage, read> G: array<vec4f>;  // dO [B, Lq, DV]',
+    '@group(0) @binding(5) var<storage, read> RD: array<vec2f>; // (lse, Δ) per query row',
+    '@group(0) @binding(6) var<storage, read_write> DKV: array<vec4f>; // dK [B, Lk, D], then dV [B, Lk, DV]',
+    '@group(0) @binding(7) var<storage, read_write> DQP: array<vec4f>; // [W, B, Lq, D]: dQ / scale per slot',
+  ],
+};
+
+/**
+ * The query-block walk (forward, dQ): TM query rows from r0 walk the keys in tiles of KT = KPL·SG, lane
+ * sg owning keys kj .. kj + KPL − 1; `masked` when a tile needs logit() (keys past Lk, causality, a mask).
+ */
+function keyTiles(o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string[] {
+  const KT = o.KPL * o.SG;
+  return [
+    `  let r0 = wid.x * ${o.TM}u;`,
+    '  var kEnd = lk;',
+    `  if (causal) { kEnd = min(lk, r0 + ${o.TM}u); }`,
+    ...setup,
+    `  for (var j0 = 0u; j0 < kEnd; j0 += ${KT}u) {`,
+    `    let kj = j0 + sg * ${o.KPL}u;`,
+    `    let masked = j0 + ${KT}u > lk || causal || MKIND != 0u;`,
+    ...tile,
+    '  }',
+    ...store,
+  ];
 }
 
-/** The forward kernel (shaders/attention_fwd_regs.wgsl). */
+/**
+ * The key-block walk (dK/dV, the one-pass backward): workgroup x takes the blocks of TM keys x,
+ * x + num_workgroups.x, … (one each for dK/dV, whose grid covers them all) and walks the queries in
+ * tiles of KT = KPL·SG, lane sg owning queries qi .. qi + KPL − 1.
+ */
+function queryTiles(o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string[] {
+  const KT = o.KPL * o.SG;
+  return [
+    `  let blocks = (lk + ${o.TM}u - 1u) / ${o.TM}u;`,
+    '  for (var kb = wid.x; kb < blocks; kb += nwg.x) {',
+    `    let k0 = kb * ${o.TM}u;`,
+    '    // Causal: queries before the block\'s first key see none of its keys.',
+    '    var iBegin = 0u;',
+    `    if (causal) { iBegin = (k0 / ${KT}u) * ${KT}u; }`,
+    ...setup,
+    `    for (var i0 = iBegin; i0 < lq; i0 += ${KT}u) {`,
+    `      let qi = i0 + sg * ${o.KPL}u;`,
+    ...tile,
+    '    }',
+    ...store,
+    '  }',
+  ];
+}
+
+/** A whole regs kernel: bindings, parameters, the mask helpers, the shared start and the kind's walk. */
+function finish(name: RegsKind, o: AttentionRegsShape, setup: string[], tile: string[], store: string[]): string {
+  const walk = name === 'attention_fwd_regs' || name === 'attention_bwd_dq_regs' ? keyTiles : queryTiles;
+  const paramsBinding = 4 + OUTPUTS[name].length;
+  return [
+    'enable subgroups;',
+    ...(name === 'attention_fwd_regs' ? ['var<private> NAN_BITS: u32 = 0x7fc00000u;'] : []),
+    '',
+    include('attention_regs_inputs'),
+    ...OUTPUTS[name],
+    ATTENTION_PARAMS.wgsl,
+    `@group(0) @binding(${paramsBinding}) var<storage, read> params: Params;`,
+    '',
+    include('attention_mask'),
+    '',
+    `@compute @workgroup_size(${o.SG})`,
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sg: u32) {',
+    include('attention_params'),
+    include('attention_regs_start'),
+    ...(name === 'attention_bwd_regs' ? [`  let slot = wid.x * nb * lq * ${o.D / 4}u;`] : []),
+    ...walk(o, setup, tile, store),
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** The forward kernel . */
 export function attentionFwdRegsShader(o: AttentionRegsShape): string {
   return cached(`fwd${JSON.stringify(o)}`, () => {
     const { SG, TM, KPL, D, DV } = o;
@@ -217,11 +305,11 @@ export function attentionFwdRegsShader(o: AttentionRegsShape): string {
       ...storeChunks('O', '', V4, VP, SG, 'col', (t) => `o${i}_${t} * inv`),
       `if (sg == 0u) { LSE[row] = select(bitcast<f32>(NAN_BITS), m${i} + log(l${i}), l${i} > 0.0); }`,
     ]);
-    return finish('attention_fwd_regs', `fwd${JSON.stringify(o)}`, o, setup, tile, store);
+    return finish('attention_fwd_regs', o, setup, tile, store);
   });
 }
 
-/** The dQ backward kernel (shaders/attention_bwd_dq_regs.wgsl). */
+/** The dQ backward kernel (attention_bwd_dq_regs). */
 export function attentionDqRegsShader(o: AttentionRegsShape): string {
   return cached(`dq${JSON.stringify(o)}`, () => {
     const { SG, TM, KPL, D, DV } = o;
@@ -243,12 +331,12 @@ export function attentionDqRegsShader(o: AttentionRegsShape): string {
     const store: string[] = [];
     reduceRest(store, 'g', TM, DP);
     storeRows(store, 'r0', 'lq', TM, (i) => storeChunks('DQ', '', D4, DP, SG, 'col', (t) => `g${i}_${t} * scale`));
-    return finish('attention_bwd_dq_regs', `dq${JSON.stringify(o)}`, o, setup, tile, store);
+    return finish('attention_bwd_dq_regs', o, setup, tile, store);
   });
 }
 
 /**
- * The body of the dK/dV kernel; with `dq`, also the dQ partial sums of attention_bwd_regs.wgsl: the
+ * The body of the dK/dV kernel; with `dq`, also the dQ partial sums of attention_bwd_regs: the
  * lane's chunks of K for the block's TM keys (`kk{i}_{t}`, zero past Lk, loaded once per block) and,
  * per tile, dQ[query, chunk] += Σ_key dSᵀ[key, query] · K[key, chunk] with dSᵀ from each source lane
  * by shuffle, added into the slot's partial sum in place. Queries past Lq are skipped: their rows are
@@ -326,18 +414,18 @@ function dkvBody(o: AttentionRegsShape, dq: boolean): { setup: string[]; tile: s
   return { setup, tile, store };
 }
 
-/** The dK/dV backward kernel (shaders/attention_bwd_dkv_regs.wgsl). */
+/** The dK/dV backward kernel (attention_bwd_dkv_regs). */
 export function attentionDkvRegsShader(o: AttentionRegsShape): string {
   return cached(`dkv${JSON.stringify(o)}`, () => {
     const { setup, tile, store } = dkvBody(o, false);
-    return finish('attention_bwd_dkv_regs', `dkv${JSON.stringify(o)}`, o, setup, tile, store);
+    return finish('attention_bwd_dkv_regs', o, setup, tile, store);
   });
 }
 
-/** The one-pass backward kernel: dK, dV and per-slot dQ partial sums (shaders/attention_bwd_regs.wgsl). */
+/** The one-pass backward kernel: dK, dV and per-slot dQ partial sums (attention_bwd_regs). */
 export function attentionBwdRegsShader(o: AttentionRegsShape): string {
   return cached(`bwd${JSON.stringify(o)}`, () => {
     const { setup, tile, store } = dkvBody(o, true);
-    return finish('attention_bwd_regs', `bwd${JSON.stringify(o)}`, o, setup, tile, store);
+    return finish('attention_bwd_regs', o, setup, tile, store);
   });
 }

@@ -22,10 +22,10 @@
 //            up to 48 KiB of workgroup memory; the blocks per kernel were picked on an H100.
 //   'narrow' (shaders/attention_fwd.wgsl, attention_bwd_dq/dkv.wgsl) 8×8 threads, scalar reads: fits
 //            16-32 KiB (large head sizes, browsers' minimum limits).
-//   'regs'   (shaders/attention_*_regs.wgsl, generated in attention-regs.ts) for CPU adapters: one subgroup
+//   'regs'   (generated in attention-regs.ts) for CPU adapters: one subgroup
 //            per workgroup, no workgroup memory or barriers, rows shared by subgroup broadcast/shuffle
 //            (as the regs matmul); head sizes that are multiples of 4 up to 128, fixed-size subgroups.
-//            When dQ and dK/dV are all wanted its backward is one kernel (attention_bwd_regs.wgsl): the
+//            When dQ and dK/dV are all wanted its backward is one kernel (attention_bwd_regs): the
 //            dK/dV walk also sums dS·K into a partial dQ per workgroup slot, then dQ = scale·Σ partials
 //            (attention_bwd_dq_sum.wgsl) — S and dP computed once instead of once per kernel.
 // Pipelines are specialised on the tile shape and the head sizes rounded up to 8; the sizes themselves,
@@ -308,7 +308,7 @@ function regsShape(SG: number, f: Fused): AttentionRegsShape {
   return { SG, TM: rows * SG, KPL: regsBlock?.keysPerLane ?? 4, D: f.dims.d, DV: f.dims.dv, mask: !!f.mask };
 }
 
-// The regs one-pass backward (attention_bwd_regs.wgsl) keeps a partial dQ sum per workgroup slot: it
+// The regs one-pass backward (attention_bwd_regs) keeps a partial dQ sum per workgroup slot: it
 // aims at this many workgroups over all batch·heads (enough for a CPU's threads; each slot is one more
 // copy of dQ), fewer where the key blocks run out or the copies would pass the binding limit.
 const BWD_TARGET_WORKGROUPS = 32;
