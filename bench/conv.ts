@@ -20,11 +20,11 @@
 //   already), 128x128 tiles, BK 4 or 16, warp-shaped 8x4 thread blocks (kept: neutral). Probes: without global loads the
 //   kernel ran 0.136 ms, without the multiply 0.097 ms: both phases are close to the limit.
 //
-// lavapipe (Mesa 25, 2 cores), same shape: the row kernels (conv_rows*.wgsl: one aligned vec4 per lane
+// lavapipe (Mesa 25, 2 cores), same shape: the row kernels (conv_rows[...], src/ops/kernels/conv-regs.ts: one aligned vec4 per lane
 // plus its neighbours by subgroup shuffle) run forward / dgrad / wgrad at 37.9 / 40.1 / 35.8 GFLOP/s =
 // 105 / 111 / 99% of the regs matmul at the GEMM size (36.0), 6.9-7.7x tfjs-webgpu (5.2); in the slower
 // run of bench/results/conv.json 33.0 / 36.2 / 32.2 = 121 / 132 / 118% of the matmul (27.3), 8.3-9.3x
-// tfjs (3.9). The table kernels (conv_regs*.wgsl) before them: 18.6 / 16.4 / 16.2 (64 / 56 / 55%); most
+// tfjs (3.9). The table kernels (conv_regs[...]) before them: 18.6 / 16.4 / 16.2 (64 / 56 / 55%); most
 // of their time went to per-lane gathers of the K table and of bounds-checked image pixels.
 // Pointwise 1x1 (2x320x32x32 → 640) on the matmul kernel: 27.5 / 28.5 / 23.5 GFLOP/s against the row
 // kernels' 18.9 / 18.4 / 13.2 in the same run (1.45-1.8x).

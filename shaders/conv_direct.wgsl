@@ -9,27 +9,22 @@ const WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> Bsrc: array<f32>; // MODE 0: w, 1: w, 2: dy
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, count, hasBias, 0, KH, KW, SH, SW, DH, DW (conv_params reads
-// M, N, K from 12..14: unused here). The kernel geometry is a parameter: one pipeline per mode serves all.
-@group(0) @binding(4) var<storage, read> params: array<u32>;
+// The kernel geometry is a parameter: one pipeline per mode serves all. `count`: output elements.
+// #params ConvParams (src/ops/kernels/conv-params.ts)
+@group(0) @binding(4) var<storage, read> params: Params;
 
 var<workgroup> part: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let Bt = params[0];
+  let Bt = params.Bt;
 // #include conv_params
-  let count = params[12];
-  let hasBias = params[13] != 0u;
+  let count = params.count;
+  let hasBias = params.hasBias != 0u;
   let HW = u32(H * W);
   let OHW = u32(OH * OW);
-  let KH = params[15];
-  let KW = params[16];
-  let SH = i32(params[17]);
-  let SW = i32(params[18]);
-  let DH = i32(params[19]);
-  let DW = i32(params[20]);
+// #include conv_window
   let T = KH * KW;
 
   if (MODE == 2u) {

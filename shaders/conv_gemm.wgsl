@@ -13,8 +13,8 @@
 // CPU: k -> (element offset, row shift, column shift) relative to the thread's fixed column.
 // Each thread owns TM x TN outputs as (TM/4) x (TN/4) blocks of 4 x 4, strided across the tile so that
 // the vec4 reads of workgroup memory are conflict-free.
-// Loops over compile-time bounds are unrolled textually before compilation (src/ops/conv.ts), so the
-// per-thread arrays stay in registers.
+// Loops over compile-time bounds are unrolled textually before compilation (src/ops/kernels/conv.ts),
+// so the per-thread arrays stay in registers.
 // Global loads for tile t+1 are issued into registers while tile t is multiplied from workgroup memory
 // (two workgroup buffers: one barrier per tile). Split-K: workgroup z = split * G + g sums tiles
 // [split * tilesPerSplit, ...) into its own slice dst[split * outSize + ...]; conv_reduce.wgsl adds them.
@@ -51,8 +51,8 @@ fn threadY(t: u32) -> u32 {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> ktab: array<vec4<i32>>;
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
-// Bt, C, H, W, Co, OH, OW, G, Cg, Mg, pt, pl, M, N, K, hasBias, tilesPerSplit, outSize, KH, KW, SH, SW, DH, DW
-@group(0) @binding(5) var<storage, read> params: array<u32>;
+// #params ConvParams (src/ops/kernels/conv-params.ts)
+@group(0) @binding(5) var<storage, read> params: Params;
 
 var<workgroup> As: array<vec4<f32>, 2u * BK * ASTR / 4u>; // [buffer][k][m]
 var<workgroup> Bs: array<vec4<f32>, 2u * BK * BSTR / 4u>; // [buffer][k][n]
@@ -61,7 +61,7 @@ var<workgroup> Bs: array<vec4<f32>, 2u * BK * BSTR / 4u>; // [buffer][k][n]
 var<private> ra: array<f32, LA>;
 var<private> rb: array<f32, LB>;
 var<private> acc: array<array<vec4<f32>, RN>, TM>;
-// Kernel size, stride and dilation: parameters (params[18..23]), not constants, so one pipeline per
+// Kernel size, stride and dilation: parameters (ConvParams), not constants, so one pipeline per
 // mode and tile serves every convolution geometry.
 var<private> KH: u32;
 var<private> KW: u32;
@@ -248,37 +248,37 @@ fn computeTile(buf: u32) {
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   tid = lid;
-  C = params[1];
-  H = i32(params[2]);
-  W = i32(params[3]);
-  Co = params[4];
-  OH = i32(params[5]);
-  OW = i32(params[6]);
-  let G = params[7];
-  Cg = params[8];
-  Mg = params[9];
-  pt = i32(params[10]);
-  pl = i32(params[11]);
-  M = params[12];
-  N = params[13];
-  K = params[14];
+  C = params.C;
+  H = i32(params.H);
+  W = i32(params.W);
+  Co = params.Co;
+  OH = i32(params.OH);
+  OW = i32(params.OW);
+  let G = params.G;
+  Cg = params.Cg;
+  Mg = params.Mg;
+  pt = i32(params.pt);
+  pl = i32(params.pl);
+  M = params.M;
+  N = params.N;
+  K = params.K;
   HW = u32(H * W);
   OHW = u32(OH * OW);
-  KH = params[18];
-  KW = params[19];
-  SH = i32(params[20]);
-  SW = i32(params[21]);
-  DH = i32(params[22]);
-  DW = i32(params[23]);
+  KH = params.KH;
+  KW = params.KW;
+  SH = i32(params.SH);
+  SW = i32(params.SW);
+  DH = i32(params.DH);
+  DW = i32(params.DW);
   T = KH * KW;
   g = wid.z % G;
   let split = wid.z / G;
   m0 = wid.y * BM;
   n0 = wid.x * BN;
 
-  let tilesPerSplit = params[16];
+  let tilesPerSplit = params.kPerSplit;
   let tBegin = split * tilesPerSplit;
-  let tEnd = min(tBegin + tilesPerSplit, (params[14] + BK - 1u) / BK); // params, not K: barriers need uniformity
+  let tEnd = min(tBegin + tilesPerSplit, (params.K + BK - 1u) / BK); // params, not K: barriers need uniformity
   setup(tBegin);
   if (tBegin < tEnd) { loadTile(tBegin); }
   for (var t = tBegin; t < tEnd; t++) {
@@ -290,8 +290,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
 
   // ---- epilogue
-  let hasBias = params[15] != 0u && split == 0u;
-  let sliceBase = split * params[17];
+  let hasBias = params.hasBias != 0u && split == 0u;
+  let sliceBase = split * params.outSize;
   let tx = threadX(tid);
   let ty = threadY(tid);
   for (var jn = 0u; jn < TN; jn++) {

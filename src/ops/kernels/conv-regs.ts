@@ -1,12 +1,13 @@
-// The convolution kernels for CPU adapters: register-blocked implicit GEMM without workgroup memory, A
-// shared through subgroup broadcasts, as the regs matmul. "regs" (conv_regs*.wgsl) walks K through the
-// table (forward; input gradient at stride 1) or the pixels (weight gradient); "rows" (conv_rows*.wgsl)
-// serves width-preserving convolutions with one aligned vec4 per lane and neighbours by shuffle.
-import { generated, generatedCode, shader } from '../gpu/wgsl.js';
+// The convolution kernels for CPU adapters, generated whole: register-blocked implicit GEMMs without
+// workgroup memory or barriers, A shared through subgroup broadcasts, as the regs matmul (./matmul.ts).
+// "regs" walks K through the K table (forward; input gradient at stride 1) or the pixels (weight
+// gradient); "rows" serves width-preserving convolutions with one aligned vec4 per lane and neighbours by
+// shuffle. Their geometry comes from ConvParams (include/conv_params); what is compiled in is the block
+// (TM rows, SG lanes), the mode and, for the row kernels, the kernel rows and column shifts.
+import { generated, include } from '../../gpu/wgsl.js';
+import { CONV_PARAMS } from './conv-params.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
-
-export interface ConvRegsShape { MODE: 0 | 1; TM: number; SG: number; WG: number; vecA: boolean }
 
 /** acc_i += A(i, q) · b_q for the TM rows, A chunks shared by subgroup broadcast (SG > 0) or loaded per lane. */
 function fmaBlock(TM: number, SG: number): string[] {
@@ -25,11 +26,64 @@ function prologue(TM: number, SG: number): { nA: number; setup: string[]; step: 
   return { nA: SG ? Math.ceil(TM / SG) : TM, setup, step: [] };
 }
 
-/** The template filled with the generated blocks, cached and named for profiles. */
-function fillRegs(name: string, label: string, key: string, SG: number, fill: Record<string, string | number>): string {
-  return generated('conv_regs', key, label, () =>
-    shader(name, { ENABLE: SG ? 'enable subgroups;' : '', SG_ARG: SG ? ', @builtin(subgroup_invocation_id) sg: u32' : '', ...fill }));
+/** A storage binding: name, type, 'read_write' for the output, and a comment. */
+type Binding = [name: string, type: string, access?: 'read' | 'read_write', note?: string];
+
+/** The parts of one generated convolution kernel (see emit). */
+interface Kernel {
+  subgroups: boolean;
+  /** Module-scope constants (the compiled-in specialisation). */
+  consts: string[];
+  /** Storage bindings 0, 1, …; ConvParams is bound after them. */
+  bindings: Binding[];
+  WG: number;
+  /** main's builtins after the workgroup id. */
+  builtins: string;
+  /** main's lines from the ConvParams geometry (include/conv_params) to the loop over K. */
+  head: string[];
+  loop: string;
+  step: string[];
+  store: string[];
 }
+
+/** The whole WGSL of a generated kernel: its bindings, ConvParams, main with the geometry, the loop over K and the store. */
+function emit(o: Kernel): string {
+  return [
+    ...(o.subgroups ? ['enable subgroups;'] : []),
+    ...o.consts,
+    '',
+    ...o.bindings.map(([name, type, access = 'read', note], i) =>
+      `@group(0) @binding(${i}) var<storage, ${access}> ${name}: ${type};${note ? ` // ${note}` : ''}`),
+    CONV_PARAMS.wgsl,
+    `@group(0) @binding(${o.bindings.length}) var<storage, read> params: Params;`,
+    '',
+    `@compute @workgroup_size(${o.WG})`,
+    `fn main(@builtin(workgroup_id) wid: vec3u, ${o.builtins}) {`,
+    include('conv_params'),
+    ...o.head,
+    `  for (${o.loop}) {`,
+    ...o.step,
+    '  }',
+    ...o.store,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** main's builtins of the regs kernels: lanes of WG, with the subgroup lane where SG > 0. */
+const regsBuiltins = (SG: number): string =>
+  `@builtin(local_invocation_index) lane: u32${SG ? ', @builtin(subgroup_invocation_id) sg: u32' : ''}`;
+
+/**
+ * Split-K in the weight-gradient kernels: workgroup z = split · G + g sums k in [split · kPerSplit, …)
+ * into dst slice `split` (conv_reduce.wgsl adds the slices).
+ */
+const SPLIT_K = [
+  '  let g = wid.z % G;',
+  '  let split = wid.z / G;',
+  '  let kBegin = split * params.kPerSplit;',
+  '  let kEnd = min(K, kBegin + params.kPerSplit);',
+];
 
 /**
  * The weight-gradient kernels' walk over output pixels when OW % 4 == 0: a step's 4 pixels share an
@@ -52,10 +106,23 @@ const PIXEL_WALK = {
 /** Element `at` of the 12-pixel window [L, v, R] (three vec4s) the row kernels build around a lane's 4 pixels. */
 const windowAt = (at: number): string => `${['L', 'v', 'R'][Math.floor(at / 4)]}.${COMP[at % 4]}`;
 
+export interface ConvRegsShape { MODE: 0 | 1; TM: number; SG: number; WG: number; vecA: boolean }
+
+/**
+ * The regs convolution: the table modes of conv_gemm.wgsl (MODE 0 forward; MODE 1 input gradient at
+ * stride 1) without workgroup memory or barriers. C[M, N] = A[M, K] · B[K, N] for group g = workgroup z,
+ * where A rows are contiguous (w, or w permuted to [G, Cg, Mg·T] for MODE 1) and B is gathered from the
+ * image X through the K table (offset, row shift, column shift) relative to each column's base, zero
+ * outside the image. One workgroup = one subgroup of SG lanes (SG = 0: lanes of WG, each loading A
+ * itself); it owns TM rows; each lane owns 4 consecutive columns (TM × vec4 accumulators). Table entries
+ * past K fail the bounds test, so B is zero there and A (clamped to its row) may be anything finite.
+ * The stride is a parameter: one pipeline per mode and block serves every stride.
+ */
 export function convRegsShader(o: ConvRegsShape): string {
-  const key = JSON.stringify(o);
-  const hit = generatedCode('conv_regs', key);
-  if (hit) return hit;
+  return generated('conv_regs', JSON.stringify(o), `conv_regs[${o.MODE ? 'dgrad' : 'fwd'}]`, () => buildRegs(o));
+}
+
+function buildRegs(o: ConvRegsShape): string {
   const { TM, SG, WG, vecA } = o;
   const { nA, setup, step } = prologue(TM, SG);
   // Columns: base offset into X and the row / column of the window origin, per lane column j.
@@ -108,19 +175,47 @@ export function convRegsShader(o: ConvRegsShape): string {
     }
     store.push('  }');
   }
-  return fillRegs('conv_regs', `conv_regs[${o.MODE ? 'dgrad' : 'fwd'}]`, key, SG, {
-    A_T: vecA ? 'vec4f' : 'f32', MODE: o.MODE, TM, WG,
-    SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
+  return emit({
+    subgroups: SG > 0,
+    consts: [`const MODE: u32 = ${o.MODE}u;`],
+    bindings: [
+      ['A', `array<${vecA ? 'vec4f' : 'f32'}>`], ['X', 'array<f32>'], ['bias', 'array<f32>'], ['ktab', 'array<vec4<i32>>'],
+      ['dst', 'array<f32>', 'read_write'],
+    ],
+    WG,
+    builtins: regsBuiltins(SG),
+    head: [
+      '  let hasBias = params.hasBias != 0u;',
+      '  let SH = i32(params.SH);',
+      '  let SW = i32(params.SW);',
+      '  let g = wid.z;',
+      `  let m0 = wid.y * ${TM}u;`,
+      `  let n0 = (wid.x * ${WG}u + lane) * 4u;`,
+      include('conv_table_modes'),
+      '  let aRow0 = g * M;',
+      ...setup,
+    ],
+    loop: 'var k = 0u; k < K; k += 4u',
+    step,
+    store,
   });
 }
 
 export interface ConvRegsWgradShape { TM: number; SG: number; WG: number; vecA: boolean; row4: boolean }
 
-/** The weight-gradient regs kernel (shaders/conv_regs_wgrad.wgsl); vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. */
+/**
+ * The regs weight gradient (conv_gemm.wgsl's MODE 2 without workgroup memory):
+ * dw[g·Mg + m, n] = Σ_k dy[b, g·Mg + m, oh, ow] · x[b, g·Cg + ci, oh·SH − pt + kh·DH, ow·SW − pl + kw·DW]
+ * with n = (ci, kh, kw) and k = (b, oh, ow). Each lane owns 4 consecutive n (its window offsets are
+ * fixed), the workgroup TM rows m; every step decodes 4 k's (uniform over lanes), or walks them
+ * (PIXEL_WALK) when row4 (OW % 4 == 0). vecA needs OH·OW % 4 == 0 and kPerSplit % 4 == 0. Split-K as
+ * SPLIT_K. The kernel geometry is a parameter: one pipeline per block serves every convolution.
+ */
 export function convRegsWgradShader(o: ConvRegsWgradShape): string {
-  const key = `w${JSON.stringify(o)}`;
-  const hit = generatedCode('conv_regs', key);
-  if (hit) return hit;
+  return generated('conv_regs', `w${JSON.stringify(o)}`, 'conv_regs[wgrad]', () => buildRegsWgrad(o));
+}
+
+function buildRegsWgrad(o: ConvRegsWgradShape): string {
   const { TM, SG, WG, vecA } = o;
   const { nA, setup, step } = prologue(TM, SG);
   // Columns n = (ci, kh, kw): fixed window offsets per lane column.
@@ -180,16 +275,36 @@ export function convRegsWgradShader(o: ConvRegsWgradShape): string {
   }
   step.push(...fmaBlock(TM, SG));
   if (o.row4) step.push(...PIXEL_WALK.next);
-  const store: string[] = ['  let slice = split * params[16];'];
+  const store: string[] = ['  let slice = split * params.outSize;'];
   for (let i = 0; i < TM; i++) {
     store.push(`  if (m0 + ${i}u < M) {`);
     store.push(`    let row${i} = slice + (g * Mg + m0 + ${i}u) * N;`);
     for (let j = 0; j < 4; j++) store.push(`    if (n0 + ${j}u < N) { dst[row${i} + n0 + ${j}u] = acc${i}.${COMP[j]}; }`);
     store.push('  }');
   }
-  return fillRegs('conv_regs_wgrad', 'conv_regs[wgrad]', key, SG, {
-    A_T: vecA ? 'vec4f' : 'f32', TM, WG,
-    SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
+  return emit({
+    subgroups: SG > 0,
+    consts: [],
+    bindings: [
+      ['A', `array<${vecA ? 'vec4f' : 'f32'}>`, 'read', 'dy [Bt, Co, OH, OW]'], ['X', 'array<f32>', 'read', 'x [Bt, C, H, W]'],
+      ['dst', 'array<f32>', 'read_write'],
+    ],
+    WG,
+    builtins: regsBuiltins(SG),
+    head: [
+      include('conv_window'),
+      '  let OWu = u32(OW);',
+      '  let OHW = u32(OH) * OWu;',
+      ...SPLIT_K,
+      `  let m0 = wid.y * ${TM}u;`,
+      `  let n0 = (wid.x * ${WG}u + lane) * 4u;`,
+      '  let HW = u32(H * W);',
+      '  let xGroup = g * Cg * HW;',
+      ...setup,
+    ],
+    loop: 'var k = kBegin; k < kEnd; k += 4u',
+    step,
+    store,
   });
 }
 
@@ -200,15 +315,29 @@ export function rowShift(mode: 0 | 1, kw: number, pl: number): number {
   return mode === 0 ? kw - pl : pl - kw;
 }
 
-/** The row kernel (shaders/conv_rows.wgsl), for SG ≥ 4 lanes, KW ≤ 4 and column shifts within ±4. */
+/**
+ * The row convolution, for SG ≥ 4 lanes: stride 1 and dilation 1 along the width, output as wide as the
+ * source, width a multiple of 4, KW ≤ 4 and column shifts within ±4 (the forward of "same"-padded
+ * convolutions and their input gradient). Like the regs kernel it is a register-blocked implicit GEMM
+ * without workgroup memory (one workgroup = one subgroup; TM rows of the output channels; each lane owns
+ * 4 consecutive pixels of one output row), but it walks K as (source channel, kernel row) and gets every
+ * kernel column's 4 values from one aligned vec4 load of the source row plus its neighbours' vec4s
+ * through subgroup shuffles, instead of 4 bounds-checked scalar gathers per tap (every per-lane load in
+ * a loop is a gather on llvmpipe). The two lanes at the subgroup's ends load their missing neighbour
+ * themselves. A is the weight repacked by conv_pack.wgsl: one vec4 of kernel-column taps per (channel,
+ * kh, row). MODE 0 forward: source x [Bt, C, H, W], rows y = r·SH − pt + kh·DH, taps at column
+ * ow + kw − pl. MODE 1 input gradient (stride 1): source dy [Bt, Co, OH, OW], rows y = r + pt − kh·DH,
+ * taps at column iw + pl − kw.
+ */
 export function convRowsShader(o: ConvRowsShape): string {
-  const key = `rows${JSON.stringify(o)}`;
-  const hit = generatedCode('conv_regs', key);
-  if (hit) return hit;
+  return generated('conv_regs', `rows${JSON.stringify(o)}`, `conv_rows[${o.MODE ? 'dgrad' : 'fwd'}]`, () => buildRows(o));
+}
+
+function buildRows(o: ConvRowsShape): string {
   const { MODE, KH, KW, pl, TM, SG } = o;
   const nA = Math.ceil(TM / SG);
   const setup: string[] = [];
-  const step: string[] = [];
+  const step: string[] = ['    let cb = src0 + c * plane;'];
   for (let kh = 0; kh < KH; kh++) {
     const y = MODE === 0 ? `r * SH - pt + ${kh} * DH` : `r + pt - ${kh} * DH`;
     setup.push(`  let y${kh} = ${y};`);
@@ -248,22 +377,66 @@ export function convRowsShader(o: ConvRowsShape): string {
     store.push('    }');
   }
   store.push('  }');
-  return fillRegs('conv_rows', `conv_rows[${MODE ? 'dgrad' : 'fwd'}]`, key, SG, {
-    MODE, SH: o.SH, DH: o.DH, KH, TM, SG, SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
+  return emit({
+    subgroups: true,
+    consts: [`const MODE: u32 = ${MODE}u;`, `const SH: i32 = ${o.SH};`, `const DH: i32 = ${o.DH};`, `const KH: u32 = ${KH}u;`],
+    bindings: [['A', 'array<vec4f>'], ['S', 'array<vec4f>'], ['bias', 'array<f32>'], ['dst', 'array<vec4f>', 'read_write']],
+    WG: SG,
+    builtins: '@builtin(subgroup_invocation_id) sg: u32',
+    head: [
+      '  let hasBias = params.hasBias != 0u;',
+      '  let g = wid.z;',
+      `  let m0 = wid.y * ${TM}u;`,
+      "  // Output pixels: this lane's 4 columns (clamped to the last 4; never stored when past N).",
+      `  let n0 = (wid.x * ${SG}u + sg) * 4u;`,
+      '  let nc = min(n0, N - 4u);',
+      include('conv_table_modes'),
+      '  let RW = u32(PW); // = colW: the output is as wide as its source',
+      '  let plane = u32(PH) * RW;',
+      '  let b = nc / cols;',
+      '  let p = nc % cols;',
+      '  let r = i32(p / RW);',
+      '  let ow0 = p % RW;',
+      '  let hasLeft = ow0 > 0u;',
+      '  let hasRight = ow0 + 4u < RW;',
+      "  // The end lanes' missing neighbours: the 4 pixels left of lane 0, right of the last lane.",
+      '  let edge = select(min(ow0 + 4u, RW - 4u), max(ow0, 4u) - 4u, sg == 0u);',
+      `  let isEdge = sg == 0u || sg == ${SG}u - 1u;`,
+      '  let src0 = b * srcBatch + srcGroup;',
+      '  let aRow0 = g * Cs * KH * M;',
+      ...setup,
+    ],
+    loop: 'var c = 0u; c < Cs; c++',
+    step,
+    store,
   });
 }
 
 export interface ConvRowsWgradShape { SH: number; DH: number; KH: number; KW: number; pl: number; TM: number; SG: number }
 
-/** The row weight-gradient kernel (shaders/conv_rows_wgrad.wgsl); the geometry of convRowsShader. */
+/**
+ * The row weight gradient, for the geometry of convRowsShader:
+ * dw[g·Mg + m, c, kh, kw] = Σ_{b, oh, ow} dy[b, g·Mg + m, oh, ow] · x[b, g·Cg + c, oh·SH − pt + kh·DH, ow + kw − pl].
+ * Each lane owns one (c, kh) and its KW kernel columns (vec4 accumulators over kw), the workgroup TM
+ * rows m; every step takes 4 pixels of one row: one aligned vec4 of x per lane plus the vec4s beside it
+ * where the kernel reaches past it, and one vec4 of dy per row m shared by subgroup broadcast. The pixel
+ * (image sb, row soy, column sox) is carried from step to step (PIXEL_WALK). Split-K as SPLIT_K.
+ */
 export function convRowsWgradShader(o: ConvRowsWgradShape): string {
-  const key = `rowsw${JSON.stringify(o)}`;
-  const hit = generatedCode('conv_regs', key);
-  if (hit) return hit;
+  return generated('conv_regs', `rowsw${JSON.stringify(o)}`, 'conv_rows[wgrad]', () => buildRowsWgrad(o));
+}
+
+function buildRowsWgrad(o: ConvRowsWgradShape): string {
   const { KW, pl, TM, SG } = o;
   const nA = Math.ceil(TM / SG);
   const setup: string[] = [...PIXEL_WALK.start];
-  const step: string[] = [];
+  const step: string[] = [
+    '    let y = i32(soy) * SH - pt + kh * DH;',
+    '    let yok = u32(y) < u32(H);',
+    '    let row = sb * C * HW + xChan + u32(clamp(y, 0, H - 1)) * u32(W);',
+    '    let at = (row + sox) / 4u;',
+    '    let v = select(vec4f(0.0), X[at], yok);',
+  ];
   for (let r = 0; r < nA; r++) setup.push(`  let ra${r} = g * Mg + min(m0 + min(${r * SG}u + sg, ${TM - 1}u), M - 1u);`);
   for (let i = 0; i < TM; i++) setup.push(`  var acc${i} = vec4f(0.0);`);
   // Window [L, v, R] around the lane's 4 pixels; pixel j, kernel column kw reads window 4 + j + kw − pl.
@@ -272,7 +445,7 @@ export function convRowsWgradShader(o: ConvRowsWgradShape): string {
   for (let j = 0; j < 4; j++) step.push(`    let bq${j} = vec4f(${[0, 1, 2, 3].map((kw) => (kw < KW ? windowAt(4 + j + kw - pl) : '0.0')).join(', ')});`);
   for (let r = 0; r < nA; r++) step.push(`    let al${r} = A[((sb * Co + ra${r}) * OHW + soy * OWu + sox) / 4u];`);
   step.push(...fmaBlock(TM, SG), ...PIXEL_WALK.next);
-  const store: string[] = ['  let slice = split * params[16];', '  if (lc < Cg * KH) {'];
+  const store: string[] = ['  let slice = split * params.outSize;', '  if (lc < Cg * KH) {'];
   for (let i = 0; i < TM; i++) {
     store.push(`    if (m0 + ${i}u < M) {`);
     store.push(`      let at${i} = slice + (g * Mg + m0 + ${i}u) * N + lc * KW;`);
@@ -280,7 +453,28 @@ export function convRowsWgradShader(o: ConvRowsWgradShape): string {
     store.push('    }');
   }
   store.push('  }');
-  return fillRegs('conv_rows_wgrad', 'conv_rows[wgrad]', key, SG, {
-    SH: o.SH, DH: o.DH, KH: o.KH, KW, TM, SG, SETUP: setup.join('\n'), STEP: step.join('\n'), STORE: store.join('\n'),
+  return emit({
+    subgroups: true,
+    consts: [`const SH: i32 = ${o.SH};`, `const DH: i32 = ${o.DH};`, `const KH: u32 = ${o.KH}u;`, `const KW: u32 = ${KW}u;`],
+    bindings: [['A', 'array<vec4f>', 'read', 'dy [Bt, Co, OH, OW]'], ['X', 'array<vec4f>', 'read', 'x [Bt, C, H, W]'], ['dst', 'array<f32>', 'read_write']],
+    WG: SG,
+    builtins: '@builtin(subgroup_invocation_id) sg: u32',
+    head: [
+      '  let OWu = u32(OW);',
+      '  let OHW = u32(OH) * OWu;',
+      '  let HW = u32(H * W);',
+      ...SPLIT_K,
+      `  let m0 = wid.y * ${TM}u;`,
+      "  // This lane's (c, kh), clamped (never stored past Cg · KH).",
+      `  let lc = wid.x * ${SG}u + sg;`,
+      '  let cl = min(lc, Cg * KH - 1u);',
+      '  let c = cl / KH;',
+      '  let kh = i32(cl % KH);',
+      '  let xChan = (g * Cg + c) * HW;',
+      ...setup,
+    ],
+    loop: 'var k = kBegin; k < kEnd; k += 4u',
+    step,
+    store,
   });
 }
