@@ -1,5 +1,5 @@
 // GEGLU after its projection (diffusers): x [rows, 2·D] holds [hidden | gate]; out = hidden·gelu(gate).
-// {{F}} is gelu and {{D1}} its derivative, as expressions of `x` (src/ops/activation.ts).
+// {{F}} is gelu and {{D1}} its derivative, as expressions of `x` (src/ops/activation.ts; kernels/elementwise.ts).
 // MODE 0: OUT [rows, D] = h·gelu(gate).                                   G is unused (bound to X)
 // MODE 1: OUT [rows, 2·D] = [g·gelu(gate) | g·h·gelu'(gate)], g = G [rows, D].
 const MODE: u32 = {{MODE}}u;
@@ -7,7 +7,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
-// #params GegluParams (src/ops/activation.ts)
+// #params GegluParams (src/ops/kernels/elementwise.ts)
 @group(0) @binding(3) var<storage, read> params: Params;
 
 // #include erf

@@ -2,7 +2,7 @@
 // W per-slot partial sums. One thread per vec4.
 @group(0) @binding(0) var<storage, read> DQP: array<vec4f>;       // [W, n]
 @group(0) @binding(1) var<storage, read_write> DQ: array<vec4f>;  // [n]
-// #params DqSumParams (src/ops/kernels/attention.ts): n vec4s, W partial copies
+// #params DqSumParams (src/ops/kernels/attention-params.ts): n vec4s, W partial copies
 @group(0) @binding(2) var<storage, read> params: Params;
 
 @compute @workgroup_size(64)

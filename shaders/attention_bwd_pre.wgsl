@@ -4,7 +4,7 @@
 @group(0) @binding(1) var<storage, read> G: array<f32>;   // dO [rows, DV]
 @group(0) @binding(2) var<storage, read> LSE: array<f32>; // [rows]
 @group(0) @binding(3) var<storage, read_write> RD: array<vec2f>; // [rows] (lse, D)
-// #params AttentionPreParams (src/ops/kernels/attention.ts)
+// #params AttentionPreParams (src/ops/kernels/attention-params.ts)
 @group(0) @binding(4) var<storage, read> params: Params;
 
 @compute @workgroup_size(64)

@@ -1,7 +1,7 @@
 // Converts between storage types. FROM/TO: f32, i32, f16 (f16 is read and written as packed pairs).
 @group(0) @binding(0) var<storage, read> src: array<{{SRC}}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<{{DST}}>;
-// #params CastParams (src/ops/cast.ts)
+// #params CastParams (src/ops/kernels/cast.ts)
 @group(0) @binding(2) var<storage, read> params: Params;
 
 fn load(i: u32) -> f32 { {{LOAD}} }

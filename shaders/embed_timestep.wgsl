@@ -6,7 +6,7 @@
 @group(0) @binding(0) var<storage, read> T: array<{{IT}}>;
 @group(0) @binding(1) var<storage, read> FREQ: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
-// #params TimestepParams (src/ops/embedding.ts): n = rows · half
+// #params TimestepParams (src/ops/kernels/embedding.ts): n = rows · half
 @group(0) @binding(3) var<storage, read> params: Params;
 
 fn sin_cos(a: f32) -> vec2f {

@@ -10,7 +10,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> tab: array<u32>;
-// #params InterpParams (src/ops/resample.ts)
+// #params InterpParams (src/ops/kernels/resample.ts)
 @group(0) @binding(3) var<storage, read> params: Params;
 
 fn tapWeight(entry: u32, idx: u32) -> f32 {

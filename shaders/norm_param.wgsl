@@ -12,7 +12,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read> STATS: array<f32>;
 @group(0) @binding(3) var<storage, read_write> PART: array<f32>;
-// #params NormParamParams (src/ops/norm.ts)
+// #params NormParamParams (src/ops/kernels/norm.ts)
 @group(0) @binding(4) var<storage, read> params: Params;
 
 // #include pair_sums

@@ -5,7 +5,7 @@ const WG: u32 = 64u;
 @group(0) @binding(0) var<storage, read> PART: array<f32>;
 @group(0) @binding(1) var<storage, read_write> DW: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DB: array<f32>;
-// #params NormParamFinalParams (src/ops/norm.ts)
+// #params NormParamFinalParams (src/ops/kernels/norm.ts)
 @group(0) @binding(3) var<storage, read> params: Params;
 
 // #include pair_sums

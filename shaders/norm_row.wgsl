@@ -18,7 +18,7 @@ const SEG: u32 = {{SEG}}u;
 @group(0) @binding(2) var<storage, read> C: array<f32>;      // bias (forward; bound to A when absent) or g
 @group(0) @binding(3) var<storage, read_write> STATS: array<f32>;
 @group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
-// #params NormParams (src/ops/norm.ts); flags: 1 weight, 2 bias
+// #params NormParams (src/ops/kernels/norm.ts); flags: 1 weight, 2 bias
 @group(0) @binding(5) var<storage, read> params: Params;
 
 // #include norm_common

@@ -16,7 +16,7 @@ const SEG: u32 = {{SEG}}u;
 @group(0) @binding(3) var<storage, read_write> STATS: array<f32>;
 @group(0) @binding(4) var<storage, read_write> PART: array<f32>;
 @group(0) @binding(5) var<storage, read_write> OUT: array<f32>;
-// #params NormParams (src/ops/norm.ts)
+// #params NormParams (src/ops/kernels/norm.ts)
 @group(0) @binding(6) var<storage, read> params: Params;
 
 // #include norm_common

@@ -4,7 +4,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;   // momentum / first moment (unused by sign)
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;   // second moment (Adam only)
-// #params OptimParams (src/ops/optim-step.ts)
+// #params OptimParams (src/ops/kernels/optim.ts)
 // flags: bit0 decoupled weight decay (AdamW), bit1 nesterov, bit2 maximize, bit3 first step (SGD buffer init)
 @group(0) @binding(4) var<storage, read> params: Params;
 

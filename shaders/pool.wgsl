@@ -11,7 +11,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read_write> arg: array<i32>; // argmax within the plane (MODES 2-4), -1 when none
-// #params PoolParams (src/ops/pool.ts)
+// #params PoolParams (src/ops/kernels/pool.ts)
 @group(0) @binding(3) var<storage, read> params: Params;
 
 /** Divisor of avg-pool window (oh, ow), as PyTorch: the window clipped to the padded input. */

@@ -1,7 +1,7 @@
 // In place: x = clamp(x, lo, hi), then, with a center c, x = c + clamp(x - c, -r, r) (an L∞ ball).
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read> c: array<f32>;
-// #params ProjectParams (src/ops/optim-step.ts)
+// #params ProjectParams (src/ops/kernels/optim.ts)
 @group(0) @binding(2) var<storage, read> params: Params;
 
 @compute @workgroup_size(256)

@@ -1,7 +1,7 @@
 // Counter-based random numbers: element i of a seeded draw depends only on (seed, i), so results do
 // not depend on dispatch shape. PCG-style hash (Jarzynski & Olano 2020, "Hash Functions for GPU Rendering").
 @group(0) @binding(0) var<storage, read_write> dst: array<f32>;
-// #params RandomParams (src/ops/creation.ts): kind 0 uniform [p0, p1), 1 normal (mean p0, std p1)
+// #params RandomParams (src/ops/kernels/fill.ts): kind 0 uniform [p0, p1), 1 normal (mean p0, std p1)
 @group(0) @binding(1) var<storage, read> params: Params;
 
 fn pcg(v: u32) -> u32 {

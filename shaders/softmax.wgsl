@@ -18,7 +18,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>; // g (MODES 2, 3); unused (bound to A) otherwise
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-// #params SoftmaxParams (src/ops/softmax.ts): rows of n elements, `inner` apart
+// #params SoftmaxParams (src/ops/kernels/softmax.ts): rows of n elements, `inner` apart
 @group(0) @binding(3) var<storage, read> params: Params;
 
 var<workgroup> pm: array<f32, 64>;

@@ -13,7 +13,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(4) var<storage, read_write> U: array<f32>;
 @group(0) @binding(5) var<storage, read_write> GX: array<f32>;
 @group(0) @binding(6) var<storage, read_write> GY: array<f32>;
-// #params SsimParams (src/ops/ssim.ts): meanScale = 1/(P·h·w)
+// #params SsimParams (src/ops/kernels/ssim.ts): meanScale = 1/(P·h·w)
 @group(0) @binding(7) var<storage, read> params: Params;
 // #include ssim_window
 

@@ -6,7 +6,7 @@ const MODE: u32 = {{MODE}}u;
 
 @group(0) @binding(0) var<storage, read> IN: array<f32>;
 @group(0) @binding(1) var<storage, read_write> OUT: array<f32>;
-// #params SsimParams (src/ops/ssim.ts)
+// #params SsimParams (src/ops/kernels/ssim.ts)
 @group(0) @binding(2) var<storage, read> params: Params;
 // #include ssim_window
 

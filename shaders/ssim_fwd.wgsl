@@ -12,7 +12,7 @@ const MODE: u32 = {{MODE}}u;
 @group(0) @binding(2) var<storage, read_write> T: array<f32>;
 @group(0) @binding(3) var<storage, read_write> SM: array<f32>;
 @group(0) @binding(4) var<storage, read_write> D: array<f32>;
-// #params SsimParams (src/ops/ssim.ts)
+// #params SsimParams (src/ops/kernels/ssim.ts)
 @group(0) @binding(5) var<storage, read> params: Params;
 // #include ssim_window
 

@@ -2,7 +2,7 @@
 // Covers broadcasting (stride 0), permutes, step slices, and writes into slices (concat, pad, slice vjp).
 @group(0) @binding(0) var<storage, read> src: array<{{T}}>;
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
-// #params StridedCopyParams (src/ops/strided.ts)
+// #params StridedCopyParams (src/ops/kernels/strided.ts)
 @group(0) @binding(2) var<storage, read> params: Params;
 // Entry main4: four elements per thread where the innermost axis is contiguous on both sides, its size
 // a multiple of 4, and every other stride and both offsets multiples of 4 (head splits and merges).

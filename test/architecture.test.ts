@@ -104,4 +104,24 @@ describe('the house', () => {
     }
     expect(bad).toEqual([]);
   });
+
+  it('every WGSL `// #params Name (file)` names the module that declares Name, and every kernel op file launches through kernels/', () => {
+    const declared = new Map<string, string>();
+    for (const file of modules) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/defineParams\('(\w+)'/g)) declared.set(m[1], relative(join(src, '..'), file));
+    }
+    const shaders = new URL('../shaders/', import.meta.url).pathname;
+    const wgsl = readdirSync(shaders).map((n) => join(shaders, n)).flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).map((n) => join(p, n)) : [p]));
+    const bad: string[] = [];
+    for (const file of wgsl) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/#params (\w+) \((src\/[\w/.-]+)\)/g)) {
+        if (declared.get(m[1]) !== m[2]) bad.push(`${relative(shaders, file)}: ${m[1]} is declared in ${declared.get(m[1]) ?? 'no module'}, not ${m[2]}`);
+      }
+    }
+    // Ops keep the API, checks and vjps; kernel parameters and launches live in src/ops/kernels/.
+    for (const file of modules.filter((f) => dirname(f) === join(src, 'ops'))) {
+      if (/defineParams\(/.test(readFileSync(file, 'utf8'))) bad.push(`${relative(src, file)} declares kernel parameters`);
+    }
+    expect(bad).toEqual([]);
+  });
 });

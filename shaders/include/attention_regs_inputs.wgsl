@@ -1,4 +1,4 @@
-// The inputs of the regs attention kernels (generated in src/ops/attention-regs.ts): rows as vec4 chunks.
+// The inputs of the regs attention kernels (generated in src/ops/kernels/attention-regs.ts): rows as vec4 chunks.
 @group(0) @binding(0) var<storage, read> Q: array<vec4f>;  // [B, Lq, D]
 @group(0) @binding(1) var<storage, read> K: array<vec4f>;  // [B, Lk, D]
 @group(0) @binding(2) var<storage, read> V: array<vec4f>;  // [B, Lk, DV]

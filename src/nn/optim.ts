@@ -4,7 +4,7 @@ import { Tensor } from '../autograd/tensor.js';
 import { full, zerosLike } from '../ops/creation.js';
 import { add, div, minimum, mul, sqrt } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
-import { optimizerStep, projectKernel, type OptimHyper } from '../ops/optim-step.js';
+import { optimizerStep, projectKernel, type OptimHyper } from '../ops/kernels/optim.js';
 
 const FLAG_DECOUPLED = 1;
 const FLAG_NESTEROV = 2;

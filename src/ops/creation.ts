@@ -1,9 +1,7 @@
 import { Tensor, numelOf, type DType } from '../autograd/tensor.js';
 import { gpu } from '../gpu/index.js';
 import type { GpuContext } from '../gpu/context.js';
-import { defineParams } from '../gpu/wgsl.js';
-import { grid1D, launch, shader } from './util.js';
-import { fillBuffer } from './kernels/fill.js';
+import { fillBuffer, randomFill } from './kernels/fill.js';
 
 export interface CreateOptions { requiresGrad?: boolean; ctx?: GpuContext }
 
@@ -82,15 +80,10 @@ function nextSeed(): number {
 /** Seeds the generator used when rand/randn get no seed. */
 export function manualSeed(seed: number): void { seedCounter = seed >>> 0; }
 
-const RANDOM_PARAMS = defineParams('RandomParams', { n: 'u32', seedLo: 'u32', seedHi: 'u32', kind: 'u32', p0: 'f32', p1: 'f32' });
-
 function random(shape: readonly number[], kind: 0 | 1, p0: number, p1: number, o?: CreateOptions & { seed?: number }): Tensor {
   const t = Tensor.empty(shape, 'f32', o?.ctx ?? gpu());
   const seed = o?.seed ?? nextSeed();
-  if (t.size) {
-    const params = RANDOM_PARAMS.pack({ n: t.size, seedLo: seed >>> 0, seedHi: Math.floor(seed / 2 ** 32) >>> 0, kind, p0, p1 });
-    launch(t.ctx, shader('random', {}, RANDOM_PARAMS), [t.buffer], params, grid1D(t.size, 256));
-  }
+  randomFill(t, seed, kind, p0, p1);
   return finish(t, o);
 }
 

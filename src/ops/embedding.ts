@@ -2,8 +2,8 @@ import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { fromArray, zeros } from './creation.js';
 import { indexSelect } from './gather.js';
 import { reshape } from './shape.js';
-import { defineParams } from '../gpu/wgsl.js';
-import { assertFloat, grid1D, launch, sameCtx, shader } from './util.js';
+import { assertFloat, sameCtx } from './util.js';
+import { timestepKernel } from './kernels/embedding.js';
 
 export interface TimestepEmbeddingOptions {
   flipSinToCos?: boolean;
@@ -73,8 +73,6 @@ function timestepFeaturesHost(timesteps: readonly number[], dim: number, opts: T
   return out;
 }
 
-const TIMESTEP_PARAMS = defineParams('TimestepParams', { n: 'u32', half: 'u32', dim: 'u32', flip: 'u32', scale: 'f32' });
-
 /**
  * Sinusoidal timestep features exactly as diffusers' get_timestep_embedding → [n, dim]:
  * freq_i = exp(−ln(maxPeriod)·i / (dim/2 − downscaleFreqShift)), [sin(scale·t·freq) | cos(...)] (cos
@@ -96,8 +94,7 @@ export function timestepEmbedding(timesteps: Tensor | readonly number[], dim: nu
   if (half === 0 || n === 0) return zeros([n, dim], { ctx: t.ctx });
   const freqs = fromArray(timestepFreqs(half, downscaleFreqShift, maxPeriod), [half], { ctx: t.ctx });
   const out = Tensor.empty([n, dim], 'f32', t.ctx);
-  const params = TIMESTEP_PARAMS.pack({ n: n * half, half, dim, flip: flipSinToCos, scale });
-  launch(t.ctx, shader('embed_timestep', { IT: t.dtype }, TIMESTEP_PARAMS), [t.buffer, freqs.buffer, out.buffer], params, grid1D(n * half, 64));
+  timestepKernel(t, freqs, out, { flip: flipSinToCos, scale });
   freqs.dispose();
   return out;
 }

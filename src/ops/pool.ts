@@ -1,9 +1,8 @@
 import { record } from '../autograd/record.js';
 import { Tensor, shapeStr } from '../autograd/tensor.js';
-import type { GpuContext } from '../gpu/context.js';
 import { mean } from './reduce.js';
-import { defineParams } from '../gpu/wgsl.js';
-import { assertFloat, grid1D, launch, shader } from './util.js';
+import { assertFloat } from './util.js';
+import { poolKernel, type PoolGeom } from './kernels/pool.js';
 
 type Pair = number | readonly [number, number];
 
@@ -17,12 +16,6 @@ export interface AvgPool2dOptions {
 export interface MaxPool2dOptions {
   dilation?: Pair;
   ceilMode?: boolean;
-}
-
-interface PoolGeom {
-  N: number; C: number; H: number; W: number; OH: number; OW: number;
-  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-  countIncludePad: boolean; divisor: number;
 }
 
 function pairOf(op: string, name: string, v: Pair, x: Tensor): [number, number] {
@@ -68,22 +61,6 @@ function geometry(op: string, x: Tensor, kernel: Pair, stride: Pair | undefined 
   return { N, C, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, countIncludePad: true, divisor: 0 };
 }
 
-/** Bound where no argmax is kept. */
-const dummy = (ctx: GpuContext): GPUBuffer => ctx.constantBuffer('placeholder', 16);
-
-/** pool.wgsl's parameters; `divisor` 0 means none (the window's own count). */
-const POOL_PARAMS = defineParams('PoolParams', {
-  count: 'u32', H: 'i32', W: 'i32', OH: 'i32', OW: 'i32', kh: 'i32', kw: 'i32', sh: 'i32', sw: 'i32',
-  ph: 'i32', pw: 'i32', dh: 'i32', dw: 'i32', countIncludePad: 'u32', divisor: 'f32',
-});
-
-/** Runs one pool.wgsl mode; `count` threads, output `out`, optional argmax buffer. */
-function poolKernel(mode: number, g: PoolGeom, src: Tensor, out: Tensor, arg: Tensor | null): void {
-  if (!out.size) return;
-  const params = POOL_PARAMS.pack({ count: out.size, ...g });
-  launch(src.ctx, shader('pool', { MODE: mode }, POOL_PARAMS), [src.buffer, out.buffer, arg?.buffer ?? dummy(src.ctx)], params, grid1D(out.size, 256));
-}
-
 const outShape = (g: PoolGeom) => [g.N, g.C, g.OH, g.OW];
 const inShape = (g: PoolGeom) => [g.N, g.C, g.H, g.W];
 
@@ -92,13 +69,13 @@ const inShape = (g: PoolGeom) => [g.N, g.C, g.H, g.W];
 
 function avgForward(x: Tensor, g: PoolGeom): Tensor {
   const y = Tensor.empty(outShape(g), 'f32', x.ctx);
-  poolKernel(0, g, x, y, null);
+  poolKernel('avg', g, x, y, null);
   return record('avgPool2d', [x], y, (gy) => [avgBackward(gy, g)]);
 }
 
 function avgBackward(gy: Tensor, g: PoolGeom): Tensor {
   const gx = Tensor.empty(inShape(g), 'f32', gy.ctx);
-  poolKernel(1, g, gy, gx, null);
+  poolKernel('avgBackward', g, gy, gx, null);
   return record('avgPool2dBackward', [gy], gx, (gg) => [avgForward(gg, g)]);
 }
 
@@ -119,13 +96,13 @@ export function avgPool2d(x: Tensor, kernel: Pair, stride?: Pair | null, padding
 
 function maxScatter(gy: Tensor, arg: Tensor, g: PoolGeom): Tensor {
   const gx = Tensor.empty(inShape(g), 'f32', gy.ctx);
-  poolKernel(3, g, gy, gx, arg);
+  poolKernel('maxScatter', g, gy, gx, arg);
   return record('maxPool2dBackward', [gy], gx, (gg) => [maxGather(gg, arg, g)], [arg]);
 }
 
 function maxGather(gx: Tensor, arg: Tensor, g: PoolGeom): Tensor {
   const gy = Tensor.empty(outShape(g), 'f32', gx.ctx);
-  poolKernel(4, g, gx, gy, arg);
+  poolKernel('maxGather', g, gx, gy, arg);
   return record('maxPool2dGather', [gx], gy, (gg) => [maxScatter(gg, arg, g)], [arg]);
 }
 
@@ -146,7 +123,7 @@ export function maxPool2dWithIndices(
   const g = geometry('maxPool2d', x, kernel, stride, padding, opts.dilation ?? 1, opts.ceilMode ?? false);
   const y = Tensor.empty(outShape(g), 'f32', x.ctx);
   const arg = Tensor.empty(outShape(g), 'i32', x.ctx);
-  poolKernel(2, g, x, y, arg);
+  poolKernel('max', g, x, y, arg);
   const values = record('maxPool2d', [x], y, (gy) => [maxScatter(gy, arg, g)], [arg]);
   return { values, indices: arg };
 }
@@ -156,13 +133,13 @@ export function maxPool2dWithIndices(
 
 function adaptiveForward(x: Tensor, g: PoolGeom): Tensor {
   const y = Tensor.empty(outShape(g), 'f32', x.ctx);
-  poolKernel(5, g, x, y, null);
+  poolKernel('adaptive', g, x, y, null);
   return record('adaptiveAvgPool2d', [x], y, (gy) => [adaptiveBackward(gy, g)]);
 }
 
 function adaptiveBackward(gy: Tensor, g: PoolGeom): Tensor {
   const gx = Tensor.empty(inShape(g), 'f32', gy.ctx);
-  poolKernel(6, g, gy, gx, null);
+  poolKernel('adaptiveBackward', g, gy, gx, null);
   return record('adaptiveAvgPool2dBackward', [gy], gx, (gg) => [adaptiveForward(gg, g)]);
 }
 

@@ -1,58 +1,13 @@
 import { fusedOrComposed, record } from '../autograd/record.js';
 import { Tensor } from '../autograd/tensor.js';
-import type { GpuContext } from '../gpu/index.js';
-import { defineFlag } from '../gpu/flags.js';
 import { exp, mul, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
-import { defineParams } from '../gpu/wgsl.js';
-import { assertFloat, grid1D, launch, normAxis, shader } from './util.js';
+import { assertFloat, normAxis } from './util.js';
+import { softmaxRows } from './kernels/softmax.js';
 
-// softmax / logSoftmax along any axis: one fused kernel (shaders/softmax.wgsl) for the forward and one
-// for the backward. A row is the elements along the axis (strided by the product of the later axes).
-
-const MODES = { softmax: 0, logSoftmax: 1, softmaxBackward: 2, logSoftmaxBackward: 3 } as const;
-declare module '../gpu/flags.js' {
-  interface FlagValues {
-    'softmax.rowKernel': 'auto' | 'thread' | 'workgroup';
-    'softmax.smallRow': number;
-    'softmax.cpuThreadRows': number;
-  }
-}
-defineFlag({
-  name: 'softmax.rowKernel', default: 'auto',
-  doc: "softmax rows: 'thread' (a thread per row), 'workgroup' (a workgroup per row) or 'auto' (see softmax.smallRow and softmax.cpuThreadRows)",
-});
-defineFlag({ name: 'softmax.smallRow', default: 32, doc: "'auto': a thread per row for rows of at most this many elements" });
-// On CPU adapters a workgroup's tree reduction costs more than the row itself (llvmpipe runs the barriers
-// as separate loops; bench/norm.ts).
-defineFlag({
-  name: 'softmax.cpuThreadRows', default: 512,
-  doc: "'auto' on CPU adapters: a thread per row wherever there are at least this many rows (8 workgroups' worth)",
-});
-
-function threadPerRow(ctx: GpuContext, rows: number, n: number): boolean {
-  const kind = ctx.flags.get('softmax.rowKernel');
-  if (kind !== 'auto') return kind === 'thread';
-  return n <= ctx.flags.get('softmax.smallRow') || (ctx.caps.isCpu && rows >= ctx.flags.get('softmax.cpuThreadRows'));
-}
-
-const SOFTMAX_PARAMS = defineParams('SoftmaxParams', { rows: 'u32', n: 'u32', inner: 'u32' });
-
-/** Raw kernel (no tape). Forward: a = x. Backward: a = the op's output y, g = its gradient. */
-function rowKernel(mode: keyof typeof MODES, a: Tensor, g: Tensor | null, axis: number): Tensor {
-  const out = Tensor.empty(a.shape, 'f32', a.ctx);
-  if (!a.size) return out;
-  const n = a.shape[axis];
-  const inner = a.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
-  const rows = a.size / n;
-  const code = shader('softmax', { MODE: MODES[mode] }, SOFTMAX_PARAMS);
-  const buffers = [a.buffer, (g ?? a).buffer, out.buffer];
-  const params = SOFTMAX_PARAMS.pack({ rows, n, inner });
-  if (threadPerRow(a.ctx, rows, n)) launch(a.ctx, code, buffers, params, grid1D(rows, 64), undefined, 'small');
-  else launch(a.ctx, code, buffers, params, grid1D(rows, 1));
-  return out;
-}
+// softmax / logSoftmax along any axis: one fused kernel for the forward and one for the backward
+// (kernels/softmax.ts). A row is the elements along the axis (strided by the product of the later axes).
 
 function prepare(op: string, x: Tensor, axis: number): number {
   assertFloat(op, x);
@@ -68,9 +23,9 @@ function prepare(op: string, x: Tensor, axis: number): number {
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = prepare('softmax', x, axis);
   if (a < 0) return softmax1(x, 'softmax');
-  const y = rowKernel('softmax', x, null, a);
+  const y = softmaxRows('softmax', x, null, a);
   return record('softmax', [x], y, (g) => [
-    fusedOrComposed(() => rowKernel('softmaxBackward', y, g, a), () => mul(y, sub(g, sum(mul(g, y), a, true)))),
+    fusedOrComposed(() => softmaxRows('softmaxBackward', y, g, a), () => mul(y, sub(g, sum(mul(g, y), a, true)))),
   ]);
 }
 
@@ -78,9 +33,9 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const a = prepare('logSoftmax', x, axis);
   if (a < 0) return softmax1(x, 'logSoftmax');
-  const y = rowKernel('logSoftmax', x, null, a);
+  const y = softmaxRows('logSoftmax', x, null, a);
   return record('logSoftmax', [x], y, (g) => [
-    fusedOrComposed(() => rowKernel('logSoftmaxBackward', y, g, a), () => sub(g, mul(exp(y), sum(g, a, true)))),
+    fusedOrComposed(() => softmaxRows('logSoftmaxBackward', y, g, a), () => sub(g, mul(exp(y), sum(g, a, true)))),
   ]);
 }
 

@@ -4,8 +4,10 @@ import { Tensor, shapeStr } from '../autograd/tensor.js';
 import { add, div, mul, neg, sub } from './elementwise.js';
 import { mean } from './reduce.js';
 import { reshape } from './shape.js';
-import { defineParams } from '../gpu/wgsl.js';
-import { assertFloat, grid1D, launch, sameCtx, sameShape, shader } from './util.js';
+import { assertFloat, sameCtx, sameShape } from './util.js';
+import { filterKernel, gaussianWindow, ssimBackward, ssimForward, type SsimGeometry } from './kernels/ssim.js';
+
+export { gaussianWindow };
 
 // SSIM as a loss (UMO's structural term): a Gaussian window (separable), valid filtering per channel,
 // C1 = (0.01·L)², C2 = (0.03·L)², the mean of the SSIM map over every position, channel and image.
@@ -23,43 +25,14 @@ export interface SsimOptions {
   sigma?: number;
 }
 
-/** Normalised 1-D Gaussian centred on the middle tap. */
-export function gaussianWindow(size: number, sigma: number): number[] {
-  const g = Array.from({ length: size }, (_, i) => Math.exp(-((i - (size - 1) / 2) ** 2) / (2 * sigma * sigma)));
-  const total = g.reduce((a, b) => a + b, 0);
-  return g.map((v) => v / total);
-}
-
-interface Geo { P: number; H: number; W: number; h: number; w: number; k: number; window: number[] }
-
-/**
- * The SSIM kernels' parameters: P planes of H×W, valid maps h×w, window size k and its taps; c1, c2 the
- * forward's constants, meanScale = 1/(P·h·w) the backward's (each kernel reads what it needs).
- */
-const SSIM_PARAMS = defineParams('SsimParams', {
-  P: 'u32', H: 'u32', W: 'u32', h: 'u32', w: 'u32', k: 'u32', c1: 'f32', c2: 'f32', meanScale: 'f32', window: ['f32', '*'],
-});
-const ssimParams = (geo: Geo, o: { c1?: number; c2?: number; meanScale?: number } = {}) =>
-  SSIM_PARAMS.pack({ ...geo, c1: o.c1 ?? 0, c2: o.c2 ?? 0, meanScale: o.meanScale ?? 0 });
-
-/** Raw kernel (no tape): the valid Gaussian filter of planes [P, H, W] (MODE 0) or its adjoint (MODE 1). */
-function filterKernel(t: Tensor, geo: Geo, adjoint: boolean): Tensor {
-  const { P, H, W, h, w } = geo;
-  const out = Tensor.empty(adjoint ? [P, H, W] : [P, h, w], 'f32', t.ctx);
-  if (out.size) {
-    launch(t.ctx, shader('ssim_filter', { MODE: adjoint ? 1 : 0 }, SSIM_PARAMS), [t.buffer, out.buffer], ssimParams(geo), grid1D(out.size, 256));
-  }
-  return out;
-}
-
 /** The Gaussian filter (or its adjoint) as a differentiable op: each is the other's vjp. */
-function gaussFilter(t: Tensor, geo: Geo, adjoint = false): Tensor {
+function gaussFilter(t: Tensor, geo: SsimGeometry, adjoint = false): Tensor {
   const out = filterKernel(t, geo, adjoint);
   return record(adjoint ? 'gaussFilterAdjoint' : 'gaussFilter', [t], out, (g) => [gaussFilter(g, geo, !adjoint)]);
 }
 
 /** The SSIM map's partial derivatives and the input gradients, from differentiable ops. */
-function composedGrads(x: Tensor, y: Tensor, g: Tensor, geo: Geo, c1: number, c2: number): [Tensor, Tensor] {
+function composedGrads(x: Tensor, y: Tensor, g: Tensor, geo: SsimGeometry, c1: number, c2: number): [Tensor, Tensor] {
   const planes = [geo.P, geo.H, geo.W];
   const xv = reshape(x, planes);
   const yv = reshape(y, planes);
@@ -109,30 +82,16 @@ export function ssim(x: Tensor, y: Tensor, { dataRange = 1, windowSize = 11, sig
   if (!Number.isInteger(k) || k < 1) throw new Error(`cflens: ssim: window size must be a positive integer, got ${k}`);
   if (H < k || W < k) throw new Error(`cflens: ssim: ${H}x${W} images of ${shapeStr(x.shape)} are smaller than the ${k}x${k} window`);
   if (N * C === 0) throw new Error(`cflens: ssim: empty input ${shapeStr(x.shape)}`);
-  const geo: Geo = { P: N * C, H, W, h: H - k + 1, w: W - k + 1, k, window: gaussianWindow(k, sigma) };
+  const geo: SsimGeometry = { P: N * C, H, W, h: H - k + 1, w: W - k + 1, k, window: gaussianWindow(k, sigma) };
   const c1 = (0.01 * dataRange) ** 2;
   const c2 = (0.03 * dataRange) ** 2;
-  const { P, h, w } = geo;
-  const ctx = x.ctx;
-  const T = Tensor.empty([5, P, H, w], 'f32', ctx);
-  const map = Tensor.empty([P, h, w], 'f32', ctx);
-  const D = Tensor.empty([4, P, h, w], 'f32', ctx);
-  const meta = ssimParams(geo, { c1, c2 });
-  const bufs = [x.buffer, y.buffer, T.buffer, map.buffer, D.buffer];
-  launch(ctx, shader('ssim_fwd', { MODE: 0 }, SSIM_PARAMS), bufs, meta, grid1D(P * H * w, 256));
-  launch(ctx, shader('ssim_fwd', { MODE: 1 }, SSIM_PARAMS), bufs, meta, grid1D(P * h * w, 256));
-  T.dispose();
+  const { map, D } = ssimForward(x, y, geo, c1, c2);
   const value = noGrad(() => mean(map));
   map.dispose();
   const out = record('ssim', [x, y], value, (g) => fusedOrComposed(() => {
-    const U = Tensor.empty([4, P, H, w], 'f32', ctx);
-    const gx = Tensor.empty(x.shape, 'f32', ctx);
-    const gy = Tensor.empty(y.shape, 'f32', ctx);
-    const m = ssimParams(geo, { meanScale: 1 / (P * h * w) });
-    const b = [x.buffer, y.buffer, D.buffer, g.buffer, U.buffer, gx.buffer, gy.buffer];
-    launch(ctx, shader('ssim_bwd', { MODE: 0 }, SSIM_PARAMS), b, m, grid1D(P * H * w, 256));
-    launch(ctx, shader('ssim_bwd', { MODE: 1 }, SSIM_PARAMS), b, m, grid1D(P * H * W, 256));
-    U.dispose();
+    const [gx, gy] = ssimBackward(x, y, D, g, geo);
+    if (!x.requiresGrad) gx.dispose();
+    if (!y.requiresGrad) gy.dispose();
     return [x.requiresGrad ? gx : null, y.requiresGrad ? gy : null];
   }, () => composedGrads(x, y, g, geo, c1, c2)), [D]);
   D.dispose();

@@ -4,7 +4,7 @@ import {
   attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum, withFlags,
   type AttentionOptions, type GpuContext, type Tensor,
 } from '../../src/index.js';
-import { attentionKernelConfig } from '../../src/ops/attention.js';
+import { attentionKernelConfig } from '../../src/ops/kernels/attention.js';
 import { SafetensorsFile, toFloat32 } from '../../src/io/index.js';
 import * as ref from '../../src/reference/index.ts';
 import { assertClose, checkOp, precompileForFile, randomArray, setupGpu } from '../helpers/gpu.js';

@@ -1,9 +1,9 @@
 // The optimisers' in-place kernels (shaders/optim.wgsl, project.wgsl): no tape, they update leaves.
-import type { Tensor } from '../autograd/tensor.js';
-import { bindingChunks, rangeOf } from '../gpu/kernel.js';
-import { full } from './creation.js';
-import { defineParams, type ParamValues } from '../gpu/wgsl.js';
-import { grid1D, launch, shader } from './util.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import { bindingChunks, rangeOf } from '../../gpu/kernel.js';
+import { full } from '../creation.js';
+import { defineParams, type ParamValues } from '../../gpu/wgsl.js';
+import { grid1D, launch, shader } from '../util.js';
 
 /**
  * optim.wgsl's hyper-parameters: b1, b2 are Adam's betas (SGD: momentum, dampening), bc1, bc2 Adam's bias

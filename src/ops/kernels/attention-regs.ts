@@ -4,8 +4,8 @@
 // shader into loops over the workgroup, so the GPU-style tiles of the 'narrow'/'wide' families run at
 // a fraction of the register-blocked matmul there. Generated unrolled for the head sizes (multiples
 // of 4) so that the per-lane register blocks stay registers.
-import { generated, include } from '../gpu/wgsl.js';
-import { ATTENTION_PARAMS } from './kernels/attention.js';
+import { generated, include } from '../../gpu/wgsl.js';
+import { ATTENTION_PARAMS } from './attention-params.js';
 
 const COMP = ['x', 'y', 'z', 'w'];
 
