@@ -2,3 +2,6 @@ export {
   diagnoseWorld, describeChange, diagnosisKernels,
   type WorldDiagnosis, type WorldDiagnosisOptions, type AttributeSensitivity, type CounterfactualPair,
 } from './world-diagnosis.js';
+export {
+  differences, greedySelect, rowsOf, similarityScores, textDirections, uniquenessScores, type MatchedAttribute,
+} from './attribute-matching.js';
