@@ -5,3 +5,6 @@ export {
 export {
   differences, greedySelect, rowsOf, similarityScores, textDirections, uniquenessScores, type MatchedAttribute,
 } from './attribute-matching.js';
+export {
+  classifierTarget, keypointTarget, segmenterTarget, type DiagnosisTarget, type KeypointGoalOptions, type TargetGoal, type TargetKind,
+} from './targets.js';
