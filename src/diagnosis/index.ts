@@ -8,3 +8,6 @@ export {
 export {
   classifierTarget, keypointTarget, segmenterTarget, type DiagnosisTarget, type KeypointGoalOptions, type TargetGoal, type TargetKind,
 } from './targets.js';
+export {
+  OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, clipConsistencyLoss, clipPixels, promptFeatures, zeroShotLogits, zeroShotProbs,
+} from './clip-regularizer.js';

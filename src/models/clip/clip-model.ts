@@ -42,6 +42,12 @@ export interface CLIPVisionConfig {
 export interface CLIPConfig {
   projection_dim: number;
   logit_scale_init_value: number;
+  /**
+   * The pixels the image tower was trained on: 'openai' (transformers' CLIPImageProcessor: [0, 1] minus
+   * the OpenAI mean, over its std; the default) or 'pm1' ([-1, 1], the world CLIP: config.json's
+   * cflens_pixel_range).
+   */
+  pixel_range?: 'openai' | 'pm1';
   text_config: CLIPTextConfig;
   vision_config: CLIPVisionConfig;
 }
@@ -67,6 +73,7 @@ export function clipConfig(json: Record<string, unknown>): CLIPConfig {
     logit_scale_init_value: (json.logit_scale_init_value as number) ?? d.logit_scale_init_value,
     text_config: { ...d.text_config, ...(json.text_config as object) },
     vision_config: { ...d.vision_config, ...(json.vision_config as object) },
+    pixel_range: json.cflens_pixel_range === 'pm1' ? 'pm1' : 'openai',
   };
 }
 
