@@ -11,3 +11,4 @@ export {
 export {
   OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, clipConsistencyLoss, clipPixels, promptFeatures, zeroShotLogits, zeroShotProbs,
 } from './clip-regularizer.js';
+export { bankFromList, bankPhrases, bareTemplate, fillTemplate, parseBank, type AttributeBank, type BankPhrase } from './bank.js';

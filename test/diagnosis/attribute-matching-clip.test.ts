@@ -9,11 +9,12 @@ import type { CLIPTokenizer } from '../../src/io/clip-tokenizer.js';
 import { tokenizeBatch } from '../../src/train/tasks.js';
 import { Rng, render, sampleAttributes, type Attributes, type Constraints } from '../../src/world/index.js';
 import { differences, rowsOf, similarityScores, textDirections } from '../../src/diagnosis/attribute-matching.js';
+import { bankPhrases, bareTemplate, fillTemplate, parseBank } from '../../src/diagnosis/bank.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 const DIR = 'models/defaults/clip';
-const bank = JSON.parse(readFileSync('data/banks/world.json', 'utf8')) as { templates: string[]; groups: Record<string, string[]>; distractors: string[] };
-const phrases = [...Object.values(bank.groups).flat(), ...bank.distractors];
+const bank = parseBank(readFileSync('data/banks/world.json', 'utf8'), 'data/banks/world.json');
+const phrases = bankPhrases(bank).map((p) => p.phrase);
 
 let model: CLIPModel;
 let tok: CLIPTokenizer;
@@ -41,8 +42,8 @@ beforeAll(async () => {
   model = await CLIPModel.fromPretrained(DIR);
   model.eval();
   tok = await loadTokenizer(DIR);
-  const templates = await embedText(bank.templates.map((t) => t.replace('{}', '').trim()));
-  const withPhrase = await Promise.all(bank.templates.map((t) => embedText(phrases.map((p) => t.replace('{}', p)))));
+  const templates = await embedText(bank.templates.map(bareTemplate));
+  const withPhrase = await Promise.all(bank.templates.map((t) => embedText(phrases.map((p) => fillTemplate(t, p)))));
   directions = textDirections(templates, withPhrase);
 }, 120_000);
 
