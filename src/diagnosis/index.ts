@@ -12,3 +12,4 @@ export {
   OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, clipConsistencyLoss, clipPixels, promptFeatures, zeroShotLogits, zeroShotProbs,
 } from './clip-regularizer.js';
 export { bankFromList, bankPhrases, bareTemplate, fillTemplate, parseBank, type AttributeBank, type BankPhrase } from './bank.js';
+export { applyEdit, ddpmHSpaceGenerator, umo, type HSpaceGenerator, type UmoIteration, type UmoOptions, type UmoResult } from './umo.js';

@@ -1,12 +1,14 @@
 // L_target of UMO on the shipped world models: goals computed as the method defines them, and a few
 // sign-gradient steps on the pixels lower each target's loss and move its prediction towards the goal.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SignSGD, SmallConvNet, SmallSegmenter, backward, fromArray, keep, tidy, type Tensor } from '../../src/index.js';
+import { SignSGD, SmallConvNet, SmallSegmenter, add, backward, fromArray, keep, mul, tidy, type Tensor } from '../../src/index.js';
 import { classifierTarget, keypointTarget, segmenterTarget, type DiagnosisTarget } from '../../src/diagnosis/targets.js';
 import { Rng, render, sampleAttributes } from '../../src/world/index.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 const N = 4;
+/** The world models were trained on [0, 1] pixels; the diagnosis hands targets [-1, 1]. */
+const to01 = (x: Tensor) => mul(add(x, 1), 0.5);
 const SIZE = 32;
 let pixels: Float32Array;
 
@@ -46,7 +48,7 @@ describe('diagnosis targets', () => {
   it('classifier (smile_blond): the goal is the other class; pixel steps flip every face', async () => {
     const m = await SmallConvNet.fromPretrained('models/defaults/smile_blond');
     m.eval();
-    const r = await attack(classifierTarget('smile_blond', (x: Tensor) => m.forward(x)), 10, 0.02);
+    const r = await attack(classifierTarget('smile_blond', (x: Tensor) => m.forward(to01(x))), 10, 0.02);
     for (let n = 0; n < N; n++) expect(r.goal.goal[n][0]).toBe(1 - r.goal.original[n][0]);
     expect(r.last).toBeLessThan(r.first);
     expect(r.flipped.every(Boolean)).toBe(true);
@@ -55,7 +57,7 @@ describe('diagnosis targets', () => {
   it('keypoints: the goal is a similarity transform of the prediction; pixel steps move towards it', async () => {
     const m = await SmallConvNet.fromPretrained('models/defaults/keypoints');
     m.eval();
-    const r = await attack(keypointTarget('keypoints', (x: Tensor) => m.forward(x), { seed: 3 }), 10, 0.004);
+    const r = await attack(keypointTarget('keypoints', (x: Tensor) => m.forward(to01(x)), { seed: 3 }), 10, 0.004);
     for (let n = 0; n < N; n++) {
       const [p, q] = [r.goal.original[n], r.goal.goal[n]];
       const dist = (v: Float32Array, i: number, j: number) => Math.hypot(v[2 * i] - v[2 * j], v[2 * i + 1] - v[2 * j + 1]);
@@ -70,7 +72,7 @@ describe('diagnosis targets', () => {
   it('segmenter: the goal is every pixel\'s second class; pixel steps lower its cross-entropy', async () => {
     const m = await SmallSegmenter.fromPretrained('models/defaults/segmenter');
     m.eval();
-    const r = await attack(segmenterTarget('segmenter', (x: Tensor) => m.forward(x)), 10, 0.02);
+    const r = await attack(segmenterTarget('segmenter', (x: Tensor) => m.forward(to01(x))), 10, 0.02);
     for (let n = 0; n < N; n++) expect(r.goal.goal[n].every((c, p) => c !== r.goal.original[n][p])).toBe(true);
     expect(r.last).toBeLessThan(r.first);
   }, 60_000);
