@@ -4,20 +4,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CLIPModel, backward, fromArray, keep, tidy } from '../../src/index.js';
 import { loadTokenizer } from '../../src/models/pretrained.js';
 import { tokenizeBatch } from '../../src/train/tasks.js';
-import { Rng, render, sampleAttributes, type Attributes } from '../../src/world/index.js';
+import { Rng, sampleAttributes, type Attributes } from '../../src/world/index.js';
 import {
   OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, clipConsistencyLoss, clipPixels, promptFeatures, zeroShotProbs,
 } from '../../src/diagnosis/clip-regularizer.js';
 import { setupGpu } from '../helpers/gpu.js';
+import { worldImages } from '../helpers/world-images.js';
 
 const DIR = 'models/defaults/clip';
 let clip: CLIPModel;
 
-const images = (faces: Attributes[]) => {
-  const data = new Float32Array(faces.length * 3 * 32 * 32);
-  faces.forEach((a, i) => data.set(render(a, { size: 32, seed: i, range: 'pm1' }).image, i * 3 * 32 * 32));
-  return fromArray(data, [faces.length, 3, 32, 32]);
-};
+const images = worldImages;
 
 beforeAll(async () => {
   await setupGpu();
