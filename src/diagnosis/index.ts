@@ -14,3 +14,4 @@ export {
 export { bankFromList, bankPhrases, bareTemplate, fillTemplate, parseBank, type AttributeBank, type BankPhrase } from './bank.js';
 export { applyEdit, ddpmHSpaceGenerator, umo, type HSpaceGenerator, type UmoIteration, type UmoOptions, type UmoResult } from './umo.js';
 export { bankDirections, imageEmbeddings, matchEdits, type EditMatch, type RankedPhrase, type Tokenize } from './umo-analysis.js';
+export { rankOf, ranks, spearman } from './agreement.js';
