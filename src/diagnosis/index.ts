@@ -15,3 +15,4 @@ export { bankFromList, bankPhrases, bareTemplate, fillTemplate, parseBank, type 
 export { applyEdit, ddpmHSpaceGenerator, umo, type HSpaceGenerator, type UmoIteration, type UmoOptions, type UmoResult } from './umo.js';
 export { bankDirections, imageEmbeddings, matchEdits, type EditMatch, type RankedPhrase, type Tokenize } from './umo-analysis.js';
 export { rankOf, ranks, spearman } from './agreement.js';
+export { learnDirection, type DirectionOptions, type LearnedDirection } from './zoom-directions.js';
