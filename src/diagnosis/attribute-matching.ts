@@ -11,6 +11,7 @@
 //   greedy: pick the best attribute, remove its text direction from every ΔE_n (projection), rescore,
 //           repeat — so that a second attribute is named only for what the first does not explain.
 import type { Tensor } from '../autograd/tensor.js';
+import { readItems } from './readback.js';
 
 export type Vectors = readonly Float32Array[];
 
@@ -31,9 +32,7 @@ function sameWidth(what: string, rows: Vectors, width: number): void {
 /** Rows of a [n, D] tensor read back as vectors (the one readback of a matching step). */
 export async function rowsOf(t: Tensor): Promise<Float32Array[]> {
   if (t.ndim !== 2) throw new Error(`cflens: attribute matching: expected embeddings [n, D], got rank ${t.ndim}`);
-  const data = (await t.toArray()) as Float32Array;
-  const D = t.shape[1];
-  return Array.from({ length: t.shape[0] }, (_, i) => data.slice(i * D, (i + 1) * D));
+  return readItems(t);
 }
 
 /** Pairwise differences b_n − a_n (ΔE of counterfactual pairs, or Δt of prompts against their template). */

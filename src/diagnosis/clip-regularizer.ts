@@ -34,6 +34,11 @@ export function clipPixels(clip: CLIPModel, x: Tensor): Tensor {
   });
 }
 
+/** Unit CLIP image features [N, D] of images in [-1, 1]; differentiable. */
+export function clipImageFeatures(clip: CLIPModel, x: Tensor): Tensor {
+  return tidy(() => l2normalize(clip.getImageFeatures(clipPixels(clip, x))));
+}
+
 /** Unit text features [P, D] of prompts (e.g. one per value of the labelled attribute), no gradient. */
 export function promptFeatures(clip: CLIPModel, ids: readonly (readonly number[])[]): Tensor {
   return noGrad(() => tidy(() => l2normalize(clip.getTextFeatures(ids.map((r) => [...r])))));
@@ -42,8 +47,7 @@ export function promptFeatures(clip: CLIPModel, ids: readonly (readonly number[]
 /** Zero-shot logits [N, P]: the CLIP logit scale times the cosine of each image with each prompt. */
 export function zeroShotLogits(clip: CLIPModel, prompts: Tensor, x: Tensor): Tensor {
   return tidy(() => {
-    const image = l2normalize(clip.getImageFeatures(clipPixels(clip, x)));
-    return mul(matmul(image, transpose(prompts, 0, 1)), exp(cast(clip.logit_scale, 'f32')));
+    return mul(matmul(clipImageFeatures(clip, x), transpose(prompts, 0, 1)), exp(cast(clip.logit_scale, 'f32')));
   });
 }
 

@@ -7,6 +7,7 @@ import type { Tensor } from '../autograd/tensor.js';
 import { fromArray } from '../ops/creation.js';
 import { crossEntropy, mseLoss } from '../ops/loss.js';
 import { Rng } from '../world/rng.js';
+import { readItems } from './readback.js';
 
 export type TargetKind = 'classes' | 'keypoints' | 'segmentation';
 
@@ -29,12 +30,6 @@ export interface DiagnosisTarget {
   loss(outputs: Tensor, goal: TargetGoal): Tensor;
   /** Per image: has the prediction left the original for the goal? */
   flipped(outputs: Tensor, goal: TargetGoal): Promise<boolean[]>;
-}
-
-async function rows(t: Tensor): Promise<Float32Array[]> {
-  const data = Float32Array.from(await t.toArray());
-  const per = t.size / t.shape[0];
-  return Array.from({ length: t.shape[0] }, (_, n) => data.slice(n * per, (n + 1) * per));
 }
 
 /** Indices of the largest and second largest of `C` values at `offset + c·stride`. */
@@ -61,7 +56,7 @@ export function classifierTarget(name: string, forward: (x: Tensor) => Tensor): 
       checkOutputs(name, out, 2, 'logits [N, C]');
       const C = out.shape[1];
       if (C < 2) throw new Error(`cflens: target ${name}: a classifier needs at least 2 classes, got ${C}`);
-      const r = await rows(out);
+      const r = await readItems(out);
       return { original: r.map((v) => Float32Array.of(topTwo(v, C)[0])), goal: r.map((v) => Float32Array.of(topTwo(v, C)[1])) };
     },
     loss(out, g) {
@@ -69,7 +64,7 @@ export function classifierTarget(name: string, forward: (x: Tensor) => Tensor): 
     },
     async flipped(out, g) {
       const C = out.shape[1];
-      return (await rows(out)).map((v, n) => topTwo(v, C)[0] !== g.original[n][0]);
+      return (await readItems(out)).map((v, n) => topTwo(v, C)[0] !== g.original[n][0]);
     },
   };
 }
@@ -97,7 +92,7 @@ export function keypointTarget(name: string, forward: (x: Tensor) => Tensor, o: 
     async goal(out) {
       checkOutputs(name, out, 2, 'keypoints [N, 2K]');
       if (out.shape[1] % 2) throw new Error(`cflens: target ${name}: keypoints [N, 2K] need an even width, got ${out.shape[1]}`);
-      const original = await rows(out);
+      const original = await readItems(out);
       const goal = original.map((p) => {
         const K = p.length / 2;
         let cx = 0;
@@ -121,7 +116,7 @@ export function keypointTarget(name: string, forward: (x: Tensor) => Tensor, o: 
     },
     async flipped(out, g) {
       const d2 = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0);
-      return (await rows(out)).map((v, n) => d2(v, g.goal[n]) < d2(v, g.original[n]));
+      return (await readItems(out)).map((v, n) => d2(v, g.goal[n]) < d2(v, g.original[n]));
     },
   };
 }
@@ -138,7 +133,7 @@ export function segmenterTarget(name: string, forward: (x: Tensor) => Tensor, o:
     async goal(out) {
       checkOutputs(name, out, 4, 'logits [N, C, H, W]');
       const [, C, H, W] = out.shape;
-      const r = await rows(out);
+      const r = await readItems(out);
       return { original: r.map((v) => perPixel(v, C, H * W, 0)), goal: r.map((v) => perPixel(v, C, H * W, 1)) };
     },
     loss(out, g) {
@@ -146,7 +141,7 @@ export function segmenterTarget(name: string, forward: (x: Tensor) => Tensor, o:
     },
     async flipped(out, g) {
       const [, C, H, W] = out.shape;
-      return (await rows(out)).map((v, n) => {
+      return (await readItems(out)).map((v, n) => {
         const now = perPixel(v, C, H * W, 0);
         const changed = now.reduce((s, c, p) => s + (c !== g.original[n][p] ? 1 : 0), 0);
         return changed >= (o.flipShare ?? 0.25) * H * W;

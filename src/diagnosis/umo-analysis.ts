@@ -2,13 +2,11 @@
 // of its counterfactual pairs against the text directions of a bank's phrases (attribute-matching.ts):
 // S_sim per edit, S_uni across the edits, and a greedy selection of the phrases that explain the change.
 import { noGrad } from '../autograd/grad-mode.js';
-import { tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import type { CLIPModel } from '../models/clip/clip-model.js';
-import { l2normalize } from '../models/clip/clip-model.js';
 import { differences, greedySelect, rowsOf, similarityScores, textDirections, uniquenessScores } from './attribute-matching.js';
 import { bankPhrases, bareTemplate, fillTemplate, type AttributeBank, type BankPhrase } from './bank.js';
-import { clipPixels, promptFeatures } from './clip-regularizer.js';
+import { clipImageFeatures, promptFeatures } from './clip-regularizer.js';
 
 /** Token ids of texts, padded to one length (e.g. tokenizeBatch with the CLIP model's tokenizer). */
 export type Tokenize = (texts: readonly string[]) => number[][];
@@ -27,7 +25,7 @@ export interface EditMatch {
 
 /** Unit CLIP image embeddings of images in [-1, 1], read back. */
 export async function imageEmbeddings(clip: CLIPModel, x: Tensor): Promise<Float32Array[]> {
-  const e = noGrad(() => tidy(() => l2normalize(clip.getImageFeatures(clipPixels(clip, x)))));
+  const e = noGrad(() => clipImageFeatures(clip, x));
   const rows = await rowsOf(e);
   e.dispose();
   return rows;

@@ -18,7 +18,7 @@ import { narrow } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
 import { denoise } from '../pipelines/denoise.js';
 import { epsOriginalAndEdited } from '../pipelines/hspace.js';
-import { invertWith } from '../pipelines/sampling.js';
+import { invertPartially, roundTripTimesteps } from '../pipelines/sampling.js';
 import type { DDIMScheduler } from '../schedulers/ddim.js';
 import type { CLIPModel } from '../models/clip/clip-model.js';
 import { clipConsistencyLoss } from './clip-regularizer.js';
@@ -41,10 +41,7 @@ export interface HSpaceGenerator {
  */
 export function ddpmHSpaceGenerator(unet: UNet2DModel, scheduler: DDIMScheduler, o: { steps?: number; invertSteps?: number } = {}): HSpaceGenerator {
   const steps = o.steps ?? 10;
-  scheduler.setTimesteps(steps);
-  const down = [...scheduler.timesteps].reverse().slice(0, o.invertSteps ?? 4);
-  const tStart = scheduler.nextTimestep(down[down.length - 1]);
-  const up = [tStart, ...[...down].reverse().slice(0, -1), 0].filter((t, i, a) => a.indexOf(t) === i);
+  const { down, up } = roundTripTimesteps(scheduler, steps, o.invertSteps ?? 4);
   const size = unet.config.sample_size as number;
   const probe = noGrad(() => unet.forwardWithH(zeros([1, unet.config.in_channels as number, size, size]), 0));
   const hShape = [...probe.h.shape];
@@ -52,11 +49,7 @@ export function ddpmHSpaceGenerator(unet: UNet2DModel, scheduler: DDIMScheduler,
   probe.sample.dispose();
   return {
     hShape,
-    invert(x) {
-      const traj = noGrad(() => invertWith(scheduler, x, steps, (xx, t) => unet.forward(xx, t), down.length));
-      for (const t of traj.slice(1, -1)) t.dispose();
-      return traj[traj.length - 1];
-    },
+    invert: (x) => invertPartially(scheduler, x, steps, (xx, t) => unet.forward(xx, t), down.length),
     decode(z, delta) {
       scheduler.setTimesteps(steps);
       return denoise(z, up, (xx, t, _i, inputs) => tidy(() => {

@@ -6,7 +6,7 @@
 //     noisy latent is optimised (through the checkpointed DDIM decoder) until the target's decision
 //     flips while the image stays close, and the attribute probe names what the edit changed.
 import { denoise } from '../pipelines/denoise.js';
-import { invertWith } from '../pipelines/sampling.js';
+import { invertPartially, roundTripTimesteps } from '../pipelines/sampling.js';
 import { backward } from '../autograd/engine.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../autograd/scope.js';
@@ -177,21 +177,11 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
 }
 
 /** The DDIM timesteps of the search: `down` inverts x0 to t_start, `up` decodes back to t = 0. */
-function searchSchedule(o: WorldDiagnosisOptions): { down: number[]; up: number[] } {
-  const s = o.scheduler;
-  s.setTimesteps(o.ddimSteps ?? 10);
-  const down = [...s.timesteps].reverse().slice(0, o.invertSteps ?? 4); // t = 0, 100, 200, 300
-  const tStart = s.nextTimestep(down[down.length - 1]);
-  const up = [tStart, ...[...down].reverse().slice(0, -1), 0].filter((t, i, a) => a.indexOf(t) === i);
-  return { down, up };
-}
+const searchSchedule = (o: WorldDiagnosisOptions) => roundTripTimesteps(o.scheduler, o.ddimSteps ?? 10, o.invertSteps ?? 4);
 
 /** The first `steps` DDIM inversion steps of the DDPM from x0, without gradients; only the last latent is kept. */
-function invert(o: WorldDiagnosisOptions, x0: Tensor, steps: number): Tensor {
-  const traj = noGrad(() => invertWith(o.scheduler, x0, o.ddimSteps ?? 10, (x, t) => o.unet.forward(x, t), steps));
-  for (const x of traj.slice(1, -1)) x.dispose();
-  return traj[traj.length - 1];
-}
+const invert = (o: WorldDiagnosisOptions, x0: Tensor, steps: number) =>
+  invertPartially(o.scheduler, x0, o.ddimSteps ?? 10, (x, t) => o.unet.forward(x, t), steps);
 
 /** x_t → x_0 through the checkpointed DDIM steps of `up`. */
 function decodeLatent(o: WorldDiagnosisOptions, up: number[], zt: Tensor): Tensor {

@@ -9,14 +9,13 @@ import { backward } from '../autograd/engine.js';
 import { keep, tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import type { CLIPModel } from '../models/clip/clip-model.js';
-import { l2normalize } from '../models/clip/clip-model.js';
 import { Adam } from '../nn/optim.js';
 import { fromArray, randn } from '../ops/creation.js';
 import { add, mul, sub } from '../ops/elementwise.js';
 import { cosineSimilarity } from '../ops/loss.js';
 import { mean } from '../ops/reduce.js';
 import { ssim } from '../ops/ssim.js';
-import { clipPixels } from './clip-regularizer.js';
+import { clipImageFeatures } from './clip-regularizer.js';
 import type { HSpaceGenerator } from './umo.js';
 
 export interface DirectionOptions {
@@ -42,18 +41,16 @@ export interface LearnedDirection {
   cosineAfter: number;
 }
 
-const embed = (clip: CLIPModel, x: Tensor) => l2normalize(clip.getImageFeatures(clipPixels(clip, x)));
-
 /** Learns one attribute's Δh on the given latents by Adam on the CLIP directional loss. */
 export async function learnDirection(o: DirectionOptions): Promise<LearnedDirection> {
   const { generator: gen, clip } = o;
   const base = keep(noGrad(() => tidy(() => gen.decode(o.latents, null))));
-  const baseEmb = keep(noGrad(() => tidy(() => embed(clip, base))));
+  const baseEmb = keep(noGrad(() => tidy(() => clipImageFeatures(clip, base))));
   const dt = keep(fromArray(o.textDirection, [1, o.textDirection.length], { ctx: o.latents.ctx }));
   const delta = keep(noGrad(() => mul(randn(gen.hShape, { seed: o.seed ?? 0 }), 0.01)));
   delta.requiresGrad_(true);
   const opt = new Adam([delta], { lr: o.lr ?? 0.02 });
-  const cosine = () => noGrad(() => tidy(() => mean(cosineSimilarity(sub(embed(clip, gen.decode(o.latents, delta)), baseEmb), dt, 1))));
+  const cosine = () => noGrad(() => tidy(() => mean(cosineSimilarity(sub(clipImageFeatures(clip, gen.decode(o.latents, delta)), baseEmb), dt, 1))));
   const c0 = cosine();
   const cosineBefore = await c0.item();
   c0.dispose();
@@ -62,7 +59,7 @@ export async function learnDirection(o: DirectionOptions): Promise<LearnedDirect
     opt.zeroGrad();
     const [loss, dir] = tidy(() => {
       const edited = gen.decode(o.latents, delta);
-      const directional = mean(cosineSimilarity(sub(embed(clip, edited), baseEmb), dt, 1));
+      const directional = mean(cosineSimilarity(sub(clipImageFeatures(clip, edited), baseEmb), dt, 1));
       return [add(sub(1, directional), mul(sub(1, ssim(edited, base, { dataRange: 2 })), o.gamma ?? 1)), directional];
     });
     backward(loss);

@@ -1,4 +1,5 @@
 import { denoise } from './denoise.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { randn } from '../ops/creation.js';
@@ -146,6 +147,25 @@ export function invertWith(s: DDIMScheduler, x0: Tensor, steps: number, epsOf: (
     traj.push(x);
   }
   return traj;
+}
+
+/**
+ * The timesteps of a partial round trip through `steps` DDIM steps: `down` the first `invertSteps`
+ * inversion steps from x0 (t = 0, 100, 200, 300 at 4 of 10), `up` the decoding from there back to t = 0.
+ */
+export function roundTripTimesteps(s: DDIMScheduler, steps: number, invertSteps: number): { down: number[]; up: number[] } {
+  s.setTimesteps(steps);
+  const down = [...s.timesteps].reverse().slice(0, invertSteps);
+  const tStart = s.nextTimestep(down[down.length - 1]);
+  const up = [tStart, ...[...down].reverse().slice(0, -1), 0].filter((t, i, a) => a.indexOf(t) === i);
+  return { down, up };
+}
+
+/** The latent after the first `stopAfter` inversion steps, without gradients (the rest of the trajectory is freed). */
+export function invertPartially(s: DDIMScheduler, x0: Tensor, steps: number, epsOf: (x: Tensor, t: number) => Tensor, stopAfter: number): Tensor {
+  const traj = noGrad(() => invertWith(s, x0, steps, epsOf, stopAfter));
+  for (const x of traj.slice(1, -1)) x.dispose();
+  return traj[traj.length - 1];
 }
 
 /** Ancestral-free DDIM sampling for an unconditional UNet (DDPM-trained UNet2DModel). */
