@@ -17,6 +17,7 @@ import { ResNet } from '../src/models/resnet/resnet.js';
 import { SmallConvNet } from '../src/models/small/convnet.js';
 import { DDIMScheduler } from '../src/schedulers/ddim.js';
 import { diagnosisKernels } from '../src/diagnosis/world-diagnosis.js';
+import { clipAttributeReader } from '../src/diagnosis/attribute-reader.js';
 
 /** A workload: loads what it needs (async), then returns the synchronous computation to trace. */
 export type Workload = (ctx: GpuContext) => Promise<() => void>;
@@ -158,7 +159,7 @@ function models(): Record<string, Workload> {
     const dir = (n: string) => new URL(`../models/defaults/${n}/`, import.meta.url).pathname;
     const o = {
       target: await SmallConvNet.fromPretrained(dir('smile_blond')),
-      probe: await SmallConvNet.fromPretrained(dir('probe')),
+      reader: clipAttributeReader(await CLIPModel.fromPretrained(dir('clip'))),
       unet: await UNet2DModel.fromPretrained(dir('ddpm')),
       scheduler: new DDIMScheduler(JSON.parse(readFileSync(`${dir('ddpm')}scheduler_config.json`, 'utf8'))),
       label: 'smiling',

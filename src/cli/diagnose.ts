@@ -1,10 +1,11 @@
 // cflens diagnose: the world diagnosis of one default target model, written as a report folder.
 import { join } from 'node:path';
 import { initGpu, precompile } from '../gpu/index.js';
-import { SmallConvNet, UNet2DModel } from '../models/index.js';
+import { CLIPModel, SmallConvNet, UNet2DModel } from '../models/index.js';
 import { DDIMScheduler } from '../schedulers/index.js';
 import { readConfig } from '../models/pretrained.js';
 import { fsDir } from '../models/node/fs-dir.js';
+import { clipAttributeReader } from '../diagnosis/attribute-reader.js';
 import { diagnoseWorld, diagnosisKernels, type WorldDiagnosisOptions } from '../diagnosis/world-diagnosis.js';
 import { worldReport } from '../report/world-report.js';
 import { requireWorkingAdapter } from './doctor.js';
@@ -28,14 +29,15 @@ export async function diagnose(a: DiagnoseArgs): Promise<string> {
   const ctx = await initGpu();
   await requireWorkingAdapter(ctx);
   const target = await SmallConvNet.fromPretrained(dir(a.target));
-  const probe = await SmallConvNet.fromPretrained(dir('probe'));
+  const clip = await CLIPModel.fromPretrained(dir('clip'));
   const unet = await UNet2DModel.fromPretrained(dir('ddpm'));
   const scheduler = new DDIMScheduler(await readConfig(fsDir(dir('ddpm')), 'scheduler_config.json'));
   const opts: WorldDiagnosisOptions = {
-    target, label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? null, probe, unet, scheduler,
+    target, label: config.cflens_label as string, spurious: (config.cflens_spurious as string | null) ?? null,
+    reader: clipAttributeReader(clip), unet, scheduler,
     faces: a.faces, counterfactuals: a.counterfactuals, iterations: a.iterations, seed: a.seed,
     onProgress: (m) => console.log(`  ${m}`),
-    names: { target: dir(a.target), probe: dir('probe'), unet: dir('ddpm') },
+    names: { target: dir(a.target), reader: dir('clip'), unet: dir('ddpm') },
   };
   // Kernels compile up front, with progress: on a new machine that is most of the first run.
   await precompile(ctx, () => diagnosisKernels(opts), { onProgress: compileProgress((m) => console.log(`  ${m}`)) });
@@ -43,7 +45,7 @@ export async function diagnose(a: DiagnoseArgs): Promise<string> {
   const files = worldReport(d, { target: a.target, size: 32, models: a.models, elapsedMs: performance.now() - t0 });
   for (const [name, body] of Object.entries(files)) await run.write(name, body);
   const latest = await run.publish();
-  for (const m of [target, probe, unet]) m.dispose();
+  for (const m of [target, clip, unet]) m.dispose();
   const top = d.sensitivity.slice(0, 4)
     .map((s) => `  ${s.attribute.padEnd(20)} mean |Δp| ${s.meanAbsDelta.toFixed(3)}  flips ${(100 * s.flipRate).toFixed(0)}%`)
     .join('\n');

@@ -105,7 +105,9 @@ async function main(): Promise<void> {
     const path = join(out, 'manifest.json');
     // --only re-evaluates some models: keep the others' figures.
     const old = only ? (JSON.parse(await readFile(path, 'utf8').catch(() => '{"models":{}}')) as { models: Record<string, unknown> }) : { models: {} };
-    const merged = { ...manifest, models: { ...old.models, ...(manifest.models as Record<string, unknown>) } };
+    const current = new Set(defaultTasks().map((t) => t.name)); // a model no task trains any more leaves the manifest
+    const kept = Object.fromEntries(Object.entries(old.models).filter(([name]) => current.has(name)));
+    const merged = { ...manifest, models: { ...kept, ...(manifest.models as Record<string, unknown>) } };
     await writeFileAtomic(path, `${JSON.stringify(merged, null, 1)}\n`);
     const records: Record<string, TrainingRecord> = {};
     for (const t of defaultTasks()) {

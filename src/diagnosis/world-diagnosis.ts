@@ -4,7 +4,7 @@
 //     the model is sensitive to);
 //  2. generative counterfactuals: real faces are DDIM-inverted part way with the default DDPM, the
 //     noisy latent is optimised (through the checkpointed DDIM decoder) until the target's decision
-//     flips while the image stays close, and the attribute probe names what the edit changed.
+//     flips while the image stays close, and the attribute reader names what the edit changed.
 import { denoise } from '../pipelines/denoise.js';
 import { invertPartially, roundTripTimesteps } from '../pipelines/sampling.js';
 import { backward } from '../autograd/engine.js';
@@ -19,9 +19,10 @@ import { Adam } from '../nn/optim.js';
 import type { Module } from '../nn/module.js';
 import type { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import type { SmallConvNet } from '../models/small/convnet.js';
+import { changedAttributes, type AttributeReader } from './attribute-reader.js';
 import { ATTRIBUTES, attributeWord, type Attributes, type AttributeName } from '../world/attributes.js';
 import { WorldDataset } from '../world/dataset.js';
-import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
+import { decodeColumns, type AttributeReading } from '../world/attribute-columns.js';
 import { Rng, hashSeed } from '../world/rng.js';
 import { otherValue } from '../world/counterfactual.js';
 import type { DDIMScheduler } from '../schedulers/ddim.js';
@@ -39,15 +40,15 @@ export interface CounterfactualPair {
   original: Float32Array;
   before: Float32Array;
   after: Float32Array;
-  /** True attributes of the real face, and what the probe reads before / after. */
+  /** True attributes of the real face, and what the attribute reader reads before / after. */
   attributes: Attributes;
-  probeBefore: Record<string, string | boolean>;
-  probeAfter: Record<string, string | boolean>;
+  readBefore: AttributeReading;
+  readAfter: AttributeReading;
   /** Target's p(class 1) before and after, and whether its decision flipped. */
   pBefore: number;
   pAfter: number;
   flipped: boolean;
-  /** Attributes the probe reads differently after the edit. */
+  /** Attributes the reader reads differently after the edit. */
   changed: string[];
   /** Mean absolute pixel change (0–1 scale). */
   pixelChange: number;
@@ -58,7 +59,8 @@ export interface WorldDiagnosisOptions {
   /** Label feature and spurious feature of the target's held-out set (from its config). */
   label: string;
   spurious?: string | null;
-  probe: SmallConvNet;
+  /** Names what each counterfactual changed (the world CLIP's image tower: clipAttributeReader). */
+  reader: AttributeReader;
   unet: UNet2DModel;
   scheduler: DDIMScheduler;
   size?: number;
@@ -76,7 +78,7 @@ export interface WorldDiagnosisOptions {
   seed?: number;
   onProgress?: (message: string) => void;
   /** Where each model came from (folders), named in error messages. */
-  names?: { target?: string; probe?: string; unet?: string };
+  names?: { target?: string; reader?: string; unet?: string };
 }
 
 export interface WorldDiagnosis {
@@ -129,7 +131,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
   const size = o.size ?? 32;
   const seed = o.seed ?? 0;
   const log = o.onProgress ?? (() => {});
-  freeze(o.target, o.probe, o.unet);
+  freeze(o.target, o.unet);
   const ds = new WorldDataset({
     label: o.label, spurious: o.spurious ?? undefined, n: o.faces ?? 64, balanced: Boolean(o.spurious), seed: hashSeed(seed, 0xd1a9), size,
   });
@@ -199,7 +201,7 @@ function searchLoss(o: WorldDiagnosisOptions, up: number[], latent: Tensor, befo
 }
 
 /**
- * Launches every kernel diagnoseWorld launches at these sizes — the target and the probe on a batch,
+ * Launches every kernel diagnoseWorld launches at these sizes — the target and the reader on a batch,
  * the DDPM's inversion, the checkpointed decoding with its backward, the optimiser step — on garbage
  * values, for traceKernels/precompile (nothing is read back; every tensor is freed).
  */
@@ -207,13 +209,13 @@ export function diagnosisKernels(o: WorldDiagnosisOptions): void {
   const size = o.size ?? 32;
   const k = Math.min(o.counterfactuals ?? 4, o.faces ?? 64);
   const batch = (n: number) => fromArray(new Float32Array(n * 3 * size * size), [n, 3, size, size]);
-  freeze(o.target, o.probe, o.unet);
+  freeze(o.target, o.unet);
   tidy(() => {
     noGrad(() => softmax(o.target.forward(batch(o.faces ?? 64)), 1));
     if (k === 0) return;
     const { up } = searchSchedule(o);
     const z = invert(o, batch(k), 1);
-    noGrad(() => o.probe.forward(batch(k)));
+    noGrad(() => o.reader.logits(batch(k)));
     const before01 = noGrad(() => mul(add(decodeLatent(o, up, z), 1), 0.5));
     const latent = batch(k).requiresGrad_(true);
     const opt = new Adam([latent], { lr: 0.05 });
@@ -260,14 +262,14 @@ async function generativeCounterfactuals(
   requireFinite(ah, `the DDPM${o.names?.unet ? ` (${o.names.unet})` : ''}`);
   const pB = await probs(o, bh, n, size);
   const pA = await probs(o, ah, n, size);
-  const readProbe = async (imgs: Float32Array) => {
-    const r = await host(noGrad(() => tidy(() => o.probe.forward(fromArray(imgs, [n, 3, size, size])))));
-    requireFinite(r, `the attribute probe${o.names?.probe ? ` (${o.names.probe})` : ''}`);
+  const read = async (imgs01: Float32Array) => {
+    const r = await host(noGrad(() => tidy(() => o.reader.logits(fromArray(imgs01.map((v) => 2 * v - 1), [n, 3, size, size])))));
+    requireFinite(r, `the attribute reader (${o.reader.name}${o.names?.reader ? `, ${o.names.reader}` : ''})`);
     const per = r.length / n;
-    return Array.from({ length: n }, (_, i) => decodeProbe(r, i * per));
+    return Array.from({ length: n }, (_, i) => decodeColumns(r, i * per, o.reader.groups));
   };
-  const prB = await readProbe(bh);
-  const prA = await readProbe(ah);
+  const prB = await read(bh);
+  const prA = await read(ah);
   const per = 3 * size * size;
   return idx.map((i, j) => {
     const before = bh.slice(j * per, (j + 1) * per);
@@ -278,10 +280,10 @@ async function generativeCounterfactuals(
       original: b.images.slice(j * per, (j + 1) * per),
       before, after,
       attributes: ds.attributes[i],
-      probeBefore: prB[j], probeAfter: prA[j],
+      readBefore: prB[j], readAfter: prA[j],
       pBefore: pB[j], pAfter: pA[j],
       flipped: (pB[j] > 0.5) !== (pA[j] > 0.5),
-      changed: PROBE_GROUPS.map((g) => g.attribute).filter((a) => prB[j][a] !== prA[j][a]),
+      changed: changedAttributes(prB[j], prA[j]),
       pixelChange: change / per,
     };
   });
@@ -291,6 +293,6 @@ async function generativeCounterfactuals(
 export function describeChange(c: CounterfactualPair): string {
   return c.changed.map((a) => {
     const w = (v: string | boolean) => attributeWord({ ...c.attributes, [a]: v } as Attributes, a as AttributeName);
-    return `${w(c.probeBefore[a])} → ${w(c.probeAfter[a])}`;
-  }).join(', ') || 'no attribute the probe reads';
+    return `${w(c.readBefore[a])} → ${w(c.readAfter[a])}`;
+  }).join(', ') || 'no attribute the reader reads';
 }

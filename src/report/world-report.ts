@@ -28,7 +28,7 @@ export function worldReport(d: WorldDiagnosis, meta: { target: string; size: num
     heldOut: d.heldOut, sensitivity: d.sensitivity, flipped: d.flipped, changedCounts: d.changedCounts,
     counterfactuals: d.counterfactuals.map((c) => ({
       attributes: c.attributes, pBefore: c.pBefore, pAfter: c.pAfter, flipped: c.flipped, changed: c.changed,
-      change: describeChange(c), pixelChange: c.pixelChange, probeBefore: c.probeBefore, probeAfter: c.probeAfter,
+      change: describeChange(c), pixelChange: c.pixelChange, readBefore: c.readBefore, readAfter: c.readAfter,
     })),
   };
   const png = pairsPng(d, meta.size);
@@ -39,7 +39,7 @@ export function worldReport(d: WorldDiagnosis, meta: { target: string; size: num
   ).join('\n');
   const pairs = d.counterfactuals.map(
     (c, i) => `<li>#${i + 1}: p(${esc(d.label)}) ${c.pBefore.toFixed(2)} → ${c.pAfter.toFixed(2)} ` +
-      `${c.flipped ? '<b>flipped</b>' : '(not flipped)'}; probe reads: ${esc(describeChange(c))}</li>`,
+      `${c.flipped ? '<b>flipped</b>' : '(not flipped)'}; the attribute reader reads: ${esc(describeChange(c))}</li>`,
   ).join('\n');
   const conflicting = Number.isFinite(d.heldOut.conflictingAccuracy) ? `; on bias-conflicting faces ${pct(d.heldOut.conflictingAccuracy)}` : '';
   const html = `<!doctype html><meta charset="utf-8"><title>cflens diagnosis: ${esc(meta.target)}</title>

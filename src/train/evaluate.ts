@@ -18,10 +18,11 @@ import { matmul } from '../ops/matmul.js';
 import { mseLoss } from '../ops/loss.js';
 import { add, mul } from '../ops/elementwise.js';
 import { transpose } from '../ops/shape.js';
-import { attributeSpec, type Attributes } from '../world/attributes.js';
+import { attributeSpec, type AttributeName, type Attributes } from '../world/attributes.js';
 import { WorldDataset, type Batch } from '../world/dataset.js';
 import { MASK_CLASSES } from '../world/render.js';
-import { PROBE_GROUPS, decodeProbe } from '../world/probe.js';
+import { ATTRIBUTE_GROUPS, type AttributeReading } from '../world/attribute-columns.js';
+import { clipAttributeReader, type AttributeReader } from '../diagnosis/attribute-reader.js';
 import { Rng, hashSeed } from '../world/rng.js';
 import { encodePng, tileImages } from '../io/png.js';
 import { defaultTasks, IMAGE_SIZE, tokenizeBatch, type DefaultTask } from './tasks.js';
@@ -150,24 +151,29 @@ export async function evaluateSegmenter(model: SmallSegmenter, task: DefaultTask
 }
 
 /** Per-attribute accuracy of decoded attribute predictions against the truth. */
-function attributeAccuracy(pred: Record<string, string | boolean>[], truth: readonly Attributes[]): Record<string, number> {
+function attributeAccuracy(pred: AttributeReading[], truth: readonly Attributes[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const g of PROBE_GROUPS) out[g.attribute] = round4(pred.filter((p, i) => p[g.attribute] === truth[i][g.attribute]).length / pred.length);
+  for (const g of ATTRIBUTE_GROUPS) {
+    out[g.attribute] = round4(pred.filter((p, i) => p[g.attribute] === truth[i][g.attribute as keyof Attributes]).length / pred.length);
+  }
   return out;
 }
 
-export async function evaluateProbe(model: SmallConvNet, task: DefaultTask, limit?: number): Promise<Metrics> {
-  const ds = iidHeldOut(task.seed);
-  const rows = await outputs((x) => model.forward(x), ds, range(limit ?? ds.n));
-  const pred = rows.map((r) => decodeProbe(r));
-  const fixed = attributeAccuracy(pred.slice(0, FIXED), ds.attributes.slice(0, FIXED));
-  return { attributeAccuracy: attributeAccuracy(pred, ds.attributes.slice(0, pred.length)), fixedBatch: { n: FIXED, attributeAccuracy: fixed } };
+/** Readings of a dataset's images (pixels in [-1, 1]) by the attribute reader, in chunks. */
+async function readAll(reader: AttributeReader, ds: WorldDataset, n: number, chunk = 64): Promise<AttributeReading[]> {
+  const out: AttributeReading[] = [];
+  for (let i = 0; i < n; i += chunk) {
+    const x = images(ds.batch(range(Math.min(chunk, n - i)).map((k) => i + k)));
+    out.push(...(await reader.read(x)));
+    x.dispose();
+  }
+  return out;
 }
 
 /** Zero-shot prompts of each attribute value: "a face with glasses" / "a face with no glasses". */
 export function zeroShotPrompts(): { attribute: string; values: (string | boolean)[]; prompts: string[] }[] {
-  return PROBE_GROUPS.map((g) => {
-    const words = attributeSpec(g.attribute).words; // in value order, as the groups' values
+  return ATTRIBUTE_GROUPS.map((g) => {
+    const words = attributeSpec(g.attribute as AttributeName).words; // in value order, as the groups' values
     return { attribute: g.attribute, values: [...g.values], prompts: g.values.map((_, k) => `a face with ${words[k]}`) };
   });
 }
@@ -204,14 +210,17 @@ export async function clipZeroShot(
 export async function evaluateClip(model: CLIPModel, tok: CLIPTokenizer, task: DefaultTask, limit?: number): Promise<Metrics> {
   const ds = new WorldDataset({ n: HELD_OUT, seed: hashSeed(EVAL_SEED, task.seed), size: IMAGE_SIZE, range: 'pm1' });
   const pred = await clipZeroShot(model, tok, (i, n) => images(ds.batch(range(n).map((k) => i + k))), limit ?? ds.n);
-  const metrics: Metrics = { zeroShotAccuracy: attributeAccuracy(pred, ds.attributes.slice(0, pred.length)), prompts: 'a face with {value phrase}' };
-  if (!limit) {
-    // The image tower's own reading (its projection's first outputs, trained as the probe's sigmoids
-    // in the first phase): the ceiling of what the text tower can match.
-    const rows = await outputs((x) => model.getImageFeatures(x), ds, range(ds.n));
-    metrics.imageTowerAccuracy = attributeAccuracy(rows.map((r) => decodeProbe(r)), ds.attributes);
-  }
-  return { ...metrics, fixedBatch: { n: FIXED, zeroShotAccuracy: attributeAccuracy(pred.slice(0, FIXED), ds.attributes.slice(0, FIXED)) } };
+  // The attribute reader: the image tower's own reading (its projection's first outputs, trained as
+  // attribute sigmoids in the first phase), also the ceiling of what the text tower can match.
+  const read = await readAll(clipAttributeReader(model), ds, limit ?? ds.n);
+  const truth = ds.attributes.slice(0, pred.length);
+  return {
+    zeroShotAccuracy: attributeAccuracy(pred, truth), prompts: 'a face with {value phrase}', readerAccuracy: attributeAccuracy(read, truth),
+    fixedBatch: {
+      n: FIXED, zeroShotAccuracy: attributeAccuracy(pred.slice(0, FIXED), truth.slice(0, FIXED)),
+      readerAccuracy: attributeAccuracy(read.slice(0, FIXED), truth.slice(0, FIXED)),
+    },
+  };
 }
 
 /** The denoising loss of a fixed batch (fixed faces, noise and timesteps): reproducible from the shipped file. */
@@ -247,44 +256,36 @@ export function sampleDdpm(unet: UNet2DModel, scheduler: DDIMScheduler, n: numbe
 
 type Frequencies = Record<string, number>;
 
-/** Attribute-value frequencies as the probe reads them. */
-function frequencies(pred: Record<string, string | boolean>[]): Frequencies {
+/** Attribute-value frequencies of readings. */
+function frequencies(pred: AttributeReading[]): Frequencies {
   const f: Frequencies = {};
-  for (const g of PROBE_GROUPS) for (const v of g.values) {
+  for (const g of ATTRIBUTE_GROUPS) for (const v of g.values) {
     const key = g.kind === 'binary' ? (v ? g.attribute : null) : `${g.attribute}=${v}`;
     if (key) f[key] = round4(pred.filter((q) => q[g.attribute] === v).length / pred.length);
   }
   return f;
 }
 
-async function probeSamples(probe: SmallConvNet, samples: Tensor, n: number): Promise<Frequencies> {
-  const rows = noGrad(() => tidy(() => probe.forward(mul(add(samples, 1), 0.5))));
-  const p = (await rows.toArray()) as Float32Array;
-  rows.dispose();
-  return frequencies(range(n).map((i) => decodeProbe(p, i * (p.length / n))));
-}
-
 const maxGap = (a: Frequencies, b: Frequencies) => round4(Object.keys(a).reduce((m, k) => Math.max(m, Math.abs(a[k] - b[k])), 0));
 
 /**
- * The DDPM's samples against real faces, both read by the probe (its own errors cancel): ancestral
+ * The DDPM's samples against real faces, both read by the attribute reader (its own errors cancel): ancestral
  * sampling (η = 1, `ddimSteps`) is the headline and `samples.png`; deterministic DDIM (η = 0, 25
  * steps, what inversion-based editing uses) is recorded beside it.
  */
 export async function evaluateDdpm(
-  unet: UNet2DModel, scheduler: DDIMScheduler, probe: SmallConvNet, task: DefaultTask, n = 64, ddimSteps = 100,
+  unet: UNet2DModel, scheduler: DDIMScheduler, reader: AttributeReader, task: DefaultTask, n = 64, ddimSteps = 100,
 ): Promise<Metrics & { grid: Uint8Array }> {
   const seed = hashSeed(EVAL_SEED, task.seed);
   const samples = sampleDdpm(unet, scheduler, n, seed, ddimSteps, 1);
   const host = (await samples.toArray()) as Float32Array;
-  const fs = await probeSamples(probe, samples, n);
+  const fs = frequencies(await reader.read(samples));
   samples.dispose();
   const det = sampleDdpm(unet, scheduler, n, seed, 25, 0);
-  const fd = await probeSamples(probe, det, n);
+  const fd = frequencies(await reader.read(det));
   det.dispose();
-  const real = iidHeldOut(task.seed, n);
-  const realRows = await outputs((x) => probe.forward(x), real, range(n));
-  const fr = frequencies(realRows.map((r) => decodeProbe(r)));
+  const real = new WorldDataset({ n, seed: hashSeed(EVAL_SEED, task.seed), size: IMAGE_SIZE, range: 'pm1' });
+  const fr = frequencies(await readAll(reader, real, n));
   const frames = range(n).map((i) => host.slice(i * 3 * IMAGE_SIZE ** 2, (i + 1) * 3 * IMAGE_SIZE ** 2));
   const t = tileImages(frames, IMAGE_SIZE, { cols: 8, scale: 2, range: 'pm1' });
   return {
@@ -304,28 +305,27 @@ export async function evaluateDefaults(
   const open: Opener = o.open ?? ((name) => `${dir}/${name}`);
   const tasks = defaultTasks();
   const models: Metrics = {};
-  let probe: SmallConvNet | null = null;
   for (const task of tasks) {
-    if (o.only && !o.only.includes(task.name) && !(task.name === 'probe' && o.only.includes('ddpm'))) continue;
+    if (o.only && !o.only.includes(task.name)) continue;
     o.log?.(`evaluating ${task.name}`);
     let m: Metrics;
     if (task.kind === 'classifier') m = await withModel(await SmallConvNet.fromPretrained(open(task.name)), (x) => evaluateClassifier(x, task));
     else if (task.kind === 'multiclass') m = await withModel(await SmallConvNet.fromPretrained(open(task.name)), (x) => evaluateMulticlass(x, task));
     else if (task.kind === 'keypoints') m = await withModel(await SmallConvNet.fromPretrained(open(task.name)), (x) => evaluateKeypoints(x, task));
     else if (task.kind === 'segmenter') m = await withModel(await SmallSegmenter.fromPretrained(open(task.name)), (x) => evaluateSegmenter(x, task));
-    else if (task.kind === 'probe') {
-      probe = await SmallConvNet.fromPretrained(open(task.name));
-      probe.eval();
-      m = await evaluateProbe(probe, task);
-    } else if (task.kind === 'clip') {
+    else if (task.kind === 'clip') {
       const loc = open(task.name);
       const tok = await loadTokenizer(loc);
       m = await withModel(await CLIPModel.fromPretrained(loc), (x) => evaluateClip(x, tok, task));
     } else {
-      if (!probe) throw new Error('cflens: evaluating the DDPM needs the probe model (train it first)');
+      const clip = await CLIPModel.fromPretrained(open('clip')).catch((e: Error) => {
+        throw new Error(`cflens: evaluating the DDPM needs the world CLIP, whose image tower reads the samples (train it first): ${e.message}`);
+      });
+      clip.eval();
       const unet = await UNet2DModel.fromPretrained(open(task.name));
-      const r = await evaluateDdpm(unet, new DDIMScheduler(await readJsonFile(open(task.name), 'scheduler_config.json')), probe, task);
+      const r = await evaluateDdpm(unet, new DDIMScheduler(await readJsonFile(open(task.name), 'scheduler_config.json')), clipAttributeReader(clip), task);
       unet.dispose();
+      clip.dispose();
       const { grid, ...rest } = r;
       await o.writeFile?.(`${task.name}/samples.png`, grid);
       m = rest;
@@ -333,7 +333,6 @@ export async function evaluateDefaults(
     models[task.name] = { kind: task.kind, description: task.description, ...m };
     o.log?.(`  ${JSON.stringify(m)}`);
   }
-  probe?.dispose();
   return { version: 1, imageSize: IMAGE_SIZE, evalSeed: EVAL_SEED, models };
 }
 

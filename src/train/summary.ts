@@ -64,15 +64,15 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
     ]),
     '',
   ];
-  const probe = (get('probe').attributeAccuracy ?? {}) as Record<string, number>;
   const clip = (get('clip').zeroShotAccuracy ?? {}) as Record<string, number>;
-  const tower = (get('clip').imageTowerAccuracy ?? {}) as Record<string, number>;
-  out.push('## Attribute probe and CLIP zero-shot accuracy (400 held-out faces)', '');
-  out.push('CLIP image tower: what its locked image features encode of each attribute, read through the');
-  out.push('projection outputs its first training phase trained; the text tower can only match what they carry.', '');
+  const reader = (get('clip').readerAccuracy ?? {}) as Record<string, number>;
+  out.push('## The attribute reader and CLIP zero-shot accuracy (400 held-out faces)', '');
+  out.push('The attribute reader (every report names what changed with it) is the CLIP image tower: the');
+  out.push('projection outputs its first training phase trained as attribute sigmoids (`cflens_attribute_columns`');
+  out.push('in clip/config.json). The text tower was fitted to those features and can only match what they carry.', '');
   out.push(table(
-    ['attribute', 'probe', 'CLIP zero-shot ("a face with {value}")', 'CLIP image tower'],
-    Object.keys(probe).map((a) => [a, pct(probe[a]), pct(clip[a]), pct(tower[a])]),
+    ['attribute', 'attribute reader (CLIP image tower)', 'CLIP zero-shot ("a face with {value}")'],
+    Object.keys(reader).map((a) => [a, pct(reader[a]), pct(clip[a])]),
   ));
   const ddpm = get('ddpm');
   const fs = (ddpm.sampleFrequencies ?? {}) as Record<string, number>;
@@ -82,7 +82,7 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
   const fd = det.sampleFrequencies ?? {};
   out.push(
     `${ddpm.samples ?? '?'} ancestral samples (DDIM ${ddpm.ddimSteps ?? '?'} steps, η = ${ddpm.eta ?? 0}) ` +
-    'and as many real faces, both read by the probe;',
+    'and as many real faces, both read by the attribute reader;',
   );
   out.push(
     `largest frequency gap ${pct(ddpm.maxFrequencyGap)} (deterministic DDIM, ${det.ddimSteps ?? '?'} steps, η = 0: ${pct(det.maxFrequencyGap)}). ` +

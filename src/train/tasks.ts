@@ -18,14 +18,14 @@ import { DDIMScheduler } from '../schedulers/ddim.js';
 import { ATTRIBUTES, sampleAttributes, caption } from '../world/attributes.js';
 import { type Batch, type DatasetOptions } from '../world/dataset.js';
 import { MASK_CLASSES, KEYPOINT_NAMES } from '../world/render.js';
-import { PROBE_COLUMNS, probeTargets } from '../world/probe.js';
+import { ATTRIBUTE_COLUMNS, attributeTargets } from '../world/attribute-columns.js';
 import { Rng, hashSeed } from '../world/rng.js';
 import { learningRate } from './schedule.js';
 import { captionMatches, counterfactualPairs, EpochSampler, freshBatch, trainingCaption } from './world-batches.js';
 
 export const IMAGE_SIZE = 32;
 
-export type TaskKind = 'ddpm' | 'clip' | 'classifier' | 'multiclass' | 'keypoints' | 'segmenter' | 'probe';
+export type TaskKind = 'ddpm' | 'clip' | 'classifier' | 'multiclass' | 'keypoints' | 'segmenter';
 
 export interface BuiltModel {
   model: Module;
@@ -146,28 +146,6 @@ function segmenterTask(seed: number): DefaultTask {
   };
 }
 
-function probeTask(seed: number): DefaultTask {
-  return {
-    name: 'probe', kind: 'probe',
-    description: 'attribute probe: one sigmoid per binary attribute and categorical value (measures what generated images show)',
-    steps: 1500, batchSize: 32, seed, lr: 2e-3, ema: 0,
-    build() {
-      manualSeed(seed);
-      const config = {
-        model_type: 'small_convnet', image_size: IMAGE_SIZE, in_channels: 3, channels: [16, 32, 64], num_outputs: PROBE_COLUMNS.length,
-        head: 'pool', task: 'multilabel', labels: [...PROBE_COLUMNS],
-      };
-      return { model: new SmallConvNet(config as never), config };
-    },
-    loss(model, step) {
-      const b = freshBatch(step, this.batchSize, seed, { size: IMAGE_SIZE });
-      const y = new Float32Array(b.attributes.length * PROBE_COLUMNS.length);
-      b.attributes.forEach((a, i) => y.set(probeTargets(a), i * PROBE_COLUMNS.length));
-      return binaryCrossEntropyWithLogits((model as SmallConvNet).forward(images(b)), fromArray(y, [b.attributes.length, PROBE_COLUMNS.length]));
-    },
-  };
-}
-
 export const DDPM_SCHEDULER_CONFIG = {
   _class_name: 'DDIMScheduler', num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear',
   clip_sample: true, set_alpha_to_one: true, steps_offset: 0, prediction_type: 'epsilon',
@@ -265,8 +243,8 @@ function normalizeRows(m: Float32Array, n: number, columns: boolean): Float32Arr
  * CLIP in two phases, as LiT (Zhai et al., "LiT: Zero-Shot Transfer with Locked-image text Tuning",
  * 2022): a contrastive run from scratch on two CPU cores learns the background colour and little else
  * in 800 steps, because random text features give the image tower nothing to align with.
- *   1. The image tower learns the world's attributes: the first PROBE_COLUMNS outputs of its projection
- *      are trained as one sigmoid per attribute value (the probe's targets).
+ *   1. The image tower learns the world's attributes: the first ATTRIBUTE_COLUMNS outputs of its projection
+ *      are trained as one sigmoid per attribute value (attributeTargets).
  *   2. The image tower is locked; the text tower learns contrastively to meet it, on counterfactual
  *      pairs with soft targets (every caption that an image fits is a positive: a short caption such as
  *      "a face with red hair" fits many faces of a batch).
@@ -293,7 +271,9 @@ function clipTask(seed: number): DefaultTask {
       const model = new CLIPModel(config);
       initClipEmbeddings(model, seed);
       const { vocabJson, mergesTxt } = tok.toHF();
-      const json = { ...config, model_type: 'clip', cflens_pixel_range: 'pm1', cflens_context_length: CLIP_CONTEXT };
+      const json = {
+        ...config, model_type: 'clip', cflens_pixel_range: 'pm1', cflens_context_length: CLIP_CONTEXT, cflens_attribute_columns: [...ATTRIBUTE_COLUMNS],
+      };
       return { model, config: json, files: { 'vocab.json': vocabJson, 'merges.txt': mergesTxt } };
     },
     learningRate(step, steps) {
@@ -306,10 +286,10 @@ function clipTask(seed: number): DefaultTask {
       const m = model as CLIPModel;
       if (step < imageSteps(steps)) {
         const b = freshBatch(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
-        const C = PROBE_COLUMNS.length;
+        const C = ATTRIBUTE_COLUMNS.length;
         const y = new Float32Array(B * C);
-        b.attributes.forEach((a, i) => y.set(probeTargets(a), i * C));
-        const weight = fromArray(PROBE_COLUMNS.map((c) => IMAGE_PHASE_WEIGHTS[c] ?? 1), [C]);
+        b.attributes.forEach((a, i) => y.set(attributeTargets(a), i * C));
+        const weight = fromArray(ATTRIBUTE_COLUMNS.map((c) => IMAGE_PHASE_WEIGHTS[c] ?? 1), [C]);
         return binaryCrossEntropyWithLogits(narrow(m.getImageFeatures(images(b)), 1, 0, C), fromArray(y, [B, C]), { weight });
       }
       const { batch: b, captions, mentions } = counterfactualPairs(step, B, seed, { size: IMAGE_SIZE, range: 'pm1' });
@@ -325,7 +305,7 @@ function clipTask(seed: number): DefaultTask {
   };
 }
 
-/** All default models, in training order (the probe first: the DDPM's evaluation uses it). */
+/** All default models, in training order (CLIP before the DDPM: its image tower reads the DDPM's samples). */
 export function defaultTasks(): DefaultTask[] {
   return [
     classifierTask(
@@ -341,7 +321,6 @@ export function defaultTasks(): DefaultTask[] {
     multiclassTask(104),
     keypointTask(105),
     segmenterTask(106),
-    probeTask(107),
     clipTask(108),
     ddpmTask(109),
   ];

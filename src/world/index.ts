@@ -5,5 +5,5 @@ export * from './rng.js';
 export * from './attributes.js';
 export * from './render.js';
 export * from './dataset.js';
-export * from './probe.js';
+export * from './attribute-columns.js';
 export * from './counterfactual.js';

@@ -1,20 +1,23 @@
 // The world diagnosis on the shipped default models: it finds the planted shortcut, not a made-up one.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DDIMScheduler, SmallConvNet, UNet2DModel } from '../../src/index.js';
+import { CLIPModel, DDIMScheduler, SmallConvNet, UNet2DModel } from '../../src/index.js';
+import { clipAttributeReader, type AttributeReader } from '../../src/diagnosis/attribute-reader.js';
 import { diagnoseWorld, type WorldDiagnosis } from '../../src/diagnosis/world-diagnosis.js';
 import { worldReport } from '../../src/report/world-report.js';
 import { readJsonFile as readJson } from '../../src/models/pretrained.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 const DIR = 'models/defaults';
-let probe: SmallConvNet;
+let clip: CLIPModel;
+let reader: AttributeReader;
 let unet: UNet2DModel;
 let scheduler: DDIMScheduler;
 
 beforeAll(async () => {
   await setupGpu();
-  probe = await SmallConvNet.fromPretrained(join(DIR, 'probe'));
+  clip = await CLIPModel.fromPretrained(join(DIR, 'clip'));
+  reader = clipAttributeReader(clip);
   unet = await UNet2DModel.fromPretrained(join(DIR, 'ddpm'));
   scheduler = new DDIMScheduler(await readJson(join(DIR, 'ddpm'), 'scheduler_config.json'));
 });
@@ -23,7 +26,7 @@ async function run(name: string, counterfactuals = 0): Promise<WorldDiagnosis> {
   const target = await SmallConvNet.fromPretrained(join(DIR, name));
   const cfg = await readJson(join(DIR, name), 'config.json');
   const d = await diagnoseWorld({
-    target, label: cfg.cflens_label as string, spurious: cfg.cflens_spurious as string | null, probe, unet, scheduler, faces: 32, counterfactuals,
+    target, label: cfg.cflens_label as string, spurious: cfg.cflens_spurious as string | null, reader, unet, scheduler, faces: 32, counterfactuals,
     iterations: 1, ddimSteps: 10, invertSteps: 2,
   });
   target.dispose();

@@ -81,8 +81,8 @@ describe('default model training', () => {
 
   it('a continued run starts from the given weights, in the model and in its EMA copies', async () => {
     const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
-    let probeBytes: Uint8Array | null = null;
-    for (const [name, batch] of [['probe', 4], ['ddpm', 2]] as const) {
+    let classifierBytes: Uint8Array | null = null;
+    for (const [name, batch] of [['hair_color', 4], ['ddpm', 2]] as const) {
       const task = small(defaultTasks().find((t) => t.name === name)!, batch);
       const trained = await trainTask(task, { steps: 1 });
       const bytes = await trained.exportWeights('f32'); // the EMA weights where the task keeps them
@@ -94,13 +94,13 @@ describe('default model training', () => {
       expect(same(await weightsBytes(continued.model, 'f32'), bytes)).toBe(true);
       expect(same(await continued.exportWeights('f32'), bytes)).toBe(true);
       continued.dispose();
-      if (name === 'probe') probeBytes = bytes;
-      else await expect(trainTask(task, { steps: 0, init: { name: 'probe.safetensors', bytes: probeBytes! } })).rejects.toThrow(/probe\.safetensors does not fit this model: missing/);
+      if (name === 'hair_color') classifierBytes = bytes;
+      else await expect(trainTask(task, { steps: 0, init: { name: 'hair_color.safetensors', bytes: classifierBytes! } })).rejects.toThrow(/hair_color\.safetensors does not fit this model: missing/);
     }
   }, 60_000);
 
   it('a resumed run ends with the weights of an uninterrupted one', async () => {
-    const task = small(defaultTasks().find((t) => t.name === 'probe')!, 4);
+    const task = small(defaultTasks().find((t) => t.name === 'hair_color')!, 4);
     const files = new Map<string, Uint8Array>();
     const store: CheckpointStore = { load: async (n) => files.get(n) ?? null, save: async (n, b) => { files.set(n, b); } };
     const straight = await trainTask(task, { steps: 3 });
@@ -116,12 +116,12 @@ describe('default model training', () => {
   }, 60_000);
 
   it('a checkpoint is resumed only by the run that made it (steps, seed, batch, rate, config, code)', async () => {
-    const task = small(defaultTasks().find((t) => t.name === 'probe')!, 4);
+    const task = small(defaultTasks().find((t) => t.name === 'hair_color')!, 4);
     const files = new Map<string, Uint8Array>();
     const store: CheckpointStore = { load: async (n) => files.get(n) ?? null, save: async (n, b) => { files.set(n, b); } };
     (await trainTask(task, { steps: 3, until: 1, store })).dispose();
     // A longer run has another learning-rate schedule: refused, both identities shown.
-    await expect(trainTask(task, { steps: 6, store })).rejects.toThrow(/probe\.ckpt\.safetensors was made by a different run[\s\S]*steps: checkpoint 3, this run 6[\s\S]*--resume-mismatch/);
+    await expect(trainTask(task, { steps: 6, store })).rejects.toThrow(/hair_color\.ckpt\.safetensors was made by a different run[\s\S]*steps: checkpoint 3, this run 6[\s\S]*--resume-mismatch/);
     await expect(trainTask({ ...task, seed: task.seed + 1 }, { steps: 3, store })).rejects.toThrow(/seed: checkpoint/);
     await expect(trainTask({ ...task, lr: task.lr * 2 }, { steps: 3, store })).rejects.toThrow(/lr: checkpoint/);
     await expect(trainTask({ ...task, loss: (m, st, n) => task.loss(m, st, n) }, { steps: 3, store })).rejects.toThrow(/codeHash: checkpoint/);
@@ -135,7 +135,7 @@ describe('default model training', () => {
   }, 60_000);
 
   it('a checkpoint whose header length was shifted is refused, not trained on', async () => {
-    const task = small(defaultTasks().find((t) => t.name === 'probe')!, 4);
+    const task = small(defaultTasks().find((t) => t.name === 'hair_color')!, 4);
     const files = new Map<string, Uint8Array>();
     const store: CheckpointStore = { load: async (n) => files.get(n) ?? null, save: async (n, b) => { files.set(n, b.slice()); } };
     (await trainTask(task, { steps: 3, until: 1, store })).dispose();

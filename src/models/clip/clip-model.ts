@@ -48,6 +48,11 @@ export interface CLIPConfig {
    * cflens_pixel_range).
    */
   pixel_range?: 'openai' | 'pm1';
+  /**
+   * Names of the image projection's first outputs where they were trained as attribute sigmoids
+   * (config.json's cflens_attribute_columns; the world CLIP): `glasses`, `hair_color=red`, ...
+   */
+  attribute_columns?: readonly string[];
   text_config: CLIPTextConfig;
   vision_config: CLIPVisionConfig;
 }
@@ -74,6 +79,7 @@ export function clipConfig(json: Record<string, unknown>): CLIPConfig {
     text_config: { ...d.text_config, ...(json.text_config as object) },
     vision_config: { ...d.vision_config, ...(json.vision_config as object) },
     pixel_range: json.cflens_pixel_range === 'pm1' ? 'pm1' : 'openai',
+    ...(Array.isArray(json.cflens_attribute_columns) ? { attribute_columns: json.cflens_attribute_columns.map(String) } : {}),
   };
 }
 
