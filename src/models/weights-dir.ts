@@ -9,6 +9,25 @@ export interface WeightsDir {
   list(): Promise<string[]>;
   readText(file: string): Promise<string>;
   open(file: string): Promise<ByteSource>;
+  /** The folder `name` inside this one, where the implementation can list it; see subfolder(). */
+  subdir?(name: string): WeightsDir;
+}
+
+/**
+ * The folder `sub` of a folder (a diffusers pipeline's unet/, vae/, …). A path gets `/sub` appended. A
+ * WeightsDir gives its own subdir(), or else a view of its files named `sub/<file>`: a memoryDir holds a
+ * folder tree that way (keys 'unet/config.json', as a browser's folder upload names its files).
+ */
+export function subfolder(dir: string | WeightsDir, sub: string): string | WeightsDir {
+  if (typeof dir === 'string') return `${dir.replace(/[\\/]+$/, '')}/${sub}`;
+  if (dir.subdir) return dir.subdir(sub);
+  const prefix = `${sub}/`;
+  return {
+    name: `${dir.name}/${sub}`,
+    list: async () => (await dir.list()).filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length)),
+    readText: (f) => dir.readText(prefix + f),
+    open: (f) => dir.open(prefix + f),
+  };
 }
 
 /** A WeightsDir over in-memory files (browser uploads, tests). */

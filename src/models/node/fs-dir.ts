@@ -10,5 +10,6 @@ export function fsDir(path: string): WeightsDir {
     list: () => readdir(path),
     readText: (f) => readFile(join(path, f), 'utf8'),
     open: async (f) => fileSource(join(path, f)),
+    subdir: (sub) => fsDir(join(path, sub)),
   };
 }
