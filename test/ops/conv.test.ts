@@ -71,7 +71,7 @@ const CASES: ConvCase[] = [
   { name: '1x1 pointwise, 1 image', x: [1, 7, 3, 5], w: [4, 7, 1, 1], bias: false, o: {} },
 ];
 
-// The GEMM kernels (the GPUs' path, forced here; CPU adapters use them only for strided input gradients),
+// The GEMM kernels (the GPUs' path, forced here; CPU adapters use them only for grouped strided input gradients),
 // compiled before this file's tests for every mode and tile they use (see precompileForFile).
 precompileForFile(() => {
   const tiles = [null, CONV_TILES.tall, CONV_TILES.small, CONV_TILES.wide];

@@ -53,7 +53,9 @@ export type ConvKernel = 'matmul' | 'rows' | 'regs' | 'gemm' | 'direct';
 export function convKernel(ctx: GpuContext, g: ConvGeom, mode: ConvMode): ConvKernel {
   if (pointwise(ctx, g)) return 'matmul';
   if (mode !== 2 && rowsFit(ctx, g, mode)) return 'rows';
-  if (!useGemm(ctx, g, mode)) return 'direct';
+  // On CPU adapters conv_direct is ~20× slower than the regs kernels even where few output channels
+  // (conv_out's 3) or few weight columns (conv_in's 3·3·3) leave the GEMM small.
+  if (!useGemm(ctx, g, mode) && !(cpuDefaults(ctx) && useRegs(ctx, g, mode))) return 'direct';
   if (!useRegs(ctx, g, mode)) return 'gemm';
   return mode === 2 && rowsFit(ctx, g, 2) ? 'rows' : 'regs';
 }
@@ -127,6 +129,15 @@ export function convBackwardDataKernel(dy: Tensor, w: Tensor, b: Tensor | null, 
 /** The forward (mode 0: src = x, out = y) or the input gradient (mode 1: src = dy, out = dx), plus the bias. */
 function runDataMode(g: ConvGeom, mode: 0 | 1, w: Tensor, src: Tensor, b: Tensor | null, out: Tensor): void {
   const ctx = src.ctx;
+  if (mode === 1) {
+    const unit = unitStrideInputGradient(ctx, g);
+    if (unit) {
+      const dilated = dilate(src, g, unit);
+      runDataMode(unit, 1, w, dilated, b, out);
+      dilated.dispose();
+      return;
+    }
+  }
   const bias = b?.buffer ?? null;
   const kernel = convKernel(ctx, g, mode);
   switch (kernel) {
@@ -145,6 +156,29 @@ function runDataMode(g: ConvGeom, mode: 0 | 1, w: Tensor, src: Tensor, b: Tensor
       if (a !== w) a.dispose();
     }
   }
+}
+
+/**
+ * The input gradient of a strided convolution as that of a unit-stride one: dy with zeros between its
+ * pixels (dy_dilated[s·i] = dy[i]) over an H × W grid, so that dx = Σ dy_dilated[h + pt − kh·dh] · w
+ * is the unit-stride formula. It does s_h·s_w times the work, on kernels that run it ~40× faster than
+ * conv_gemm's strided input gradient on CPU adapters (a stride-2 3×3 of 16 channels at 32×32, batch 16:
+ * 212 ms → 5 ms). Only where the CPU defaults apply and the dilated dy fits in H × W.
+ */
+function unitStrideInputGradient(ctx: GpuContext, g: ConvGeom): ConvGeom | null {
+  if (g.sh === 1 && g.sw === 1) return null;
+  if (!cpuDefaults(ctx) || g.G !== 1) return null;
+  if ((g.OH - 1) * g.sh >= g.H || (g.OW - 1) * g.sw >= g.W) return null;
+  return { ...g, sh: 1, sw: 1, OH: g.H, OW: g.W };
+}
+
+/** dy [B, Co, OH, OW] spread over [B, Co, H, W] with the stride of `g` between its pixels, zeros elsewhere. */
+function dilate(dy: Tensor, g: ConvGeom, unit: ConvGeom): Tensor {
+  const out = Tensor.empty([g.B, g.Co, unit.OH, unit.OW], 'f32', dy.ctx);
+  fillBuffer(dy.ctx, out.buffer, out.size, 0);
+  const s = contiguousStrides(out.shape);
+  stridedCopy(dy, { offset: 0, strides: contiguousStrides(dy.shape) }, out, { offset: 0, strides: [s[0], s[1], s[2] * g.sh, g.sw] }, dy.shape);
+  return out;
 }
 
 /** dw = Σ_{b, oh, ow} dy · im2col(x): the weight gradient. */
