@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   backward, broadcastTo, cast, concat, flatten, fromArray, mul, narrow, pad, permute, reshape, slice, squeeze, stack, sum,
-  transpose, unsqueeze, type GpuContext, type SliceSpec, type Tensor,
+  transpose, unsqueeze, type GpuContext, type SliceSpec,
 } from '../../src/index.js';
 import * as ref from '../../src/reference/index.ts';
-import { assertClose, checkOp, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
+import { Tensor } from '../../src/autograd/tensor.js';
+import { stridedCopy } from '../../src/ops/kernels/strided.js';
+import { assertClose, checkOp, f32, nd, randomArray, setupGpu, up } from '../helpers/gpu.js';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -53,9 +55,24 @@ describe('views: reshape, flatten, squeeze, unsqueeze', () => {
 });
 
 describe('copies: permute, transpose, broadcastTo', () => {
+  it('stridedCopy into a transposed destination (the vec4 scatter4 entry) and from a transposed source (gather4)', async () => {
+    const src = randomArray([3, 8, 12], 87);
+    const x = up(src);
+    const y = Tensor.empty([3, 12, 8], 'f32', ctx);
+    stridedCopy(x, { offset: 0, strides: [96, 12, 1] }, y, { offset: 0, strides: [96, 1, 8] }, [3, 8, 12]);
+    const back = Tensor.empty([3, 8, 12], 'f32', ctx);
+    stridedCopy(y, { offset: 0, strides: [96, 1, 8] }, back, { offset: 0, strides: [96, 12, 1] }, [3, 8, 12]);
+    assertClose(await y.toArray(), ref.permute(f32(src), [0, 2, 1]).data, exact);
+    expect(Array.from(await back.toArray())).toEqual(Array.from(Float32Array.from(src.data)));
+  });
+
   it('permute, forward and gradcheck', async () => {
     for (const dims of [[2, 0, 1], [1, 0, 2], [-1, -2, -3], [0, 1, 2]]) {
       await checkOp(`permute ${dims}`, (x) => permute(x, dims), (x) => ref.permute(nd(x), dims), [randomArray([2, 3, 4], 85)], exact);
+    }
+    // inner sizes that are multiples of 4: transposes take the vec4 gather4 entry of strided_copy
+    for (const dims of [[0, 2, 1], [1, 0, 2], [2, 1, 0], [1, 2, 0]]) {
+      await checkOp(`permute ${dims} (vec4)`, (x) => permute(x, dims), (x) => ref.permute(nd(x), dims), [randomArray([4, 8, 12], 86)], exact);
     }
     expect(() => permute(up(randomArray([2, 3], 1)), [0, 0])).toThrow(/permute: \[0,0\] is not a permutation of the 2 axes of \[2, 3\]/);
   });

@@ -25,8 +25,11 @@ export function stridedCopy(src: Tensor, from: StridedView, dst: Tensor, to: Str
   });
   const code = shader('strided_copy', { T: src.dtype === 'f32' ? 'f32' : 'u32' }, STRIDED_COPY_PARAMS);
   const last = c.shape.length - 1;
-  const vec4 = c.shape[last] % 4 === 0 && from.offset % 4 === 0 && to.offset % 4 === 0
-    && c.strides.every((s) => s[last] === 1 && s.every((v, d) => d === last || v % 4 === 0));
-  if (vec4) launch(src.ctx, code, [src.buffer, dst.buffer], params, grid1D(n / 4, 256), undefined, 'main4');
+  // A side is vec4-aligned when its innermost axis is contiguous and every other stride and its offset are multiples of 4.
+  const aligned = (strides: readonly number[], offset: number) => offset % 4 === 0 && strides[last] === 1 && strides.every((v, d) => d === last || v % 4 === 0);
+  const entry = c.shape[last] % 4 !== 0 ? null
+    : aligned(c.strides[0], from.offset) ? (aligned(c.strides[1], to.offset) ? 'main4' : 'scatter4')
+      : aligned(c.strides[1], to.offset) ? 'gather4' : null;
+  if (entry) launch(src.ctx, code, [src.buffer, dst.buffer], params, grid1D(n / 4, 256), undefined, entry);
   else launch(src.ctx, code, [src.buffer, dst.buffer], params, grid1D(n, 256));
 }
