@@ -98,21 +98,35 @@ fn per_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let count = params.count;
   let eps = params.eps;
   if (MODE == 0u) {
-    // Welford over blocks of 64 merged (Chan), of values shifted by the row's first element: a single
-    // thread's long running mean near a large offset (1e4 + U(-1, 1)) would drift in f32.
+    // Two passes, the mean then Σ (x − mean)² (no division per element as Welford's; as stable), over
+    // values shifted by the row's first element: a long f32 sum near a large offset (1e4 + U(-1, 1))
+    // would lose the fraction.
     let shift = A[addr(r, 0u)];
-    var acc = Wf(0.0, 0.0, 0.0);
-    for (var j0 = 0u; j0 < count; j0 += 64u) {
-      var blk = Wf(0.0, 0.0, 0.0);
-      for (var j = j0; j < min(j0 + 64u, count); j++) { blk = wf_push(blk, A[addr(r, j)] - shift); }
-      acc = wf_merge(acc, blk);
+    var s = 0.0;
+    for (var j = 0u; j < count; j++) { s += A[addr(r, j)] - shift; }
+    let d = s / f32(count);
+    var q = 0.0;
+    for (var j = 0u; j < count; j++) {
+      let v = A[addr(r, j)] - shift - d;
+      q += v * v;
     }
-    let mean = shift + acc.m;
-    let variance = max(acc.q / f32(count), 0.0);
+    let mean = shift + d;
+    let variance = max(q / f32(count), 0.0);
     let rstd = inverseSqrt(variance + eps);
     STATS[2u * r] = mean;
     STATS[2u * r + 1u] = variance;
-    write_normalized(r, mean, rstd, 0u, 1u);
+    let S = params.S;
+    if (SEG == 0u && count % S == 0u && r * params.rowStride % S == 0u) {
+      // Whole parameter segments (GroupNorm's channels): the affine parameters read once per segment.
+      for (var j0 = 0u; j0 < count; j0 += S) {
+        let a0 = addr(r, j0);
+        let w = weight(a0) * rstd;
+        let b = bias(a0);
+        for (var a = a0; a < a0 + S; a++) { OUT[a] = (A[a] - mean) * w + b; }
+      }
+    } else {
+      write_normalized(r, mean, rstd, 0u, 1u);
+    }
     return;
   }
   let mean = STATS[2u * r];

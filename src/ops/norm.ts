@@ -5,7 +5,7 @@ import { add, mul, rsqrt, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { narrow, reshape } from './shape.js';
 import { assertFloat, sameCtx } from './util.js';
-import { normForwardKernel, normInputGradKernel, normParamGradKernel, type NormLayout } from './kernels/norm.js';
+import { normForwardKernel, normGradsKernel, normInputGradKernel, normParamGradKernel, type NormLayout } from './kernels/norm.js';
 
 // GroupNorm, LayerNorm and BatchNorm (training) share fused kernels (shaders/norm_*.wgsl): a
 // normalisation is a set of rows (the elements that share statistics) plus an affine parameter index
@@ -43,9 +43,11 @@ function normOp(L: NormLayout, x: Tensor, w: Tensor | null, b: Tensor | null, on
   const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
   const out = record(L.op, inputs, y, (g) => {
     const [dx, dw, db] = fusedOrComposed((): Array<Tensor | null> => {
-      const dxk = x.requiresGrad ? normInputGradKernel(L, x, w, g, stats) : null;
-      if (!w?.requiresGrad && !b?.requiresGrad) return [dxk, null, null];
-      const [pw, pb] = normParamGradKernel(L, x, g, stats);
+      const params = w?.requiresGrad || b?.requiresGrad;
+      const all = x.requiresGrad && params ? normGradsKernel(L, x, w, g, stats) : null;
+      const dxk = all ? all[0] : x.requiresGrad ? normInputGradKernel(L, x, w, g, stats) : null;
+      if (!params) return [dxk, null, null];
+      const [pw, pb] = all ? [all[1], all[2]] : normParamGradKernel(L, x, g, stats);
       const dwk = w?.requiresGrad ? reshape(pw, w.shape) : null;
       const dbk = b?.requiresGrad ? reshape(pb, b.shape) : null;
       pw.dispose();

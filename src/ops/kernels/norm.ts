@@ -157,12 +157,37 @@ export function normInputGradKernel(L: NormLayout, x: Tensor, w: Tensor | null, 
   return dx;
 }
 
+/**
+ * dx and the affine parameters' gradients from one pass over x and g (norm_row_grad.wgsl), where a thread
+ * per row runs and each row is whole parameter segments (GroupNorm); null elsewhere. On lavapipe it
+ * saves norm_param's pass: ~30% of a GroupNorm's backward at [16, 16, 32, 32].
+ */
+export function normGradsKernel(L: NormLayout, x: Tensor, w: Tensor | null, g: Tensor, stats: Tensor): [Tensor, Tensor, Tensor] | null {
+  const ctx = x.ctx;
+  const wholeSegments = L.seg === 0 && L.S > 0 && L.count % L.S === 0 && L.rowStride === L.count && L.rows * L.count === L.A * L.P * L.S;
+  if (!wholeSegments || L.rows === 0 || L.count === 0 || !threadPerRow(L, ctx)) return null;
+  const dx = Tensor.empty(x.shape, 'f32', ctx);
+  const part = Tensor.empty([2 * L.A * L.P], 'f32', ctx);
+  const code = shader('norm_row_grad', {}, NORM_PARAMS);
+  launch(ctx, code, [x.buffer, (w ?? x).buffer, g.buffer, stats.buffer, dx.buffer, part.buffer], baseMeta(L, w ? 1 : 0), grid1D(L.rows, 64));
+  const [dw, db] = finalParamSums(ctx, part, L.P, L.A, 1);
+  part.dispose();
+  return [dx, dw, db];
+}
+
+/** norm_param_final: the partials [2, K, P, S2] summed per parameter into dw, db [P]. */
+function finalParamSums(ctx: GpuContext, part: Tensor, P: number, K: number, S2: number): [Tensor, Tensor] {
+  const dw = Tensor.empty([P], 'f32', ctx);
+  const db = Tensor.empty([P], 'f32', ctx);
+  const params = NORM_PARAM_FINAL_PARAMS.pack({ P, K, S2 });
+  launch(ctx, shader('norm_param_final', {}, NORM_PARAM_FINAL_PARAMS), [part.buffer, dw.buffer, db.buffer], params, grid1D(P, 1));
+  return [dw, db];
+}
+
 /** Raw kernels for the affine parameters' gradients (no tape): dw = Σ g·x̂, db = Σ g, each [P]. */
 export function normParamGradKernel(L: NormLayout, x: Tensor, g: Tensor, stats: Tensor): [Tensor, Tensor] {
   const { A, P, S } = L;
-  const dw = Tensor.empty([P], 'f32', x.ctx);
-  const db = Tensor.empty([P], 'f32', x.ctx);
-  if (P === 0) return [dw, db];
+  if (P === 0) return [Tensor.empty([0], 'f32', x.ctx), Tensor.empty([0], 'f32', x.ctx)];
   const common = { A, P, S, rowDiv: L.rowDiv, rowMod: L.rowMod, eps: L.eps };
   let part: Tensor;
   let K: number;
@@ -182,8 +207,7 @@ export function normParamGradKernel(L: NormLayout, x: Tensor, g: Tensor, stats: 
     const params = NORM_PARAM_PARAMS.pack({ ...common, K, chunkA });
     launch(x.ctx, shader('norm_param', { MODE: 1 }, NORM_PARAM_PARAMS), [x.buffer, g.buffer, stats.buffer, part.buffer], params, grid1D(K * Q, 64));
   }
-  const final = NORM_PARAM_FINAL_PARAMS.pack({ P, K, S2 });
-  launch(x.ctx, shader('norm_param_final', {}, NORM_PARAM_FINAL_PARAMS), [part.buffer, dw.buffer, db.buffer], final, grid1D(P, 1));
+  const sums = finalParamSums(x.ctx, part, P, K, S2);
   part.dispose();
-  return [dw, db];
+  return sums;
 }
