@@ -60,12 +60,37 @@ fn tree(v: f32, lid: u32, mode: u32) -> f32 {
 // The mode of the first pass: sum / max / min (the max for logsumexp, the sum for variance's mean).
 const MODE1: u32 = select(select(0u, 1u, MODE == 3u), MODE, MODE < 3u);
 
+// One or two reduced axes (after coalescing: a bias gradient's batch and pixels) are walked as nested
+// loops, the inner one from `first` by `step`, with no index decode per element; `inner_fits` says
+// whether the inner axis is long enough for every thread of the step to have work.
+struct Nest { outer: u32, inner: u32, so: u32, si: u32 }
+
+fn nest() -> Nest {
+  let n = params.nRed;
+  let b = 2u * params.nKeep;
+  if (n == 2u) { return Nest(params.dims[b], params.dims[b + 1u], params.dims[b + 2u], params.dims[b + 3u]); }
+  return Nest(1u, params.dims[b], 0u, params.dims[b + 1u]);
+}
+
+fn nested(step: u32) -> bool {
+  let n = params.nRed;
+  return n == 1u || (n == 2u && params.dims[2u * params.nKeep + 1u] >= step);
+}
+
 // Passes over the reduced elements first, first + step, ...: a workgroup strides by WG, a lone thread by 1.
 fn first_pass(base: u32, first: u32, step: u32) -> f32 {
+  var acc = identity(MODE1);
+  if (nested(step)) {
+    let q = nest();
+    for (var a = 0u; a < q.outer; a++) {
+      let row = base + a * q.so;
+      for (var j = first; j < q.inner; j += step) { acc = combine(acc, src[row + j * q.si], MODE1); }
+    }
+    return acc;
+  }
   let red = params.redCount;
   let nRed = params.nRed;
   let redBase = 2u * params.nKeep;
-  var acc = identity(MODE1);
   for (var j = first; j < red; j += step) { acc = combine(acc, src[base + offset_of(j, nRed, redBase)], MODE1); }
   return acc;
 }
@@ -79,15 +104,25 @@ fn center_of(r1: f32) -> f32 {
 
 // Sum of exp(x - center) (logsumexp) or of (x - center)^2 (variance).
 fn second_pass(base: u32, center: f32, first: u32, step: u32) -> f32 {
+  var acc = 0.0;
+  if (nested(step)) {
+    let q = nest();
+    for (var a = 0u; a < q.outer; a++) {
+      let row = base + a * q.so;
+      for (var j = first; j < q.inner; j += step) { acc += deviation(src[row + j * q.si] - center); }
+    }
+    return acc;
+  }
   let red = params.redCount;
   let nRed = params.nRed;
   let redBase = 2u * params.nKeep;
-  var acc = 0.0;
-  for (var j = first; j < red; j += step) {
-    let v = src[base + offset_of(j, nRed, redBase)] - center;
-    if (MODE == 3u) { acc += exp(v); } else { acc += v * v; }
-  }
+  for (var j = first; j < red; j += step) { acc += deviation(src[base + offset_of(j, nRed, redBase)] - center); }
   return acc;
+}
+
+fn deviation(v: f32) -> f32 {
+  if (MODE == 3u) { return exp(v); }
+  return v * v;
 }
 
 fn finish(r2: f32, center: f32) -> f32 {

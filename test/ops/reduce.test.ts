@@ -55,6 +55,15 @@ describe('reductions vs reference over [3, 4, 5], forward and gradcheck', () => 
     }));
   }
 
+  it('two reduced axes with a long inner one ([2, 3, 70] over [0, 2]: nested loops in both kernels)', async () => {
+    for (const kernel of ['thread', 'workgroup'] as const) for (const name of Object.keys(GPU) as Name[]) {
+      await withFlags({ 'reduce.kernel': kernel }, () => checkOp(
+        `${name} [${kernel}]`, (x) => GPU[name](x, [0, 2], false), (x) => REF[name](nd(x), [0, 2], false),
+        [randomArray([2, 3, 70], 66, -2, 2)], { atol: 1e-5, rtol: 1e-5 },
+      ));
+    }
+  });
+
   it('0-d and size-1 inputs', async () => {
     for (const name of Object.keys(GPU) as Name[]) {
       if (name === 'var') continue; // one sample: NaN with correction 1, tested below
