@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLIPModel } from '../../src/models/clip/clip-model.js';
 import { CLIPTextModel, clipTextConfig } from '../../src/models/clip/clip-text-model.js';
 import { memoryDir } from '../../src/models/weights-dir.js';
-import { bytesSource, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { modelFixture } from '../helpers/fixtures.js';
+import { textEncoderFiles } from '../helpers/sd-fixture.js';
 import { assertClose, setupGpu } from '../helpers/gpu.js';
 
 const fx = modelFixture('clip_A');
@@ -17,16 +16,6 @@ function idRows(): number[][] {
   const a = fx.get('input_ids');
   const [b, l] = a.shape;
   return Array.from({ length: b }, (_, i) => Array.from(a.data.slice(i * l, (i + 1) * l)));
-}
-
-/** clip_A's text tower as a Stable Diffusion text_encoder/ folder holds it: a flat config and text_model.* only. */
-async function textEncoderFiles(edit: (t: Record<string, TensorToWrite>) => void = () => {}, config: Record<string, unknown> = {}) {
-  const st = await SafetensorsFile.open(bytesSource('clip_A', readFileSync(`${fx.dir}weights.safetensors`)));
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const n of st.names().filter((k) => k.startsWith('text_model.'))) tensors[n] = await st.read(n);
-  edit(tensors);
-  const json = { architectures: ['CLIPTextModel'], model_type: 'clip_text_model', ...fx.config.text_config, ...config };
-  return { 'config.json': JSON.stringify(json), 'model.safetensors': writeSafetensors(tensors) };
 }
 
 describe('CLIPTextModel (transformers layout)', () => {

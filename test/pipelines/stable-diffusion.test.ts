@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,39 +7,18 @@ import { ddimSample } from '../../src/pipelines/sampling.js';
 import { DDIMScheduler } from '../../src/schedulers/ddim.js';
 import { CLIPTextModel } from '../../src/models/clip/clip-text-model.js';
 import { memoryDir } from '../../src/models/weights-dir.js';
-import { bytesSource, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { backward, mul, noGrad, randn, sum, tidy, type Tensor } from '../../src/index.js';
 import { modelFixture, upload } from '../helpers/fixtures.js';
+import { fixturePipelineFiles, MODEL_INDEX, TOKENIZER_DIR } from '../helpers/sd-fixture.js';
 import { assertClose, setupGpu } from '../helpers/gpu.js';
 
-// OpenAI's vocabulary files are read in place from ../shared (CI always has it); never copied.
-const tokDir = new URL('../../../shared/fixtures/tokenizer/', import.meta.url).pathname;
-if (!existsSync(tokDir)) throw new Error(`CLIP tokenizer files not found at ${tokDir}: the tests need ../shared/fixtures/tokenizer beside the repo`);
-
+const tokDir = TOKENIZER_DIR;
 const unetFx = modelFixture('unet_cond_A');
 const vaeFx = modelFixture('vae_A');
 const clipFx = modelFixture('clip_A');
 const ddimFx = modelFixture('ddim_A');
 const EOT = 49407;
-
-const MODEL_INDEX = {
-  _class_name: 'StableDiffusionPipeline', _diffusers_version: '0.21.4',
-  unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], text_encoder: ['transformers', 'CLIPTextModel'],
-  tokenizer: ['transformers', 'CLIPTokenizer'], scheduler: ['diffusers', 'PNDMScheduler'],
-  safety_checker: [null, null], feature_extractor: [null, null], requires_safety_checker: false,
-};
-// SD 1.x ships a PNDM config; the pipeline takes its noise schedule as DDIM's and drops skip_prk_steps.
 const SCHEDULER = { _class_name: 'PNDMScheduler', ...ddimFx.config.scheduler, skip_prk_steps: true };
-const TOKENIZER_CONFIG = { model_max_length: 77, pad_token: '<|endoftext|>', bos_token: '<|startoftext|>', eos_token: '<|endoftext|>' };
-
-/** clip_A's text tower as Stable Diffusion's text_encoder/ holds it: a flat CLIPTextConfig and the text_model.* tensors. */
-async function textEncoderFiles(): Promise<{ config: string; weights: Uint8Array }> {
-  const st = await SafetensorsFile.open(bytesSource('clip_A', readFileSync(`${clipFx.dir}weights.safetensors`)));
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const n of st.names().filter((k) => k.startsWith('text_model.'))) tensors[n] = await st.read(n);
-  const config = { architectures: ['CLIPTextModel'], model_type: 'clip_text_model', ...clipFx.config.text_config };
-  return { config: JSON.stringify(config), weights: writeSafetensors(tensors) };
-}
 
 let files: Record<string, Uint8Array | string>;
 let pipe: StableDiffusionPipeline;
@@ -47,20 +26,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'cflens-sd-'));
 
 beforeAll(async () => {
   await setupGpu();
-  const te = await textEncoderFiles();
-  files = {
-    'model_index.json': JSON.stringify(MODEL_INDEX),
-    'unet/config.json': readFileSync(`${unetFx.dir}config.json`, 'utf8'),
-    'unet/diffusion_pytorch_model.safetensors': readFileSync(`${unetFx.dir}weights.safetensors`),
-    'vae/config.json': readFileSync(`${vaeFx.dir}config.json`, 'utf8'),
-    'vae/diffusion_pytorch_model.safetensors': readFileSync(`${vaeFx.dir}weights.safetensors`),
-    'text_encoder/config.json': te.config,
-    'text_encoder/model.safetensors': te.weights,
-    'tokenizer/vocab.json': readFileSync(`${tokDir}vocab.json`, 'utf8'),
-    'tokenizer/merges.txt': readFileSync(`${tokDir}merges.txt`, 'utf8'),
-    'tokenizer/tokenizer_config.json': JSON.stringify(TOKENIZER_CONFIG),
-    'scheduler/scheduler_config.json': JSON.stringify(SCHEDULER),
-  };
+  files = await fixturePipelineFiles();
   pipe = await StableDiffusionPipeline.fromPretrained(memoryDir('sd', files));
 });
 
