@@ -12,7 +12,8 @@ export {
   OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, clipConsistencyLoss, clipPixels, promptFeatures, zeroShotLogits, zeroShotProbs,
 } from './clip-regularizer.js';
 export { bankFromList, bankPhrases, bareTemplate, fillTemplate, parseBank, type AttributeBank, type BankPhrase } from './bank.js';
-export { applyEdit, ddpmHSpaceGenerator, umo, type HSpaceGenerator, type UmoIteration, type UmoOptions, type UmoResult } from './umo.js';
+export { applyEdit, umo, type UmoIteration, type UmoOptions, type UmoResult } from './umo.js';
+export { ddpmHSpaceGenerator, latentHSpaceGenerator, type HSpaceGenerator } from './generators.js';
 export { bankDirections, imageEmbeddings, matchEdits, type EditMatch, type RankedPhrase, type Tokenize } from './umo-analysis.js';
 export { rankOf, ranks, spearman } from './agreement.js';
 export { learnDirection, type DirectionOptions, type LearnedDirection } from './zoom-directions.js';

@@ -8,58 +8,17 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../autograd/scope.js';
 import { backward } from '../autograd/engine.js';
 import type { Tensor } from '../autograd/tensor.js';
-import type { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { Adam } from '../nn/optim.js';
-import { randn, zeros } from '../ops/creation.js';
+import { randn } from '../ops/creation.js';
 import { abs, add, mul, sub } from '../ops/elementwise.js';
 import { indexSelect } from '../ops/gather.js';
 import { mean } from '../ops/reduce.js';
 import { narrow } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
-import { denoise } from '../pipelines/denoise.js';
-import { epsOriginalAndEdited } from '../pipelines/hspace.js';
-import { invertPartially, roundTripTimesteps } from '../pipelines/sampling.js';
-import type { DDIMScheduler } from '../schedulers/ddim.js';
 import type { CLIPModel } from '../models/clip/clip-model.js';
 import { clipConsistencyLoss } from './clip-regularizer.js';
 import type { DiagnosisTarget, TargetGoal } from './targets.js';
-
-/** A generator whose decoding takes an h-space edit. */
-export interface HSpaceGenerator {
-  /** Shape of one Δh ([1, C, h, w]), broadcast over a batch. */
-  readonly hShape: number[];
-  /** Real images → the latents decoding starts from (no gradient). */
-  invert(x: Tensor): Tensor;
-  /** Latents → images with Δh added at every decoding step (Asyrp), differentiable in Δh; null: no edit. */
-  decode(z: Tensor, delta: Tensor | null): Tensor;
-}
-
-/**
- * The world DDPM (or any diffusers UNet2DModel) as an h-space generator: DDIM inversion of the first
- * `invertSteps` of `steps` steps (t ≈ 300 of 1000 at 4 of 10), decoding back with Asyrp's asymmetric
- * step (x0 from the edited ε, the direction from the original ε), checkpointed per step.
- */
-export function ddpmHSpaceGenerator(unet: UNet2DModel, scheduler: DDIMScheduler, o: { steps?: number; invertSteps?: number } = {}): HSpaceGenerator {
-  const steps = o.steps ?? 10;
-  const { down, up } = roundTripTimesteps(scheduler, steps, o.invertSteps ?? 4);
-  const size = unet.config.sample_size as number;
-  const probe = noGrad(() => unet.forwardWithH(zeros([1, unet.config.in_channels as number, size, size]), 0));
-  const hShape = [...probe.h.shape];
-  probe.h.dispose();
-  probe.sample.dispose();
-  return {
-    hShape,
-    invert: (x) => invertPartially(scheduler, x, steps, (xx, t) => unet.forward(xx, t), down.length),
-    decode(z, delta) {
-      scheduler.setTimesteps(steps);
-      return denoise(z, up, (xx, t, _i, inputs) => tidy(() => {
-        if (!inputs.length) return scheduler.step(unet.forward(xx, t), t, xx).prevSample;
-        const { eps, epsEdited } = epsOriginalAndEdited(unet, xx, t, inputs[0]);
-        return scheduler.step(epsEdited, t, xx, { epsForDirection: eps }).prevSample;
-      }), { inputs: () => (delta ? [delta] : []) });
-    },
-  };
-}
+import type { HSpaceGenerator } from './generators.js';
 
 export interface UmoOptions {
   generator: HSpaceGenerator;

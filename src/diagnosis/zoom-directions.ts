@@ -16,7 +16,7 @@ import { cosineSimilarity } from '../ops/loss.js';
 import { mean } from '../ops/reduce.js';
 import { ssim } from '../ops/ssim.js';
 import { clipImageFeatures } from './clip-regularizer.js';
-import type { HSpaceGenerator } from './umo.js';
+import type { HSpaceGenerator } from './generators.js';
 
 export interface DirectionOptions {
   generator: HSpaceGenerator;

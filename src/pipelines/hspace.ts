@@ -8,7 +8,7 @@ import { concat, narrow, unsqueeze } from '../ops/shape.js';
 import { silu } from '../ops/activation.js';
 import { Conv2d, GroupNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
-import type { UNet2DModel } from '../models/diffusers/unet-2d.js';
+import type { MidBlockHook, UNet2DModel } from '../models/diffusers/unet-2d.js';
 import type { DDIMScheduler } from '../schedulers/ddim.js';
 
 /**
@@ -50,18 +50,32 @@ function deltaFor(edit: HEdit, h: Tensor, timesteps: readonly number[]): Tensor 
 }
 
 /**
+ * A UNet's noise prediction with a hook on its mid-block output, for a batch the caller doubled: a
+ * UNet2DModel (its forwardWithH), or a closure over a conditional UNet and its (doubled) conditioning.
+ */
+export type HookedDenoiser = (x: Tensor, t: number, hook: MidBlockHook) => Tensor;
+
+function hooked(unet: UNet2DModel | HookedDenoiser): HookedDenoiser {
+  if (typeof unet === 'function') return unet;
+  return (x, t, hook) => {
+    const out = unet.forwardWithH(x, t, hook);
+    out.h.dispose();
+    return out.sample;
+  };
+}
+
+/**
  * ε of the original and of the h-edited UNet in one batched pass: the batch is doubled and the hook
  * adds Δh to the second half's mid-block output only.
  */
-export function epsOriginalAndEdited(unet: UNet2DModel, x: Tensor, t: number, edit: HEdit): { eps: Tensor; epsEdited: Tensor } {
+export function epsOriginalAndEdited(unet: UNet2DModel | HookedDenoiser, x: Tensor, t: number, edit: HEdit): { eps: Tensor; epsEdited: Tensor } {
   return tidy(() => {
     const b = x.shape[0];
-    const out = unet.forwardWithH(concat([x, x], 0), t, (h, ts) => {
+    const sample = hooked(unet)(concat([x, x], 0), t, (h, ts) => {
       const second = narrow(h, 0, b, b);
       return concat([narrow(h, 0, 0, b), add(second, deltaFor(edit, second, ts.slice(b)))], 0);
     });
-    out.h.dispose();
-    return { eps: narrow(out.sample, 0, 0, b), epsEdited: narrow(out.sample, 0, b, b) };
+    return { eps: narrow(sample, 0, 0, b), epsEdited: narrow(sample, 0, b, b) };
   });
 }
 

@@ -3,7 +3,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DDIMScheduler, SmallConvNet, UNet2DModel, add, fromArray, mul, noGrad, tidy, type Tensor } from '../../src/index.js';
 import { classifierTarget } from '../../src/diagnosis/targets.js';
-import { ddpmHSpaceGenerator, umo } from '../../src/diagnosis/umo.js';
+import { umo } from '../../src/diagnosis/umo.js';
+import { ddpmHSpaceGenerator } from '../../src/diagnosis/generators.js';
 import { Rng, render, sampleAttributes } from '../../src/world/index.js';
 import { readJsonFile } from '../../src/models/pretrained.js';
 import { setupGpu } from '../helpers/gpu.js';

@@ -8,7 +8,7 @@ import { tokenizeBatch } from '../../src/train/tasks.js';
 import { Rng, sampleAttributes } from '../../src/world/index.js';
 import { parseBank, bankPhrases } from '../../src/diagnosis/bank.js';
 import { bankDirections } from '../../src/diagnosis/umo-analysis.js';
-import { ddpmHSpaceGenerator } from '../../src/diagnosis/umo.js';
+import { ddpmHSpaceGenerator } from '../../src/diagnosis/generators.js';
 import { learnDirection } from '../../src/diagnosis/zoom-directions.js';
 import { setupGpu } from '../helpers/gpu.js';
 import { worldImages } from '../helpers/world-images.js';

@@ -9,6 +9,7 @@ import { batchTimesteps, TimestepEmbedding, Timesteps } from './embeddings.js';
 import type { LoadOptions } from '../pretrained.js';
 import type { WeightsDir } from '../weights-dir.js';
 import { loadPretrained } from '../load-lazy.js';
+import type { MidBlockHook } from './unet-2d.js';
 
 /** The diffusers config keys UNet2DConditionModel reads (others are accepted and ignored). */
 export interface UNet2DConditionConfig {
@@ -54,6 +55,8 @@ const perBlock = (v: number | number[], n: number): number[] => (Array.isArray(v
 export interface UNetForwardOptions {
   /** Reads / replaces attention probabilities in every attention layer (prompt-to-prompt). */
   attentionHook?: AttentionHook | null;
+  /** Replaces the mid-block output h (Asyrp's h-space edits), as UNet2DModel.forwardWithH's hook. */
+  midBlockHook?: MidBlockHook | null;
 }
 
 /**
@@ -136,13 +139,13 @@ export class UNet2DConditionModel extends Module {
     const layers = this.attentionLayers();
     for (const a of layers) a.hook = opts.attentionHook ?? null;
     try {
-      return tidy(() => this.run(sample, timestep, encoderHiddenStates));
+      return tidy(() => this.run(sample, timestep, encoderHiddenStates, opts.midBlockHook ?? null));
     } finally {
       for (const a of layers) a.hook = null;
     }
   }
 
-  private run(sample: Tensor, timestep: number | readonly number[], context: Tensor): Tensor {
+  private run(sample: Tensor, timestep: number | readonly number[], context: Tensor, midBlockHook: MidBlockHook | null): Tensor {
     const c = this.config;
     const b = sample.shape[0];
     const tb = batchTimesteps(timestep, b);
@@ -156,6 +159,7 @@ export class UNet2DConditionModel extends Module {
       skips.push(...r.states);
     }
     if (this.mid_block) h = this.mid_block.forward(h, emb, context);
+    if (midBlockHook) h = midBlockHook(h, tb);
     this.up_blocks.items.forEach((blk, i) => {
       const mine = skips.splice(skips.length - blk.skips, blk.skips);
       // Odd spatial sizes: upsample to the size of the next skip connection, as diffusers does.
