@@ -17,3 +17,4 @@ export { ddpmHSpaceGenerator, latentHSpaceGenerator, type HSpaceGenerator } from
 export { bankDirections, imageEmbeddings, matchEdits, type EditMatch, type RankedPhrase, type Tokenize } from './umo-analysis.js';
 export { rankOf, ranks, spearman } from './agreement.js';
 export { learnDirection, type DirectionOptions, type LearnedDirection } from './zoom-directions.js';
+export { zoomCounterfactuals, zoomFlipRates, zoomSensitivity, type ZoomDirection, type ZoomOptions, type ZoomRun, type ZoomSensitivity } from './zoom.js';

@@ -17,6 +17,23 @@ export interface TargetGoal {
   original: Float32Array[];
   /** Goal per image, same layout as `original`. */
   goal: Float32Array[];
+  /** Classes: p(original class) of the original outputs, per image. */
+  start?: Float32Array[];
+}
+
+/** The goals of some images, in `ids` order. */
+export function pickGoals(g: TargetGoal, ids: readonly number[]): TargetGoal {
+  return {
+    original: ids.map((i) => g.original[i]), goal: ids.map((i) => g.goal[i]),
+    ...(g.start ? { start: ids.map((i) => g.start![i]) } : {}),
+  };
+}
+
+/** softmax(v)[i]. */
+function softmaxAt(v: Float32Array, i: number): number {
+  const m = v.reduce((a, b) => Math.max(a, b), -Infinity);
+  const s = v.reduce((a, b) => a + Math.exp(b - m), 0);
+  return Math.exp(v[i] - m) / s;
 }
 
 export interface DiagnosisTarget {
@@ -30,6 +47,13 @@ export interface DiagnosisTarget {
   loss(outputs: Tensor, goal: TargetGoal): Tensor;
   /** Per image: has the prediction left the original for the goal? */
   flipped(outputs: Tensor, goal: TargetGoal): Promise<boolean[]>;
+  /**
+   * Per image, how far the prediction has moved from the original towards the goal, 0 at the original:
+   * classes 1 − p(original class) − (the same of the original outputs); keypoints the distance moved
+   * as a share of the distance to the goal; segmentation the share of pixels that changed class.
+   * ZOOM's sensitivity of an attribute is its mean over images.
+   */
+  progress(outputs: Tensor, goal: TargetGoal): Promise<number[]>;
 }
 
 /** Indices of the largest and second largest of `C` values at `offset + c·stride`. */
@@ -57,7 +81,10 @@ export function classifierTarget(name: string, forward: (x: Tensor) => Tensor): 
       const C = out.shape[1];
       if (C < 2) throw new Error(`cflens: target ${name}: a classifier needs at least 2 classes, got ${C}`);
       const r = await readItems(out);
-      return { original: r.map((v) => Float32Array.of(topTwo(v, C)[0])), goal: r.map((v) => Float32Array.of(topTwo(v, C)[1])) };
+      return {
+        original: r.map((v) => Float32Array.of(topTwo(v, C)[0])), goal: r.map((v) => Float32Array.of(topTwo(v, C)[1])),
+        start: r.map((v) => Float32Array.of(softmaxAt(v, topTwo(v, C)[0]))),
+      };
     },
     loss(out, g) {
       return crossEntropy(out, g.goal.map((v) => v[0]));
@@ -65,6 +92,9 @@ export function classifierTarget(name: string, forward: (x: Tensor) => Tensor): 
     async flipped(out, g) {
       const C = out.shape[1];
       return (await readItems(out)).map((v, n) => topTwo(v, C)[0] !== g.original[n][0]);
+    },
+    async progress(out, g) {
+      return (await readItems(out)).map((v, n) => (g.start?.[n][0] ?? 1) - softmaxAt(v, g.original[n][0]));
     },
   };
 }
@@ -118,6 +148,10 @@ export function keypointTarget(name: string, forward: (x: Tensor) => Tensor, o: 
       const d2 = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0);
       return (await readItems(out)).map((v, n) => d2(v, g.goal[n]) < d2(v, g.original[n]));
     },
+    async progress(out, g) {
+      const d = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0));
+      return (await readItems(out)).map((v, n) => d(v, g.original[n]) / Math.max(1e-12, d(g.goal[n], g.original[n])));
+    },
   };
 }
 
@@ -146,6 +180,10 @@ export function segmenterTarget(name: string, forward: (x: Tensor) => Tensor, o:
         const changed = now.reduce((s, c, p) => s + (c !== g.original[n][p] ? 1 : 0), 0);
         return changed >= (o.flipShare ?? 0.25) * H * W;
       });
+    },
+    async progress(out, g) {
+      const [, C, H, W] = out.shape;
+      return (await readItems(out)).map((v, n) => perPixel(v, C, H * W, 0).reduce((s, c, p) => s + (c !== g.original[n][p] ? 1 : 0), 0) / (H * W));
     },
   };
 }

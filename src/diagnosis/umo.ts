@@ -17,7 +17,7 @@ import { narrow } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
 import type { CLIPModel } from '../models/clip/clip-model.js';
 import { clipConsistencyLoss } from './clip-regularizer.js';
-import type { DiagnosisTarget, TargetGoal } from './targets.js';
+import { pickGoals, type DiagnosisTarget, type TargetGoal } from './targets.js';
 import type { HSpaceGenerator } from './generators.js';
 
 export interface UmoOptions {
@@ -56,7 +56,7 @@ export interface UmoResult {
   history: UmoIteration[];
 }
 
-const pick = (g: TargetGoal, ids: number[]): TargetGoal => ({ original: ids.map((i) => g.original[i]), goal: ids.map((i) => g.goal[i]) });
+const pick = pickGoals;
 
 /** L_target of each image of a batch under one edit (no gradient). */
 async function perImageLoss(o: UmoOptions, z: Tensor, delta: Tensor, goal: TargetGoal): Promise<number[]> {
