@@ -1,4 +1,5 @@
-// In-place optimiser updates of one parameter tensor. MODE: 0 SGD (momentum), 1 Adam/AdamW, 2 sign step.
+// In-place optimiser updates of one parameter tensor. MODE: 0 SGD (momentum), 1 Adam/AdamW, 2 sign step,
+// 3 exponential moving average of the parameter into m (m = b1·m + (1 − b1)·w; w and g untouched).
 const MODE: u32 = {{MODE}}u;
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;   // the parameter
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -12,6 +13,10 @@ const MODE: u32 = {{MODE}}u;
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= params.n) { return; }
+  if (MODE == 3u) {
+    m[i] = params.b1 * m[i] + (1.0 - params.b1) * w[i];
+    return;
+  }
   let lr = params.lr;
   let wd = params.weightDecay;
   let flags = params.flags;

@@ -148,6 +148,25 @@ export class SignSGD extends Optimizer {
 }
 
 /**
+ * In place: ema ← decay·ema + (1 − decay)·param for every pair, one fused launch each (the weights a
+ * training run ships; three elementwise launches and a copy per parameter before).
+ */
+export function emaUpdate(ema: readonly Tensor[], params: readonly Tensor[], decay: number): void {
+  if (ema.length !== params.length) throw new Error(`cflens: emaUpdate: ${ema.length} averages for ${params.length} parameters`);
+  if (!params.length) return;
+  const hyper = { lr: 0, b1: decay, b2: 0, eps: 0, weightDecay: 0, bc1: 0, bc2: 0, flags: 0 };
+  // The kernel's gradient and second-moment bindings are unused here; distinct buffers (WebGPU refuses a
+  // writable binding aliased by another).
+  const [g, v] = [full([1], 0, { ctx: params[0].ctx }), full([1], 0, { ctx: params[0].ctx })];
+  params.forEach((p, i) => {
+    if (ema[i].shape.join() !== p.shape.join()) throw new Error(`cflens: emaUpdate: average ${i} is [${ema[i].shape}], its parameter [${p.shape}]`);
+    optimizerStep(3, p, g, ema[i], v, hyper);
+  });
+  g.dispose();
+  v.dispose();
+}
+
+/**
  * In place: clamps to [lo, hi] and, with `center` and `radius`, projects onto the L∞ ball around it
  * (the PGD projection). For leaves being optimised; never for tensors a live graph still reads.
  */

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, AdamW, SGD, SignSGD, clipGradNorm, projectInPlace } from '../../src/nn/optim.js';
+import { Adam, AdamW, SGD, SignSGD, clipGradNorm, emaUpdate, projectInPlace } from '../../src/nn/optim.js';
 import { fromArray, mul, sum, tensor, tidy, type Tensor } from '../../src/index.js';
 import { assertClose, setupGpu } from '../helpers/gpu.js';
 
@@ -113,5 +113,18 @@ describe('optimisers', () => {
     expect(await norm.item()).toBeCloseTo(5, 5);
     assertClose(await a.grad!.toArray(), [0.6, 0], { atol: 1e-6 });
     assertClose(await b.grad!.toArray(), [0, 0.8], { atol: 1e-6 });
+  });
+
+  it('emaUpdate: ema = d·ema + (1 − d)·p for every pair, the parameters untouched; shapes checked', async () => {
+    const p = [fromArray([1, 2, 3], [3]), fromArray([4, -4], [2, 1])];
+    const ema = [fromArray([0, 0, 0], [3]), fromArray([1, 1], [2, 1])];
+    emaUpdate(ema, p, 0.9);
+    emaUpdate(ema, p, 0.9);
+    const twice = (e: number, x: number) => 0.9 * (0.9 * e + 0.1 * x) + 0.1 * x;
+    assertClose(await ema[0].toArray(), [twice(0, 1), twice(0, 2), twice(0, 3)], { atol: 1e-6 });
+    assertClose(await ema[1].toArray(), [twice(1, 4), twice(1, -4)], { atol: 1e-6 });
+    assertClose(await p[1].toArray(), [4, -4], { atol: 0 });
+    expect(() => emaUpdate([ema[0]], [p[1]], 0.9)).toThrow(/average 0 is \[3\], its parameter \[2,1\]/);
+    expect(() => emaUpdate(ema, [p[0]], 0.9)).toThrow(/2 averages for 1 parameters/);
   });
 });
