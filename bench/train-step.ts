@@ -81,8 +81,13 @@ export async function runTrainStepBench(o: { quick?: boolean; iters?: number; ct
 
   const mmGflops = (2 * 1024 ** 3) / (mm.ms * 1e6);
   const rows: TrainStepRow[] = [
-    { name: 'cflens DDPM step (batch 16, 32×32)', ms: ours.ms, gflops: stepFlops / (ours.ms * 1e6), note: `CPU ${ours.cpuMs.toFixed(0)} ms per step, all threads` },
-    ...(ref ? [{ name: `PyTorch ${ref.torch} CPU, ${ref.threads} threads`, ms: ref.stepMs, gflops: stepFlops / (ref.stepMs * 1e6), note: 'same model and weights' }] : []),
+    {
+      name: 'cflens DDPM step (batch 16, 32×32)', ms: ours.ms, gflops: stepFlops / (ours.ms * 1e6),
+      note: `CPU ${ours.cpuMs.toFixed(0)} ms per step, all threads`,
+    },
+    ...(ref ? [{
+      name: `PyTorch ${ref.torch} CPU, ${ref.threads} threads`, ms: ref.stepMs, gflops: stepFlops / (ref.stepMs * 1e6), note: 'same model and weights',
+    }] : []),
     { name: 'cflens matmul 1024²', ms: mm.ms, gflops: mmGflops, note: 'the same adapter' },
   ];
   const extra = {

@@ -1,22 +1,26 @@
 // npm run train:defaults [-- --only ddpm,clip] [--skip ...] [--out models/defaults] [--no-eval] [--eval-only]
 // [--steps N (smoke runs)] [--checkpoints .cache/train] [--continue DIR] [--resume-mismatch]
-// --continue DIR: start each model from DIR/<name>/model.safetensors (e.g. models/defaults: train the
+// [--sd-samples N (world_sd_unet's text-to-image evaluation: samples per prompt, default 4)]
+// --continue DIR: start each model from DIR/<folder>/model.safetensors (e.g. models/defaults: train the
 // shipped models further, --steps more steps with a fresh optimiser and learning-rate schedule); its
 // training.json keeps the earlier runs under `previous`.
 // A checkpoint is resumed only by the run that made it (task, steps, seed, batch, learning rate, config and
 // code hashes); --resume-mismatch resumes one anyway.
 // Trains every default model from its seed (resumable: checkpoints in .cache/train/), writes the shipped
-// folders (config.json + model.safetensors in f16 + training.json), then evaluates them into
-// models/defaults/manifest.json.
+// folders (config.json + model.safetensors in f16 + training.json; a task's folder is its name, or e.g.
+// world_sd/vae, and a task may ship sibling files such as world_sd/model_index.json), then evaluates
+// them into models/defaults/manifest.json. A task that trains on earlier ones (world_sd_unet: clip,
+// world_sd/vae) reads them from --out.
 import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { initGpu } from '../gpu/index.js';
 import '../ops/index.js'; // tensor methods (x.add(...)) are attached when src/ops is loaded
 import { ensureWritableDir, writeFileAtomic } from '../io/node/atomic-write.js';
 import { parseCommand, UsageError, type Parsed } from './args.js';
-import { defaultTasks } from '../train/tasks.js';
+import { defaultTasks, folderOf, type DefaultTask, type Opener } from '../train/tasks.js';
 import { trainTask, type CheckpointStore } from '../train/trainer.js';
+import { shippedFiles } from '../train/ship.js';
 import { evaluateDefaults, type Metrics } from '../train/evaluate.js';
 import { defaultsReadme, type TrainingRecord } from '../train/summary.js';
 
@@ -48,16 +52,29 @@ const fmt = (ms: number) => {
     : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 };
 
+/** The shipped weights and training record a --continue run starts from. */
+async function shippedRun(from: string, task: DefaultTask): Promise<{ init: { name: string; bytes: Uint8Array }; previous: TrainingRecord }> {
+  const read = (file: string) => readFile(join(from, folderOf(task), file)).catch((e: Error) => {
+    throw new Error(`cflens: --continue ${from}: cannot read ${join(from, folderOf(task), file)} (${e.message}); ` +
+      `train ${task.name} from its seed first (without --continue), or leave it out with --skip ${task.name}`);
+  });
+  const name = join(from, folderOf(task), 'model.safetensors');
+  const previous = JSON.parse((await read('training.json')).toString('utf8')) as TrainingRecord;
+  return { init: { name, bytes: new Uint8Array(await read('model.safetensors')) }, previous };
+}
+
 async function main(): Promise<void> {
   parsed = parseCommand('train:defaults', process.argv.slice(2), {
     only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' }, 'no-eval': { type: 'boolean' }, 'eval-only': { type: 'boolean' },
     steps: { type: 'string', min: 0 }, checkpoints: { type: 'string' }, continue: { type: 'string' }, 'resume-mismatch': { type: 'boolean' },
+    'sd-samples': { type: 'string', min: 1 },
   });
   const out = arg('out') ?? 'models/defaults';
   await ensureWritableDir(out);
   const store = fsStore(arg('checkpoints') ?? '.cache/train');
   const only = arg('only')?.split(',');
   const skip = arg('skip')?.split(',') ?? [];
+  const open: Opener = (folder) => join(out, folder);
   const ctx = await initGpu();
   const hardware = `${ctx.summary.description || ctx.summary.device} (${ctx.summary.backend}), ${cpus().length} CPU cores: ${cpus()[0]?.model ?? '?'}`;
   if (!flag('eval-only')) {
@@ -66,13 +83,12 @@ async function main(): Promise<void> {
       console.log(`[${task.name}] ${task.description}: ${task.steps} steps of ${task.batchSize}`);
       let last = 0;
       const from = arg('continue');
-      const init = from
-        ? { name: join(from, task.name, 'model.safetensors'), bytes: new Uint8Array(await readFile(join(from, task.name, 'model.safetensors'))) }
-        : undefined;
-      const previous = from ? (JSON.parse(await readFile(join(from, task.name, 'training.json'), 'utf8')) as TrainingRecord) : undefined;
+      const folder = folderOf(task);
+      const { init, previous } = from ? await shippedRun(from, task) : { init: undefined, previous: undefined };
       const r = await trainTask(task, {
         store,
         init,
+        open,
         steps: arg('steps') ? Number(arg('steps')) : undefined,
         resumeMismatch: flag('resume-mismatch'),
         onProgress: (p) => {
@@ -82,13 +98,10 @@ async function main(): Promise<void> {
           }
         },
       });
-      const dir = join(out, task.name);
-      await ensureWritableDir(dir);
-      const built = task.build();
-      built.model.dispose();
-      await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(built.config, null, 1)}\n`);
-      for (const [name, text] of Object.entries(built.files ?? {})) await writeFileAtomic(join(dir, name), text);
-      await writeFileAtomic(join(dir, 'model.safetensors'), await r.exportWeights('f16', { format: 'pt', cflens_task: task.name }));
+      const dir = join(out, folder);
+      const files = Object.entries(await shippedFiles(task, r, open)).map(([path, body]) => [join(out, path), body] as const);
+      for (const d of new Set(files.map(([path]) => dirname(path)))) await ensureWritableDir(d);
+      for (const [path, body] of files) await writeFileAtomic(path, body);
       const record: TrainingRecord = {
         task: task.name, description: task.description, seed: task.seed, steps: (previous?.steps ?? 0) + r.state.step,
         batchSize: task.batchSize, lr: task.lr, ema: task.ema,
@@ -101,7 +114,10 @@ async function main(): Promise<void> {
     }
   }
   if (!flag('no-eval')) {
-    const manifest = await evaluateDefaults(out, { only, log: (s) => console.log(s), writeFile: (name, bytes) => writeFileAtomic(join(out, name), bytes) });
+    const manifest = await evaluateDefaults(out, {
+      only, log: (s) => console.log(s), writeFile: (name, bytes) => writeFileAtomic(join(out, name), bytes),
+      textToImage: arg('sd-samples') ? { samplesPerPrompt: Number(arg('sd-samples')) } : undefined,
+    });
     const path = join(out, 'manifest.json');
     // --only re-evaluates some models: keep the others' figures.
     const old = only ? (JSON.parse(await readFile(path, 'utf8').catch(() => '{"models":{}}')) as { models: Record<string, unknown> }) : { models: {} };
@@ -111,7 +127,7 @@ async function main(): Promise<void> {
     await writeFileAtomic(path, `${JSON.stringify(merged, null, 1)}\n`);
     const records: Record<string, TrainingRecord> = {};
     for (const t of defaultTasks()) {
-      const text = await readFile(join(out, t.name, 'training.json'), 'utf8').catch(() => null);
+      const text = await readFile(join(out, folderOf(t), 'training.json'), 'utf8').catch(() => null);
       if (text) records[t.name] = JSON.parse(text) as TrainingRecord;
     }
     await writeFileAtomic(join(out, 'README.md'), defaultsReadme(merged as { models: Record<string, Metrics> }, records));

@@ -6,7 +6,7 @@ export {
   differences, greedySelect, rowsOf, similarityScores, textDirections, uniquenessScores, type MatchedAttribute,
 } from './attribute-matching.js';
 export {
-  classifierTarget, keypointTarget, segmenterTarget, type DiagnosisTarget, type KeypointGoalOptions, type TargetGoal, type TargetKind,
+  classifierTarget, keypointTarget, pickGoals, segmenterTarget, type DiagnosisTarget, type KeypointGoalOptions, type TargetGoal, type TargetKind,
 } from './targets.js';
 export {
   OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, clipConsistencyLoss, clipPixels, promptFeatures, zeroShotLogits, zeroShotProbs,

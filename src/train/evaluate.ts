@@ -1,22 +1,23 @@
 // Evaluation of the shipped default models (the f16 files, loaded as a user would): held-out accuracy,
 // bias-conflicting accuracy, keypoint error, segmentation IoU, CLIP zero-shot accuracy per attribute,
-// attribute frequencies of DDPM samples. Each also records a fixed small batch's figure, which the
-// tests reproduce from the shipped files.
+// attribute frequencies of DDPM samples, world-sd's reconstructions and text-to-image accuracy. Each also
+// records a fixed small batch's figure, which the tests reproduce from the shipped files.
 import { noGrad } from '../autograd/grad-mode.js';
 import { tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { fromArray, randn } from '../ops/creation.js';
 import { CLIPModel, l2normalize } from '../models/clip/clip-model.js';
+import { AutoencoderKL } from '../models/diffusers/autoencoder-kl.js';
 import { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { SmallConvNet, SmallSegmenter } from '../models/small/convnet.js';
-import type { WeightsDir } from '../models/weights-dir.js';
 import type { CLIPTokenizer } from '../io/clip-tokenizer.js';
 import { loadTokenizer, readJsonFile } from '../models/pretrained.js';
 import { DDIMScheduler } from '../schedulers/ddim.js';
 import { ddimSampleUnconditional } from '../pipelines/sampling.js';
+import { StableDiffusionPipeline } from '../pipelines/stable-diffusion.js';
 import { matmul } from '../ops/matmul.js';
 import { mseLoss } from '../ops/loss.js';
-import { add, mul } from '../ops/elementwise.js';
+import { add, clamp, mul } from '../ops/elementwise.js';
 import { transpose } from '../ops/shape.js';
 import { attributeSpec, type AttributeName, type Attributes } from '../world/attributes.js';
 import { WorldDataset, type Batch } from '../world/dataset.js';
@@ -25,10 +26,12 @@ import { ATTRIBUTE_GROUPS, type AttributeReading } from '../world/attribute-colu
 import { clipAttributeReader, type AttributeReader } from '../diagnosis/attribute-reader.js';
 import { Rng, hashSeed } from '../world/rng.js';
 import { encodePng, tileImages } from '../io/png.js';
-import { defaultTasks, IMAGE_SIZE, tokenizeBatch, type DefaultTask } from './tasks.js';
+import { defaultTasks, folderOf, IMAGE_SIZE, tokenizeBatch, type DefaultTask, type Opener } from './tasks.js';
+import { trainingCaption } from './world-batches.js';
+import { latentDiffusionLoss, neededFolder, WORLD_CLIP, WORLD_SD } from './world-sd.js';
 
 export type Metrics = Record<string, unknown>;
-export type Opener = (name: string) => string | WeightsDir;
+export type { Opener };
 
 /** Where the tests re-check each model: the first FIXED images of its held-out set. */
 export const FIXED = 32;
@@ -297,43 +300,219 @@ export async function evaluateDdpm(
   };
 }
 
-/** Loads and evaluates every shipped default model found under `open`. */
-export async function evaluateDefaults(
-  dir: string,
-  o: { only?: string[]; log?: (s: string) => void; open?: Opener; writeFile?: (name: string, bytes: Uint8Array) => Promise<void> } = {},
-): Promise<Metrics> {
-  const open: Opener = o.open ?? ((name) => `${dir}/${name}`);
-  const tasks = defaultTasks();
+/** Held-out faces in [-1, 1] of a generative task. */
+function pm1HeldOut(seed: number, n = HELD_OUT): WorldDataset {
+  return new WorldDataset({ n, seed: hashSeed(EVAL_SEED, seed), size: IMAGE_SIZE, range: 'pm1' });
+}
+
+/** PSNR in dB of a reconstruction against its original, both in [-1, 1] (peak-to-peak 2: the same as on [0, 1]). */
+function psnr(a: ArrayLike<number>, b: ArrayLike<number>, from: number, len: number): number {
+  let se = 0;
+  for (let i = from; i < from + len; i++) se += (a[i] - b[i]) ** 2;
+  return 10 * Math.log10(4 / Math.max(se / len, 1e-12));
+}
+
+/** Per-attribute share of faces read the same in two readings. */
+function preservation(a: AttributeReading[], b: AttributeReading[]): Record<string, number> {
+  return Object.fromEntries(ATTRIBUTE_GROUPS.map((g) => [g.attribute, round4(a.filter((r, i) => r[g.attribute] === b[i][g.attribute]).length / a.length)]));
+}
+
+/**
+ * world-sd's VAE on held-out faces, as the pipeline uses it (x → latent mean → decoder): mean PSNR of the
+ * reconstructions (clamped to [-1, 1]) and, per attribute, the share of faces the attribute reader reads
+ * the same before and after. `limit` evaluates only the first faces (the tests' fixed batch).
+ */
+export async function evaluateWorldSdVae(
+  vae: AutoencoderKL, reader: AttributeReader, task: DefaultTask, limit?: number,
+): Promise<Metrics & { grid: Uint8Array }> {
+  const ds = pm1HeldOut(task.seed);
+  const n = limit ?? ds.n;
+  const per = 3 * IMAGE_SIZE * IMAGE_SIZE;
+  const scores: number[] = [];
+  const [orig, rec]: AttributeReading[][] = [[], []];
+  const frames: Float32Array[] = [];
+  for (let i = 0; i < n; i += 64) {
+    const b = ds.batch(range(Math.min(64, n - i)).map((k) => i + k));
+    const x = images(b);
+    const y = noGrad(() => tidy(() => clamp(vae.decode(vae.encode(x).mean), -1, 1)));
+    const host = (await y.toArray()) as Float32Array;
+    for (let j = 0; j < b.indices.length; j++) scores.push(psnr(b.images, host, j * per, per));
+    orig.push(...(await reader.read(x)));
+    rec.push(...(await reader.read(y)));
+    const shown = i === 0 ? Math.min(16, b.indices.length) : 0;
+    for (let j = 0; j < shown; j++) frames.push(b.images.slice(j * per, (j + 1) * per), host.slice(j * per, (j + 1) * per));
+    x.dispose();
+    y.dispose();
+  }
+  const mean = (xs: number[]) => round4(xs.reduce((a, v) => a + v, 0) / xs.length);
+  const kept = preservation(orig, rec);
+  const t = tileImages(frames, IMAGE_SIZE, { cols: 8, scale: 2, range: 'pm1' });
+  return {
+    faces: n, psnr: mean(scores), minPsnr: round4(Math.min(...scores)), attributePreservation: kept,
+    minAttributePreservation: Math.min(...Object.values(kept)), scalingFactor: vae.scalingFactor,
+    fixedBatch: { n: FIXED, psnr: mean(scores.slice(0, FIXED)), attributePreservation: preservation(orig.slice(0, FIXED), rec.slice(0, FIXED)) },
+    grid: encodePng(t.rgb, t.width, t.height),
+  };
+}
+
+/** world-sd's denoising loss on a fixed batch (faces, captions, noise, timesteps), through the pipeline: reproducible from the shipped folder. */
+export async function worldSdFixedLoss(pipe: StableDiffusionPipeline, n = 8): Promise<number> {
+  const ds = new WorldDataset({ n, seed: hashSeed(EVAL_SEED, 1), size: IMAGE_SIZE, range: 'pm1' });
+  const rng = new Rng(hashSeed(EVAL_SEED, 5));
+  const captions = ds.attributes.map((a) => trainingCaption(a, rng));
+  const ts = range(n).map(() => rng.int(1000));
+  const alphas = pipe.newScheduler().alphasCumprod;
+  const l = noGrad(() => tidy(() => latentDiffusionLoss(pipe, alphas, images(ds.all()), captions, ts, hashSeed(EVAL_SEED, 3))));
+  const v = await l.item();
+  l.dispose();
+  return v;
+}
+
+export interface TextToImageOptions {
+  /** Samples per prompt (default 4). */
+  samplesPerPrompt?: number;
+  /** DDIM steps (default 25) and guidance scale (default 5). */
+  steps?: number;
+  guidanceScale?: number;
+  /** Only these attributes (default all). */
+  attributes?: readonly string[];
+  seed?: number;
+}
+
+/**
+ * Text-to-image accuracy: for each attribute value, samples of "a face with {value phrase}" (the
+ * zero-shot prompts) and the share the attribute reader reads as that value; per attribute, the mean
+ * over its values. Also a grid of each prompt's first sample (rows: prompts in order).
+ */
+export async function textToImageAccuracy(
+  pipe: StableDiffusionPipeline, reader: AttributeReader, o: TextToImageOptions = {},
+): Promise<Metrics & { grid: Uint8Array }> {
+  const { samplesPerPrompt: k = 4, steps = 25, guidanceScale = 5, seed = EVAL_SEED } = o;
+  const jobs = zeroShotPrompts().filter((g) => !o.attributes || o.attributes.includes(g.attribute))
+    .flatMap((g) => g.prompts.map((prompt, v) => ({ attribute: g.attribute, value: g.values[v], prompt })));
+  const prompts = jobs.flatMap((j) => new Array<string>(k).fill(j.prompt));
+  const readings: AttributeReading[] = [];
+  const frames: Float32Array[] = [];
+  const per = 3 * IMAGE_SIZE * IMAGE_SIZE;
+  for (let i = 0; i < prompts.length; i += 64) {
+    const chunk = prompts.slice(i, i + 64);
+    const x = noGrad(() => tidy(() => {
+      const { latents } = pipe.sample({ prompt: chunk, guidanceScale, steps, seed: hashSeed(seed, i), checkpointSteps: false });
+      return clamp(pipe.decodeLatents(latents), -1, 1);
+    }));
+    readings.push(...(await reader.read(x)));
+    const host = (await x.toArray()) as Float32Array;
+    for (let j = 0; j < chunk.length; j++) if ((i + j) % k === 0) frames.push(host.slice(j * per, (j + 1) * per));
+    x.dispose();
+  }
+  const perValue: Record<string, number> = {};
+  const perAttribute: Record<string, number[]> = {};
+  jobs.forEach((j, q) => {
+    const share = readings.slice(q * k, (q + 1) * k).filter((r) => r[j.attribute] === j.value).length / k;
+    perValue[`${j.attribute}=${String(j.value)}`] = round4(share);
+    (perAttribute[j.attribute] ??= []).push(share);
+  });
+  const accuracy = Object.fromEntries(Object.entries(perAttribute).map(([a, xs]) => [a, round4(xs.reduce((s, v) => s + v, 0) / xs.length)]));
+  const t = tileImages(frames, IMAGE_SIZE, { cols: 8, scale: 2, range: 'pm1' });
+  return {
+    samplesPerPrompt: k, ddimSteps: steps, guidanceScale, prompts: 'a face with {value phrase}',
+    textToImageAccuracy: accuracy, textToImageByValue: perValue, grid: encodePng(t.rgb, t.width, t.height),
+  };
+}
+
+/** world-sd's UNet through its pipeline: the fixed-batch denoising loss and text-to-image accuracy. */
+export async function evaluateWorldSdUnet(
+  pipe: StableDiffusionPipeline, reader: AttributeReader, task: DefaultTask, o: TextToImageOptions = {},
+): Promise<Metrics & { grid: Uint8Array }> {
+  const t2i = await textToImageAccuracy(pipe, reader, { seed: hashSeed(EVAL_SEED, task.seed), ...o });
+  return { ...t2i, fixedBatch: { n: 8, denoisingLoss: round4(await worldSdFixedLoss(pipe)) } };
+}
+
+export interface EvaluateOptions {
+  only?: string[];
+  log?: (s: string) => void;
+  open?: Opener;
+  writeFile?: (name: string, bytes: Uint8Array) => Promise<void>;
+  /** world-sd's text-to-image evaluation (default: 4 samples per prompt, 25 DDIM steps, guidance 5). */
+  textToImage?: TextToImageOptions;
+}
+
+/** Loads and evaluates every shipped default model found under `open` (a task without a shipped folder is skipped unless `only` names it). */
+export async function evaluateDefaults(dir: string, o: EvaluateOptions = {}): Promise<Metrics> {
+  const open: Opener = o.open ?? ((folder) => `${dir}/${folder}`);
   const models: Metrics = {};
-  for (const task of tasks) {
+  for (const task of defaultTasks()) {
     if (o.only && !o.only.includes(task.name)) continue;
-    o.log?.(`evaluating ${task.name}`);
-    let m: Metrics;
-    if (task.kind === 'classifier') m = await withModel(await SmallConvNet.fromPretrained(open(task.name)), (x) => evaluateClassifier(x, task));
-    else if (task.kind === 'multiclass') m = await withModel(await SmallConvNet.fromPretrained(open(task.name)), (x) => evaluateMulticlass(x, task));
-    else if (task.kind === 'keypoints') m = await withModel(await SmallConvNet.fromPretrained(open(task.name)), (x) => evaluateKeypoints(x, task));
-    else if (task.kind === 'segmenter') m = await withModel(await SmallSegmenter.fromPretrained(open(task.name)), (x) => evaluateSegmenter(x, task));
-    else if (task.kind === 'clip') {
-      const loc = open(task.name);
-      const tok = await loadTokenizer(loc);
-      m = await withModel(await CLIPModel.fromPretrained(loc), (x) => evaluateClip(x, tok, task));
-    } else {
-      const clip = await CLIPModel.fromPretrained(open('clip')).catch((e: Error) => {
-        throw new Error(`cflens: evaluating the DDPM needs the world CLIP, whose image tower reads the samples (train it first): ${e.message}`);
-      });
-      clip.eval();
-      const unet = await UNet2DModel.fromPretrained(open(task.name));
-      const r = await evaluateDdpm(unet, new DDIMScheduler(await readJsonFile(open(task.name), 'scheduler_config.json')), clipAttributeReader(clip), task);
-      unet.dispose();
-      clip.dispose();
-      const { grid, ...rest } = r;
-      await o.writeFile?.(`${task.name}/samples.png`, grid);
-      m = rest;
+    if (!o.only && !(await readJsonFile(open(folderOf(task)), 'config.json').then(() => true, () => false))) {
+      o.log?.(`${task.name}: not shipped (no ${folderOf(task)}/config.json): skipped; train it with --only ${task.name}`);
+      continue;
     }
+    o.log?.(`evaluating ${task.name}`);
+    const { grid, ...m } = await evaluateTask(task, open, o);
+    if (grid) await o.writeFile?.(GRIDS[task.kind] ?? `${folderOf(task)}/samples.png`, grid);
     models[task.name] = { kind: task.kind, description: task.description, ...m };
     o.log?.(`  ${JSON.stringify(m)}`);
   }
   return { version: 1, imageSize: IMAGE_SIZE, evalSeed: EVAL_SEED, models };
+}
+
+/** Where each kind's picture goes (default <folder>/samples.png). */
+const GRIDS: Partial<Record<DefaultTask['kind'], string>> = {
+  world_sd_vae: `${WORLD_SD}/reconstructions.png`, world_sd_unet: `${WORLD_SD}/samples.png`,
+};
+
+async function worldReader(open: Opener, forWhat: string): Promise<{ reader: AttributeReader; clip: CLIPModel }> {
+  const clip = await CLIPModel.fromPretrained(await neededFolder(open, WORLD_CLIP, 'clip', forWhat));
+  clip.eval();
+  return { reader: clipAttributeReader(clip), clip };
+}
+
+async function evaluateTask(task: DefaultTask, open: Opener, o: EvaluateOptions): Promise<Metrics & { grid?: Uint8Array }> {
+  const loc = open(folderOf(task));
+  switch (task.kind) {
+    case 'classifier': return withModel(await SmallConvNet.fromPretrained(loc), (x) => evaluateClassifier(x, task));
+    case 'multiclass': return withModel(await SmallConvNet.fromPretrained(loc), (x) => evaluateMulticlass(x, task));
+    case 'keypoints': return withModel(await SmallConvNet.fromPretrained(loc), (x) => evaluateKeypoints(x, task));
+    case 'segmenter': return withModel(await SmallSegmenter.fromPretrained(loc), (x) => evaluateSegmenter(x, task));
+    case 'clip': {
+      const tok = await loadTokenizer(loc);
+      return withModel(await CLIPModel.fromPretrained(loc), (x) => evaluateClip(x, tok, task));
+    }
+    case 'ddpm': {
+      const clip = await CLIPModel.fromPretrained(open('clip')).catch((e: Error) => {
+        throw new Error(`cflens: evaluating the DDPM needs the world CLIP, whose image tower reads the samples (train it first): ${e.message}`);
+      });
+      clip.eval();
+      const unet = await UNet2DModel.fromPretrained(loc);
+      try {
+        return await evaluateDdpm(unet, new DDIMScheduler(await readJsonFile(loc, 'scheduler_config.json')), clipAttributeReader(clip), task);
+      } finally {
+        unet.dispose();
+        clip.dispose();
+      }
+    }
+    case 'world_sd_vae': {
+      const { reader, clip } = await worldReader(open, 'evaluating world_sd_vae (the attribute reader)');
+      try {
+        return await withModel(await AutoencoderKL.fromPretrained(loc), (vae) => evaluateWorldSdVae(vae, reader, task));
+      } finally {
+        clip.dispose();
+      }
+    }
+    case 'world_sd_unet': {
+      const { reader, clip } = await worldReader(open, 'evaluating world_sd_unet (the attribute reader)');
+      try {
+        const pipe = await StableDiffusionPipeline.fromPretrained(open(WORLD_SD));
+        try {
+          return await evaluateWorldSdUnet(pipe, reader, task, o.textToImage);
+        } finally {
+          pipe.dispose();
+        }
+      } finally {
+        clip.dispose();
+      }
+    }
+  }
 }
 
 async function withModel<M extends { eval(): unknown; dispose(): void }>(m: M, f: (m: M) => Promise<Metrics>): Promise<Metrics> {

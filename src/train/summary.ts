@@ -93,5 +93,28 @@ export function defaultsReadme(manifest: { models: Record<string, Metrics> }, re
     ['attribute value', 'in samples (η = 1)', 'in samples (η = 0)', 'in real faces'],
     Object.keys(fs).map((k) => [k, pct(fs[k]), pct(fd[k]), pct(fr[k])]),
   ));
+  out.push(...worldSdSection(get('world_sd_vae'), get('world_sd_unet')));
   return `${out.join('\n')}\n`;
+}
+
+/** world-sd: the VAE's reconstructions and the UNet's text-to-image accuracy (nothing while it is not shipped). */
+function worldSdSection(vae: Record<string, unknown>, unet: Record<string, unknown>): string[] {
+  if (!Object.keys(vae).length && !Object.keys(unet).length) return [];
+  const kept = (vae.attributePreservation ?? {}) as Record<string, number>;
+  const t2i = (unet.textToImageAccuracy ?? {}) as Record<string, number>;
+  const psnr = typeof vae.psnr === 'number' ? `${vae.psnr.toFixed(2)} dB` : '–';
+  return [
+    '', '## world-sd (latent diffusion, `world_sd/`: a diffusers StableDiffusionPipeline folder)', '',
+    `The VAE (32×32×3 ↔ 8×8×4, scaling_factor ${String(vae.scalingFactor ?? '–')}) reconstructs ${String(vae.faces ?? '?')} held-out faces ` +
+    `at a mean PSNR of ${psnr}`,
+    '(`world_sd/reconstructions.png`: originals beside reconstructions). Text-to-image accuracy: for each attribute value,',
+    `${String(unet.samplesPerPrompt ?? '?')} samples of "a face with {value}" (DDIM ${String(unet.ddimSteps ?? '?')} steps, ` +
+    `guidance ${String(unet.guidanceScale ?? '?')}) and the share the attribute reader reads as prompted,`,
+    "averaged over the attribute's values (`world_sd/samples.png`: each prompt's first sample, in order).",
+    '',
+    table(
+      ['attribute', 'read the same after the VAE round trip', 'text-to-image accuracy'],
+      [...new Set([...Object.keys(kept), ...Object.keys(t2i)])].map((a) => [a, pct(kept[a]), pct(t2i[a])]),
+    ),
+  ];
 }

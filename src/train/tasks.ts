@@ -14,6 +14,7 @@ import type { Module } from '../nn/module.js';
 import { CLIPModel, l2normalize, type CLIPConfig } from '../models/clip/clip-model.js';
 import { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import { SmallConvNet, SmallSegmenter } from '../models/small/convnet.js';
+import type { WeightsDir } from '../models/weights-dir.js';
 import { DDIMScheduler } from '../schedulers/ddim.js';
 import { ATTRIBUTES, sampleAttributes, caption } from '../world/attributes.js';
 import { type Batch, type DatasetOptions } from '../world/dataset.js';
@@ -21,11 +22,18 @@ import { MASK_CLASSES, KEYPOINT_NAMES } from '../world/render.js';
 import { ATTRIBUTE_COLUMNS, attributeTargets } from '../world/attribute-columns.js';
 import { Rng, hashSeed } from '../world/rng.js';
 import { learningRate } from './schedule.js';
-import { captionMatches, counterfactualPairs, EpochSampler, freshBatch, trainingCaption } from './world-batches.js';
+import { captionMatches, counterfactualPairs, EpochSampler, freshBatch, IMAGE_SIZE, trainingCaption } from './world-batches.js';
+import { worldSdUnetTask, worldSdVaeTask } from './world-sd.js';
 
-export const IMAGE_SIZE = 32;
+export { IMAGE_SIZE };
 
-export type TaskKind = 'ddpm' | 'clip' | 'classifier' | 'multiclass' | 'keypoints' | 'segmenter';
+export type TaskKind = 'ddpm' | 'clip' | 'classifier' | 'multiclass' | 'keypoints' | 'segmenter' | 'world_sd_vae' | 'world_sd_unet';
+
+/** A shipped folder by its path under the output folder ('clip', 'world_sd/vae'): a path in Node, or a WeightsDir. */
+export type Opener = (folder: string) => string | WeightsDir;
+
+/** Files of shipped folders, by path under the output folder ('world_sd/vae/config.json'). */
+export type ShippedFiles = Record<string, string | Uint8Array>;
 
 export interface BuiltModel {
   model: Module;
@@ -45,14 +53,30 @@ export interface DefaultTask {
   lr: number;
   /** EMA decay of the shipped weights (0: ship the trained weights themselves). */
   ema: number;
-  /** Tasks whose shipped models the evaluation needs. */
+  /** Where the shipped folder goes under the output folder (default: the name), e.g. 'world_sd/vae'. */
+  folder?: string;
+  /** Shipped folders (of tasks trained earlier) that the evaluation needs. */
   evalNeeds?: string[];
+  /** Shipped folders (of tasks trained earlier) that training needs: prepare() loads them. */
+  trainNeeds?: string[];
   build(): BuiltModel;
+  /** Loads what the loss needs besides the model (frozen models of earlier tasks); awaited before the first step. */
+  prepare?(open: Opener): Promise<void>;
+  /** Frees what prepare() loaded. */
+  release?(): void;
+  /**
+   * Files to ship beyond config.json, the weights and BuiltModel.files (given, by path under the output
+   * folder): it may replace them (a config completed from the weights) or add sibling files.
+   */
+  exportFiles?(files: ShippedFiles, open: Opener): Promise<ShippedFiles>;
   /** The loss of training step `step` of `steps` (graph recorded; the runner calls backward). */
   loss(model: Module, step: number, steps: number): Tensor;
   /** The learning rate of a step, where the task schedules its own (default: warm-up + cosine of lr). */
   learningRate?(step: number, steps: number): number;
 }
+
+/** The task's shipped folder under the output folder. */
+export const folderOf = (task: DefaultTask): string => task.folder ?? task.name;
 
 const images = (b: Batch) => fromArray(b.images, [b.size ? b.indices.length : 0, 3, b.size, b.size]);
 
@@ -305,7 +329,10 @@ function clipTask(seed: number): DefaultTask {
   };
 }
 
-/** All default models, in training order (CLIP before the DDPM: its image tower reads the DDPM's samples). */
+/**
+ * All default models, in training order (CLIP before the DDPM: its image tower reads the DDPM's samples;
+ * CLIP and world-sd's VAE before its UNet, which trains on both).
+ */
 export function defaultTasks(): DefaultTask[] {
   return [
     classifierTask(
@@ -323,5 +350,7 @@ export function defaultTasks(): DefaultTask[] {
     segmenterTask(106),
     clipTask(108),
     ddpmTask(109),
+    worldSdVaeTask(110),
+    worldSdUnetTask(111),
   ];
 }

@@ -5,11 +5,10 @@ import { keep, tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { backward } from '../autograd/engine.js';
 import { clone } from '../ops/shape.js';
-import { add, mul } from '../ops/elementwise.js';
 import type { Module } from '../nn/module.js';
-import type { Optimizer } from '../nn/optim.js';
+import { emaUpdate, type Optimizer } from '../nn/optim.js';
 import { checkpointBytes, restoreCheckpoint, restoreWeights, weightsBytes, type TrainState } from './checkpoint.js';
-import { optimizerFor, type DefaultTask } from './tasks.js';
+import { optimizerFor, type DefaultTask, type Opener } from './tasks.js';
 import { taskLearningRate } from './schedule.js';
 
 /** Where checkpoints live (a folder in Node, anything with bytes in a browser). */
@@ -41,6 +40,8 @@ export interface TrainOptions {
    * rate, configuration or code). Without it such a checkpoint is refused, both identities shown.
    */
   resumeMismatch?: boolean;
+  /** The shipped folders of earlier tasks, for a task that trains on them (task.trainNeeds). */
+  open?: Opener;
 }
 
 /** What makes two runs the same run: a checkpoint is resumed only by the run that made it. */
@@ -109,6 +110,18 @@ function copyInto(dst: Tensor, src: Tensor): void {
 /** Trains `task` to its last step, resuming from the store's checkpoint when there is one. */
 export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promise<TrainResult> {
   const steps = o.steps ?? task.steps;
+  if (task.prepare) {
+    if (!o.open) throw new Error(`cflens: training ${task.name} needs the shipped folders ${task.trainNeeds?.join(', ') ?? ''}: pass open (where they are)`);
+    await task.prepare(o.open);
+  }
+  try {
+    return await trainPrepared(task, steps, o);
+  } finally {
+    task.release?.();
+  }
+}
+
+async function trainPrepared(task: DefaultTask, steps: number, o: TrainOptions): Promise<TrainResult> {
   const built = task.build();
   const model = built.model;
   model.train();
@@ -141,13 +154,7 @@ export async function trainTask(task: DefaultTask, o: TrainOptions = {}): Promis
     });
     opt.step();
     opt.zeroGrad();
-    if (ema.length) {
-      noGrad(() => params.forEach((p, i) => {
-        const r = tidy(() => add(mul(ema[i], task.ema), mul(p, 1 - task.ema)));
-        copyInto(ema[i], r);
-        r.dispose();
-      }));
-    }
+    if (ema.length) emaUpdate(ema, params, task.ema);
     const value = await loss.item();
     loss.dispose();
     if (!Number.isFinite(value)) {

@@ -5,6 +5,9 @@ import { WorldDataset, type Batch, type DatasetOptions } from '../world/dataset.
 import { Rng, hashSeed } from '../world/rng.js';
 import { otherValue } from '../world/counterfactual.js';
 
+/** The side of the world images every default model is trained on. */
+export const IMAGE_SIZE = 32;
+
 /** Epoch-wise reshuffled batches of a fixed dataset. */
 export class EpochSampler {
   readonly dataset: WorldDataset;
