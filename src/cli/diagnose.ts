@@ -12,9 +12,41 @@ import { requireWorkingAdapter } from './doctor.js';
 import { compileProgress } from './progress.js';
 import { startRun } from './run-dir.js';
 
-export interface DiagnoseArgs { target: string; models: string; out: string; faces: number; counterfactuals: number; iterations: number; seed: number }
+export type DiagnoseMethod = 'umo' | 'zoom' | 'exact';
+
+export interface DiagnoseArgs {
+  method: DiagnoseMethod;
+  target: string;
+  models: string;
+  out: string;
+  faces: number;
+  /** exact: generative counterfactuals to make; umo: edit directions (k). */
+  counterfactuals: number;
+  k: number;
+  /** exact: latent search steps; umo: passes over the faces; zoom: weight steps. */
+  iterations: number;
+  batch: number;
+  seed: number;
+  /** umo / zoom: 'ddpm', 'world_sd' or a diffusers folder; its DDIM steps and how many are inverted. */
+  generator: string;
+  steps: number;
+  invertSteps: number;
+  bank?: string;
+  attributes?: string;
+  /** zoom: Adam steps of each attribute's direction (learned once per generator and phrase, then cached). */
+  directionSteps?: number;
+  /** zoom: where the learned directions are cached (default .cache/zoom-directions). */
+  directionCache?: string;
+}
 
 export async function diagnose(a: DiagnoseArgs): Promise<string> {
+  if (a.method === 'umo') return (await import('./diagnose-umo.js')).diagnoseUmoCommand(a);
+  if (a.method === 'zoom') return (await import('./diagnose-zoom.js')).diagnoseZoomCommand(a);
+  return diagnoseExact(a);
+}
+
+/** The exact-oracle diagnosis with generative counterfactuals from the DDPM (the world's ground truth). */
+async function diagnoseExact(a: DiagnoseArgs): Promise<string> {
   const t0 = performance.now();
   const run = await startRun(a.out, a.target);
   const dir = (name: string) => join(a.models, name);

@@ -11,11 +11,17 @@ commands:
                     convert a .pth / .bin / .safetensors file or a diffusers/transformers folder
                     (--force: allow writing over the input itself; --max-bytes: allow an output
                     larger than 8× the input + 256 MiB, e.g. from tensors sharing storage)
-  diagnose [--target smile_blond] [--models models/defaults] [--out cflens-report]
-           [--faces 64] [--counterfactuals 4] [--iterations 8] [--seed 0]
-                    diagnose a default target model on the synthetic world: attribute sensitivities
-                    from exact counterfactuals, generative counterfactuals from the default DDPM;
-                    each run writes <out>/runs/<id>/ and points <out>/latest at it
+  diagnose [--method exact|umo|zoom] [--target smile_blond|<folder>] [--models models/defaults]
+           [--out cflens-report] [--faces N] [--seed 0]
+           exact: [--counterfactuals 4] [--iterations 8]
+           umo:   [--k 4] [--iterations 6] [--batch 8] [--generator ddpm|world_sd|<folder>]
+                  [--steps 10] [--invert-steps 4] [--bank file.json | --attributes "a,b,c"]
+           zoom:  [--iterations 5] [--direction-steps 8] [--generator …] [--bank … | --attributes …]
+                    diagnose a target model on the synthetic world. exact: attribute sensitivities
+                    from exact counterfactuals (the world's oracle) and generative counterfactuals
+                    from the DDPM; umo: UMO's unsupervised edit directions in the generator's h-space,
+                    named through CLIP and the bank; zoom: ZOOM's sensitivity histogram over the
+                    bank's attributes. Each run writes <out>/runs/<id>/ and points <out>/latest at it
   help              this text
 
 environment:
@@ -53,14 +59,23 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'diagnose': {
       const p = parseCommand('diagnose', rest, {
+        method: { type: 'string', choices: ['exact', 'umo', 'zoom'] },
         target: { type: 'string' }, models: { type: 'string' }, out: { type: 'string' },
         faces: { type: 'string', min: 1 }, counterfactuals: { type: 'string', min: 0 }, iterations: { type: 'string', min: 1 },
-        seed: { type: 'string', min: 0 },
+        seed: { type: 'string', min: 0 }, k: { type: 'string', min: 1 }, batch: { type: 'string', min: 1 }, generator: { type: 'string' },
+        steps: { type: 'string', min: 2 }, 'invert-steps': { type: 'string', min: 1 }, bank: { type: 'string' }, attributes: { type: 'string' },
+        'direction-steps': { type: 'string', min: 1 },
       });
+      const method = strOf(p, 'method', 'exact') as 'exact' | 'umo' | 'zoom';
+      const per = { exact: { faces: 64, iterations: 8 }, umo: { faces: 16, iterations: 6 }, zoom: { faces: 8, iterations: 5 } }[method];
       const { diagnose } = await import('./diagnose.js');
       console.log(await diagnose({
-        target: strOf(p, 'target', 'smile_blond'), models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-report'),
-        faces: intOf(p, 'faces', 64), counterfactuals: intOf(p, 'counterfactuals', 4), iterations: intOf(p, 'iterations', 8), seed: intOf(p, 'seed', 0),
+        method, target: strOf(p, 'target', 'smile_blond'), models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-report'),
+        faces: intOf(p, 'faces', per.faces), counterfactuals: intOf(p, 'counterfactuals', 4), iterations: intOf(p, 'iterations', per.iterations),
+        seed: intOf(p, 'seed', 0), k: intOf(p, 'k', 4), batch: intOf(p, 'batch', 8), generator: strOf(p, 'generator', 'ddpm'),
+        steps: intOf(p, 'steps', 10), invertSteps: intOf(p, 'invert-steps', 4),
+        bank: p.values.bank as string | undefined, attributes: p.values.attributes as string | undefined,
+        directionSteps: intOf(p, 'direction-steps', 8),
       }));
       return 0;
     }

@@ -18,3 +18,19 @@ export function compileProgress(print: (line: string) => void, o: { after?: numb
     }
   };
 }
+
+/**
+ * A progress printer for loops that report "… 3/10 …": each line gets the elapsed time and an ETA from
+ * the pace so far (lines without a count are printed as they are).
+ */
+export function etaLog(print: (line: string) => void, now = () => performance.now()): (line: string) => void {
+  const start = now();
+  const fmt = (ms: number) => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(0)}s`);
+  return (line) => {
+    const m = /(\d+)\/(\d+)/.exec(line);
+    const done = m ? Number(m[1]) : 0;
+    const total = m ? Number(m[2]) : 0;
+    const elapsed = now() - start;
+    print(done > 0 && total >= done ? `${line} (elapsed ${fmt(elapsed)}, eta ${fmt((elapsed / done) * (total - done))})` : line);
+  };
+}

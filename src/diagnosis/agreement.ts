@@ -35,3 +35,24 @@ export function rankOf(scores: Readonly<Record<string, number>>, name: string): 
   if (!(name in scores)) throw new Error(`cflens: rankOf: ${name} has no score (scored: ${Object.keys(scores).join(', ')})`);
   return 1 + Object.values(scores).filter((v) => v > scores[name]).length;
 }
+
+export interface OracleComparison {
+  /** The exact oracle's sensitivities (mean |Δp| per attribute), most sensitive first. */
+  oracle: ReadonlyArray<{ attribute: string; meanAbsDelta: number; flipRate: number }>;
+  /** Spearman's ρ between the method's scores and the oracle's over the attributes both score. */
+  spearman: number;
+  /** The planted shortcut's attribute and its rank among the method's scores: 1 + the attributes scored higher or tied (1 = alone first). */
+  planted: string | null;
+  plantedRank: number | null;
+}
+
+/** A method's attribute scores against the exact oracle; `spurious` as a config names it ('hair_color=blond'). */
+export function compareWithOracle(
+  scores: Readonly<Record<string, number>>, oracle: OracleComparison['oracle'], spurious: string | null,
+): OracleComparison {
+  const shared = oracle.filter((s) => s.attribute in scores);
+  const rho = shared.length >= 2 ? spearman(shared.map((s) => scores[s.attribute]), shared.map((s) => s.meanAbsDelta)) : NaN;
+  const planted = spurious ? spurious.split('=')[0] : null;
+  const rank = planted && planted in scores ? Object.entries(scores).filter(([k, v]) => k !== planted && v >= scores[planted]).length + 1 : null;
+  return { oracle, spearman: rho, planted, plantedRank: rank };
+}

@@ -121,7 +121,7 @@ function requireFinite(values: ArrayLike<number>, what: string): void {
 }
 
 /** p(class 1) of the target for images in [0, 1]. */
-async function probs(o: WorldDiagnosisOptions, images: Float32Array, n: number, size: number): Promise<number[]> {
+export async function targetProbs(o: Pick<WorldDiagnosisOptions, 'target' | 'names'>, images: Float32Array, n: number, size: number): Promise<number[]> {
   const p = await host(noGrad(() => tidy(() => softmax(o.target.forward(fromArray(images, [n, 3, size, size])), 1))));
   requireFinite(p, `the target classifier${o.names?.target ? ` (${o.names.target})` : ''}`);
   return Array.from({ length: n }, (_, i) => p[2 * i + 1]);
@@ -136,7 +136,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
     label: o.label, spurious: o.spurious ?? undefined, n: o.faces ?? 64, balanced: Boolean(o.spurious), seed: hashSeed(seed, 0xd1a9), size,
   });
   const all = ds.all();
-  const p0 = await probs(o, all.images, ds.n, size);
+  const p0 = await targetProbs(o, all.images, ds.n, size);
   const correct = p0.map((p, i) => (p > 0.5 ? 1 : 0) === ds.labels[i]);
   const conflicting = o.spurious ? [...ds.cell('1,0'), ...ds.cell('0,1')] : [];
   const heldOut = {
@@ -147,22 +147,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
   log(`held-out accuracy ${(100 * heldOut.accuracy).toFixed(1)}%, bias-conflicting ${(100 * heldOut.conflictingAccuracy).toFixed(1)}% (${ds.n} faces)`);
 
   // 1. Exact counterfactuals, one attribute at a time.
-  const sensitivity: AttributeSensitivity[] = [];
-  for (const spec of ATTRIBUTES) {
-    const rng = new Rng(hashSeed(seed, spec.name.length, 17));
-    const imgs = new Float32Array(all.images.length);
-    const per = 3 * size * size;
-    for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, otherValue(ds.attributes[i], spec.name, rng)).image, i * per);
-    const p1 = await probs(o, imgs, ds.n, size);
-    let flips = 0;
-    let delta = 0;
-    for (let i = 0; i < ds.n; i++) {
-      if ((p0[i] > 0.5) !== (p1[i] > 0.5)) flips++;
-      delta += Math.abs(p1[i] - p0[i]);
-    }
-    sensitivity.push({ attribute: spec.name, flipRate: flips / ds.n, meanAbsDelta: delta / ds.n });
-  }
-  sensitivity.sort((a, b) => b.meanAbsDelta - a.meanAbsDelta);
+  const sensitivity = await exactSensitivity(o, ds, p0, seed, size);
   log(`most sensitive to: ${sensitivity.slice(0, 3).map((s) => `${s.attribute} (flips ${(100 * s.flipRate).toFixed(0)}%)`).join(', ')}`);
 
   // 2. Generative counterfactuals of the first faces (bias-conflicting ones first when there are).
@@ -176,6 +161,31 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
     label: o.label, spurious: o.spurious ?? null, heldOut, sensitivity, counterfactuals, changedCounts,
     flipped: counterfactuals.filter((c) => c.flipped).length,
   };
+}
+
+/**
+ * The exact oracle: every attribute of the faces of `ds` changed alone by the renderer, the target's flip
+ * rate and mean |Δ p(class 1)| per attribute (p0: p(class 1) of the faces), most sensitive first.
+ */
+export async function exactSensitivity(
+  o: Pick<WorldDiagnosisOptions, 'target' | 'names'>, ds: WorldDataset, p0: readonly number[], seed: number, size: number,
+): Promise<AttributeSensitivity[]> {
+  const sensitivity: AttributeSensitivity[] = [];
+  const per = 3 * size * size;
+  for (const spec of ATTRIBUTES) {
+    const rng = new Rng(hashSeed(seed, spec.name.length, 17));
+    const imgs = new Float32Array(ds.n * per);
+    for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, otherValue(ds.attributes[i], spec.name, rng)).image, i * per);
+    const p1 = await targetProbs(o, imgs, ds.n, size);
+    let flips = 0;
+    let delta = 0;
+    for (let i = 0; i < ds.n; i++) {
+      if ((p0[i] > 0.5) !== (p1[i] > 0.5)) flips++;
+      delta += Math.abs(p1[i] - p0[i]);
+    }
+    sensitivity.push({ attribute: spec.name, flipRate: flips / ds.n, meanAbsDelta: delta / ds.n });
+  }
+  return sensitivity.sort((a, b) => b.meanAbsDelta - a.meanAbsDelta);
 }
 
 /** The DDIM timesteps of the search: `down` inverts x0 to t_start, `up` decodes back to t = 0. */
@@ -260,8 +270,8 @@ async function generativeCounterfactuals(
   const ah = await host(after01);
   requireFinite(bh, `the DDPM${o.names?.unet ? ` (${o.names.unet})` : ''}`);
   requireFinite(ah, `the DDPM${o.names?.unet ? ` (${o.names.unet})` : ''}`);
-  const pB = await probs(o, bh, n, size);
-  const pA = await probs(o, ah, n, size);
+  const pB = await targetProbs(o, bh, n, size);
+  const pA = await targetProbs(o, ah, n, size);
   const read = async (imgs01: Float32Array) => {
     const r = await host(noGrad(() => tidy(() => o.reader.logits(fromArray(imgs01.map((v) => 2 * v - 1), [n, 3, size, size])))));
     requireFinite(r, `the attribute reader (${o.reader.name}${o.names?.reader ? `, ${o.names.reader}` : ''})`);

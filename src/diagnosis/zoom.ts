@@ -22,6 +22,7 @@ import { sum } from '../ops/reduce.js';
 import { concat, narrow, reshape } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
 import { clipConsistencyLoss } from './clip-regularizer.js';
+import { readItems } from './readback.js';
 import type { HSpaceGenerator } from './generators.js';
 import { pickGoals, type DiagnosisTarget } from './targets.js';
 
@@ -48,6 +49,8 @@ export interface ZoomOptions {
   clip?: { model: CLIPModel; prompts: Tensor };
   /** Images per optimisation batch (default 8). */
   batchSize?: number;
+  /** Also read back every image's original, unedited decoding and counterfactual (for reports). */
+  keepImages?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -59,6 +62,8 @@ export interface ZoomRun {
   flipped: boolean[];
   progress: number[];
   ssim: number[];
+  /** With keepImages: [3, H, W] in [-1, 1] per image. */
+  images?: { original: Float32Array; reconstruction: Float32Array; edited: Float32Array }[];
 }
 
 export interface ZoomSensitivity {
@@ -133,6 +138,12 @@ export async function zoomCounterfactuals(o: ZoomOptions, attrs: readonly number
       run.ssim.push(await v.item());
       v.dispose();
     }
+    if (o.keepImages) {
+      const recon = keep(noGrad(() => gen.decode(zb, null)));
+      const [orig, rec, ed] = [await readItems(xb), await readItems(recon), await readItems(edited)];
+      (run.images ??= []).push(...orig.map((original, i) => ({ original, reconstruction: rec[i], edited: ed[i] })));
+      recon.dispose();
+    }
     const wv = Array.from(await w.toArray());
     for (let i = 0; i < ids.length; i++) run.weights.push(wv.slice(i * K, (i + 1) * K));
     for (const t of [zb, xb, w, edited, out]) t.dispose();
@@ -143,10 +154,11 @@ export async function zoomCounterfactuals(o: ZoomOptions, attrs: readonly number
 }
 
 /** Each attribute alone: the sensitivity histogram. */
-export async function zoomSensitivity(o: ZoomOptions): Promise<ZoomSensitivity[]> {
+export async function zoomSensitivity(o: ZoomOptions, onAttribute?: (done: number, total: number) => void): Promise<ZoomSensitivity[]> {
   const out: ZoomSensitivity[] = [];
   for (let i = 0; i < o.directions.length; i++) {
     const r = await zoomCounterfactuals(o, [i]);
+    onAttribute?.(i + 1, o.directions.length);
     out.push({
       attribute: o.directions[i].attribute, sensitivity: Math.max(0, mean(r.progress)), share: 0, flipRate: mean(r.flipped.map(Number)),
       meanAbsWeight: mean(r.weights.map((w) => Math.abs(w[0]))), meanSsim: mean(r.ssim),

@@ -1,0 +1,85 @@
+// cflens diagnose --method umo: UMO's edit search on world faces, its edits named through the bank,
+// compared with the exact oracle where the target is a world classifier; written as a report folder.
+import { join } from 'node:path';
+import { initGpu } from '../gpu/index.js';
+import { fromArray } from '../ops/creation.js';
+import { compareWithOracle, type OracleComparison } from '../diagnosis/agreement.js';
+import { diagnoseUmo } from '../diagnosis/umo-diagnosis.js';
+import { exactSensitivity, targetProbs } from '../diagnosis/world-diagnosis.js';
+import { umoReport } from '../report/method-report.js';
+import { WorldDataset } from '../world/dataset.js';
+import { hashSeed } from '../world/rng.js';
+import { requireWorkingAdapter } from './doctor.js';
+import { bankPhrases } from '../diagnosis/bank.js';
+import { labelPrompts, loadBank, loadClip, loadGenerator, loadTarget, type LoadedTarget } from './diagnosis-setup.js';
+import { etaLog } from './progress.js';
+import { startRun } from './run-dir.js';
+import type { DiagnoseArgs } from './diagnose.js';
+
+const SIZE = 32;
+
+/** World faces to explain: balanced over label × shortcut cells where the target has both (bias-conflicting ones included). */
+export function worldFaces(t: LoadedTarget, n: number, seed: number, range: '01' | 'pm1'): WorldDataset {
+  const biased = Boolean(t.label && t.spurious);
+  return new WorldDataset({
+    label: t.label ?? undefined, spurious: biased ? t.spurious ?? undefined : undefined, balanced: biased, n, seed: hashSeed(seed, 0xd1a9), size: SIZE, range,
+  });
+}
+
+/**
+ * The exact oracle of a binary world classifier on the same faces; null for other targets. Scores keyed
+ * by a phrase of the world's bank ('blond hair', from --attributes) count for its attribute (hair_color).
+ */
+export async function oracleFor(t: LoadedTarget, a: DiagnoseArgs, phraseScores: Record<string, number>): Promise<OracleComparison | null> {
+  if (!t.label || t.target.kind !== 'classes') return null;
+  const world = await loadBank({});
+  const groupOf = new Map(bankPhrases(world).map((p) => [p.phrase, p.group]));
+  const scores: Record<string, number> = {};
+  for (const [k, v] of Object.entries(phraseScores)) {
+    const key = groupOf.get(k) ?? k;
+    scores[key] = Math.max(scores[key] ?? 0, v);
+  }
+  const ds = worldFaces(t, a.faces, a.seed, '01');
+  const o = { target: t.module as never, names: { target: t.folder } };
+  const p0 = await targetProbs(o, ds.all().images, ds.n, SIZE);
+  return compareWithOracle(scores, await exactSensitivity(o, ds, p0, a.seed, SIZE), t.spurious);
+}
+
+export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
+  const t0 = performance.now();
+  const run = await startRun(a.out, `umo-${a.target}`);
+  const ctx = await initGpu();
+  await requireWorkingAdapter(ctx);
+  const t = await loadTarget(a.models, a.target);
+  const gen = await loadGenerator(a.models, a.generator, { steps: a.steps, invertSteps: a.invertSteps });
+  const clip = await loadClip(a.models);
+  const bank = await loadBank(a);
+  const prompts = labelPrompts(clip, t.label);
+  const ds = worldFaces(t, a.faces, a.seed, 'pm1');
+  const images = fromArray(ds.all().images, [ds.n, 3, SIZE, SIZE]);
+  const log = etaLog((m) => console.log(`  ${m}`));
+  const d = await diagnoseUmo({
+    generator: gen.generator, target: t.target, images, clip: clip.clip, tokenize: clip.tokenize, bank, labelPrompts: prompts ?? undefined,
+    k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, onProgress: log,
+  });
+  const oracle = await oracleFor(t, a, d.scores);
+  const config = {
+    faces: a.faces, k: a.k, iterations: a.iterations, batch: a.batch, seed: a.seed, steps: a.steps, invertSteps: a.invertSteps, bank: bank.name,
+  };
+  const files = umoReport(d, { method: 'umo', target: t.folder, generator: gen.name, config, elapsedMs: performance.now() - t0, size: SIZE }, oracle);
+  for (const [name, body] of Object.entries(files)) await run.write(name, body);
+  const latest = await run.publish();
+  images.dispose();
+  prompts?.dispose();
+  for (const m of [t.module, clip.clip]) m.dispose();
+  gen.dispose();
+  const top = d.ranking.slice(0, 5).map((k) => `  ${k.padEnd(20)} ${d.scores[k].toFixed(3)}`).join('\n');
+  return [
+    `${t.folder}: UMO with ${d.edits.length} edits through ${gen.name} flips ${(100 * d.flipRate).toFixed(0)}% of ${ds.n} faces`,
+    'attributes it is most sensitive to (effect × S_sim):',
+    top,
+    ...(oracle ? [`agreement with the exact oracle: Spearman ${oracle.spearman.toFixed(2)}` +
+      `${oracle.planted ? `; planted '${oracle.planted}' ranked ${oracle.plantedRank}` : ''}`] : []),
+    `report: ${join(latest, 'report.html')} (+ report.json, pairs.png; this run: ${run.path})`,
+  ].join('\n');
+}
