@@ -1,5 +1,7 @@
 // npm run train:defaults [-- --only ddpm,clip] [--skip ...] [--out models/defaults] [--no-eval] [--eval-only]
-// [--steps N (smoke runs)] [--checkpoints .cache/train] [--continue DIR] [--resume-mismatch]
+// [--steps N (smoke runs)] [--until N] [--checkpoints .cache/train] [--continue DIR] [--resume-mismatch]
+// --until N: stop after step N (checkpointed; the learning-rate schedule still spans all steps) and ship
+// the weights reached, which a later run resumes from the checkpoint or continues (--continue).
 // [--sd-samples N (world_sd_unet's text-to-image evaluation: samples per prompt, default 4)]
 // --continue DIR: start each model from DIR/<folder>/model.safetensors (e.g. models/defaults: train the
 // shipped models further, --steps more steps with a fresh optimiser and learning-rate schedule); its
@@ -66,7 +68,8 @@ async function shippedRun(from: string, task: DefaultTask): Promise<{ init: { na
 async function main(): Promise<void> {
   parsed = parseCommand('train:defaults', process.argv.slice(2), {
     only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' }, 'no-eval': { type: 'boolean' }, 'eval-only': { type: 'boolean' },
-    steps: { type: 'string', min: 0 }, checkpoints: { type: 'string' }, continue: { type: 'string' }, 'resume-mismatch': { type: 'boolean' },
+    steps: { type: 'string', min: 0 }, until: { type: 'string', min: 1 }, checkpoints: { type: 'string' }, continue: { type: 'string' },
+    'resume-mismatch': { type: 'boolean' },
     'sd-samples': { type: 'string', min: 1 },
   });
   const out = arg('out') ?? 'models/defaults';
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
         init,
         open,
         steps: arg('steps') ? Number(arg('steps')) : undefined,
+        until: arg('until') ? Number(arg('until')) : undefined,
         resumeMismatch: flag('resume-mismatch'),
         onProgress: (p) => {
           if (p.step === p.steps || performance.now() - last > 10_000) {
