@@ -18,3 +18,5 @@ export { bankDirections, imageEmbeddings, matchEdits, type EditMatch, type Ranke
 export { rankOf, ranks, spearman } from './agreement.js';
 export { learnDirection, type DirectionOptions, type LearnedDirection } from './zoom-directions.js';
 export { zoomCounterfactuals, zoomFlipRates, zoomSensitivity, type ZoomDirection, type ZoomOptions, type ZoomRun, type ZoomSensitivity } from './zoom.js';
+export { accuracy, flipResistance, harden, type FlipResistance, type HardenOptions } from './harden.js';
+export { attributeScores, diagnoseUmo, type UmoDiagnosis, type UmoDiagnosisOptions, type UmoEdit } from './umo-diagnosis.js';

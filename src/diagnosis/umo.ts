@@ -59,7 +59,7 @@ export interface UmoResult {
 const pick = pickGoals;
 
 /** L_target of each image of a batch under one edit (no gradient). */
-async function perImageLoss(o: UmoOptions, z: Tensor, delta: Tensor, goal: TargetGoal): Promise<number[]> {
+async function perImageLoss(o: Pick<UmoOptions, 'target' | 'generator'>, z: Tensor, delta: Tensor, goal: TargetGoal): Promise<number[]> {
   const out = keep(noGrad(() => tidy(() => o.target.forward(o.generator.decode(z, delta)))));
   const losses: number[] = [];
   for (let n = 0; n < z.shape[0]; n++) {
@@ -71,8 +71,8 @@ async function perImageLoss(o: UmoOptions, z: Tensor, delta: Tensor, goal: Targe
   return losses;
 }
 
-/** Winner-take-all: each image's best edit by L_target. */
-async function assign(o: UmoOptions, z: Tensor, directions: Tensor[], goal: TargetGoal): Promise<number[]> {
+/** Winner-take-all: each image's best edit by L_target (latents z of the images, their goals). */
+export async function assignEdits(o: Pick<UmoOptions, 'target' | 'generator'>, z: Tensor, directions: readonly Tensor[], goal: TargetGoal): Promise<number[]> {
   const per: number[][] = [];
   for (const d of directions) per.push(await perImageLoss(o, z, d, goal));
   return Array.from({ length: z.shape[0] }, (_, n) => per.reduce((best, l, j) => (l[n] < per[best][n] ? j : best), 0));
@@ -103,7 +103,7 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
     for (let b0 = 0; b0 < N; b0 += B) {
       const ids = Array.from({ length: Math.min(B, N - b0) }, (_, i) => b0 + i);
       const zb = keep(tidy(() => indexSelect(z, 0, ids)));
-      const winners = await assign(o, zb, directions, pick(goal, ids));
+      const winners = await assignEdits(o, zb, directions, pick(goal, ids));
       for (let j = 0; j < k; j++) {
         const mine = winners.flatMap((w, i) => (w === j ? [i] : []));
         if (!mine.length) continue;
@@ -132,7 +132,7 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
     history.push(entry);
     log(`umo ${it + 1}/${o.iterations ?? 10}: images per edit ${count.join(' ')}, L_target ${entry.targetLoss.map((v) => v.toFixed(3)).join(' ')}`);
   }
-  const assignment = await assign(o, z, directions, goal);
+  const assignment = await assignEdits(o, z, directions, goal);
   const flipped = new Array<boolean>(N).fill(false);
   for (let j = 0; j < k; j++) {
     const mine = assignment.flatMap((w, i) => (w === j ? [i] : []));
