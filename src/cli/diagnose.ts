@@ -1,5 +1,7 @@
 // cflens diagnose: the world diagnosis of one default target model, written as a report folder.
+import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/node/atomic-write.js';
 import { initGpu, precompile } from '../gpu/index.js';
 import { CLIPModel, SmallConvNet, UNet2DModel } from '../models/index.js';
 import { DDIMScheduler } from '../schedulers/index.js';
@@ -37,6 +39,28 @@ export interface DiagnoseArgs {
   directionSteps?: number;
   /** zoom: where the learned directions are cached (default .cache/zoom-directions). */
   directionCache?: string;
+}
+
+/**
+ * One run per seed (umo / zoom), then the agreement with the oracle per seed: the planted attribute's
+ * rank and Spearman's ρ, and how many seeds rank the planted attribute first (validation-<method>.json).
+ */
+export async function diagnoseSeeds(a: DiagnoseArgs, seeds: readonly number[]): Promise<string> {
+  const rows: { seed: number; plantedRank: number | null; spearman: number | null; report: string }[] = [];
+  for (const seed of seeds) {
+    console.log(`seed ${seed} (${rows.length + 1}/${seeds.length})`);
+    console.log(await diagnose({ ...a, seed }));
+    const latest = join(a.out, 'latest');
+    const r = JSON.parse(await readFile(join(latest, 'report.json'), 'utf8')) as { oracle?: { plantedRank: number | null; spearman: number } | null };
+    rows.push({ seed, plantedRank: r.oracle?.plantedRank ?? null, spearman: r.oracle?.spearman ?? null, report: await realpath(latest) });
+  }
+  const first = rows.filter((r) => r.plantedRank === 1).length;
+  const file = join(a.out, `validation-${a.method}-${a.target.replace(/[^\w.-]+/g, '_')}.json`);
+  await writeFileAtomic(file, `${JSON.stringify({ method: a.method, target: a.target, generator: a.generator, seeds: rows, plantedFirst: first }, null, 1)}\n`);
+  return [
+    ...rows.map((r) => `seed ${r.seed}: planted rank ${r.plantedRank ?? 'n/a'}, Spearman ${r.spearman === null ? 'n/a' : r.spearman.toFixed(2)}`),
+    `planted attribute first in ${first} of ${rows.length} seeds; ${file}`,
+  ].join('\n');
 }
 
 export async function diagnose(a: DiagnoseArgs): Promise<string> {

@@ -12,7 +12,7 @@ commands:
                     (--force: allow writing over the input itself; --max-bytes: allow an output
                     larger than 8× the input + 256 MiB, e.g. from tensors sharing storage)
   diagnose [--method exact|umo|zoom] [--target smile_blond|<folder>] [--models models/defaults]
-           [--out cflens-report] [--faces N] [--seed 0]
+           [--out cflens-report] [--faces N] [--seed 0 | --seeds 0,1,2,3,4]
            exact: [--counterfactuals 4] [--iterations 8]
            umo:   [--k 4] [--iterations 6] [--batch 8] [--generator ddpm|world_sd|<folder>]
                   [--steps 10] [--invert-steps 4] [--bank file.json | --attributes "a,b,c"]
@@ -21,7 +21,9 @@ commands:
                     from exact counterfactuals (the world's oracle) and generative counterfactuals
                     from the DDPM; umo: UMO's unsupervised edit directions in the generator's h-space,
                     named through CLIP and the bank; zoom: ZOOM's sensitivity histogram over the
-                    bank's attributes. Each run writes <out>/runs/<id>/ and points <out>/latest at it
+                    bank's attributes. Each run writes <out>/runs/<id>/ and points <out>/latest at it;
+                    --seeds runs one per seed and writes the agreement with the oracle per seed to
+                    <out>/validation-<method>-<target>.json
   harden [--target smile_blond|<folder>] [--method umo|zoom] [--steps 50] [--batch 16] [--faces 64]
          [--attack 100] [--lr 1e-4] [--generator ddpm|world_sd|<folder>] [--out cflens-harden]
                     counterfactual training of a world classifier: fine-tunes it on an even mix of its
@@ -70,12 +72,17 @@ async function main(argv: string[]): Promise<number> {
         faces: { type: 'string', min: 1 }, counterfactuals: { type: 'string', min: 0 }, iterations: { type: 'string', min: 1 },
         seed: { type: 'string', min: 0 }, k: { type: 'string', min: 1 }, batch: { type: 'string', min: 1 }, generator: { type: 'string' },
         steps: { type: 'string', min: 2 }, 'invert-steps': { type: 'string', min: 1 }, bank: { type: 'string' }, attributes: { type: 'string' },
-        'direction-steps': { type: 'string', min: 1 },
+        'direction-steps': { type: 'string', min: 1 }, seeds: { type: 'string' },
       });
       const method = strOf(p, 'method', 'exact') as 'exact' | 'umo' | 'zoom';
       const per = { exact: { faces: 64, iterations: 8 }, umo: { faces: 16, iterations: 6 }, zoom: { faces: 8, iterations: 5 } }[method];
-      const { diagnose } = await import('./diagnose.js');
-      console.log(await diagnose({
+      const { diagnose, diagnoseSeeds } = await import('./diagnose.js');
+      const seeds = typeof p.values.seeds === 'string' ? p.values.seeds.split(',').map((v) => Number(v.trim())) : null;
+      if (seeds && (method === 'exact' || seeds.some((v) => !Number.isInteger(v) || v < 0))) {
+        throw new UsageError('cflens diagnose: --seeds takes non-negative integers ("0,1,2,3,4") and the umo or zoom method');
+      }
+      const run = (x: Parameters<typeof diagnose>[0]) => (seeds ? diagnoseSeeds(x, seeds) : diagnose(x));
+      console.log(await run({
         method, target: strOf(p, 'target', 'smile_blond'), models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-report'),
         faces: intOf(p, 'faces', per.faces), counterfactuals: intOf(p, 'counterfactuals', 4), iterations: intOf(p, 'iterations', per.iterations),
         seed: intOf(p, 'seed', 0), k: intOf(p, 'k', 4), batch: intOf(p, 'batch', 8), generator: strOf(p, 'generator', 'ddpm'),
