@@ -5,7 +5,7 @@ import { initGpu } from '../gpu/index.js';
 import { fromArray } from '../ops/creation.js';
 import { compareWithOracle, type OracleComparison } from '../diagnosis/agreement.js';
 import { diagnoseUmo } from '../diagnosis/umo-diagnosis.js';
-import { exactSensitivity, targetProbs } from '../diagnosis/world-diagnosis.js';
+import { exactTargetSensitivity } from '../diagnosis/world-diagnosis.js';
 import { umoReport } from '../report/method-report.js';
 import { WorldDataset } from '../world/dataset.js';
 import { hashSeed } from '../world/rng.js';
@@ -27,11 +27,10 @@ export function worldFaces(t: LoadedTarget, n: number, seed: number, range: '01'
 }
 
 /**
- * The exact oracle of a binary world classifier on the same faces; null for other targets. Scores keyed
+ * The exact oracle of the target on the same faces (exactTargetSensitivity). Scores keyed
  * by a phrase of the world's bank ('blond hair', from --attributes) count for its attribute (hair_color).
  */
-export async function oracleFor(t: LoadedTarget, a: DiagnoseArgs, phraseScores: Record<string, number>): Promise<OracleComparison | null> {
-  if (!t.label || t.target.kind !== 'classes') return null;
+export async function oracleFor(t: LoadedTarget, a: DiagnoseArgs, phraseScores: Record<string, number>): Promise<OracleComparison> {
   const world = await loadBank({});
   const groupOf = new Map(bankPhrases(world).map((p) => [p.phrase, p.group]));
   const scores: Record<string, number> = {};
@@ -39,10 +38,8 @@ export async function oracleFor(t: LoadedTarget, a: DiagnoseArgs, phraseScores: 
     const key = groupOf.get(k) ?? k;
     scores[key] = Math.max(scores[key] ?? 0, v);
   }
-  const ds = worldFaces(t, a.faces, a.seed, '01');
-  const o = { target: t.module as never, names: { target: t.folder } };
-  const p0 = await targetProbs(o, ds.all().images, ds.n, SIZE);
-  return compareWithOracle(scores, await exactSensitivity(o, ds, p0, a.seed, SIZE), t.spurious);
+  const ds = worldFaces(t, a.faces, a.seed, 'pm1');
+  return compareWithOracle(scores, await exactTargetSensitivity(t.target, ds, a.seed, SIZE), t.spurious);
 }
 
 export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {

@@ -20,6 +20,7 @@ import type { Module } from '../nn/module.js';
 import type { UNet2DModel } from '../models/diffusers/unet-2d.js';
 import type { SmallConvNet } from '../models/small/convnet.js';
 import { changedAttributes, type AttributeReader } from './attribute-reader.js';
+import { classifierTarget, type DiagnosisTarget } from './targets.js';
 import { ATTRIBUTES, attributeWord, type Attributes, type AttributeName } from '../world/attributes.js';
 import { WorldDataset } from '../world/dataset.js';
 import { decodeColumns, type AttributeReading } from '../world/attribute-columns.js';
@@ -147,7 +148,7 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
   log(`held-out accuracy ${(100 * heldOut.accuracy).toFixed(1)}%, bias-conflicting ${(100 * heldOut.conflictingAccuracy).toFixed(1)}% (${ds.n} faces)`);
 
   // 1. Exact counterfactuals, one attribute at a time.
-  const sensitivity = await exactSensitivity(o, ds, p0, seed, size);
+  const sensitivity = await exactTargetSensitivity(classifierTarget(o.names?.target ?? 'target', (x) => o.target.forward(x)), ds, seed, size);
   log(`most sensitive to: ${sensitivity.slice(0, 3).map((s) => `${s.attribute} (flips ${(100 * s.flipRate).toFixed(0)}%)`).join(', ')}`);
 
   // 2. Generative counterfactuals of the first faces (bias-conflicting ones first when there are).
@@ -164,26 +165,31 @@ export async function diagnoseWorld(o: WorldDiagnosisOptions): Promise<WorldDiag
 }
 
 /**
- * The exact oracle: every attribute of the faces of `ds` changed alone by the renderer, the target's flip
- * rate and mean |Δ p(class 1)| per attribute (p0: p(class 1) of the faces), most sensitive first.
+ * The exact oracle for any diagnosis target: every attribute of the faces of `ds` (rendered in the
+ * range the target's forward takes) changed alone by the renderer; per attribute, the mean over faces of
+ * |progress| of the counterfactual's outputs from the original's (DiagnosisTarget.progress: for a
+ * classifier |Δ p(predicted class)|, for keypoints the displacement as a share of the goal's distance,
+ * for a segmenter the share of pixels that change class) and the flip rate; most sensitive first.
  */
-export async function exactSensitivity(
-  o: Pick<WorldDiagnosisOptions, 'target' | 'names'>, ds: WorldDataset, p0: readonly number[], seed: number, size: number,
-): Promise<AttributeSensitivity[]> {
-  const sensitivity: AttributeSensitivity[] = [];
+export async function exactTargetSensitivity(target: DiagnosisTarget, ds: WorldDataset, seed: number, size: number): Promise<AttributeSensitivity[]> {
   const per = 3 * size * size;
+  const outputs = async (images: Float32Array) => keep(noGrad(() => tidy(() => target.forward(fromArray(images, [ds.n, 3, size, size])))));
+  const out0 = await outputs(ds.all().images);
+  const goal = await target.goal(out0);
+  out0.dispose();
+  const sensitivity: AttributeSensitivity[] = [];
   for (const spec of ATTRIBUTES) {
     const rng = new Rng(hashSeed(seed, spec.name.length, 17));
     const imgs = new Float32Array(ds.n * per);
     for (let i = 0; i < ds.n; i++) imgs.set(ds.counterfactual(i, otherValue(ds.attributes[i], spec.name, rng)).image, i * per);
-    const p1 = await targetProbs(o, imgs, ds.n, size);
-    let flips = 0;
-    let delta = 0;
-    for (let i = 0; i < ds.n; i++) {
-      if ((p0[i] > 0.5) !== (p1[i] > 0.5)) flips++;
-      delta += Math.abs(p1[i] - p0[i]);
-    }
-    sensitivity.push({ attribute: spec.name, flipRate: flips / ds.n, meanAbsDelta: delta / ds.n });
+    const out = await outputs(imgs);
+    const progress = await target.progress(out, goal);
+    const flipped = await target.flipped(out, goal);
+    out.dispose();
+    requireFinite(progress, `the target ${target.name}`);
+    sensitivity.push({
+      attribute: spec.name, meanAbsDelta: progress.reduce((a, v) => a + Math.abs(v), 0) / ds.n, flipRate: flipped.filter(Boolean).length / ds.n,
+    });
   }
   return sensitivity.sort((a, b) => b.meanAbsDelta - a.meanAbsDelta);
 }
