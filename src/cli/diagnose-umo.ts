@@ -12,7 +12,7 @@ import { hashSeed } from '../world/rng.js';
 import { requireWorkingAdapter } from './doctor.js';
 import { bankPhrases } from '../diagnosis/bank.js';
 import { labelPrompts, loadBank, loadClip, loadGenerator, loadTarget, type LoadedTarget } from './diagnosis-setup.js';
-import { etaLog } from './progress.js';
+import { etaLog, stopOnInterrupt } from './progress.js';
 import { startRun } from './run-dir.js';
 import type { DiagnoseArgs } from './diagnose.js';
 
@@ -57,7 +57,7 @@ export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   const log = etaLog((m) => console.log(`  ${m}`));
   const d = await diagnoseUmo({
     generator: gen.generator, target: t.target, images, clip: clip.clip, tokenize: clip.tokenize, bank, labelPrompts: prompts ?? undefined,
-    k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, onProgress: log,
+    k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, onProgress: log, shouldStop: stopOnInterrupt(log),
   });
   const oracle = await oracleFor(t, a, d.scores);
   const config = {

@@ -21,7 +21,7 @@ import { zoomReport } from '../report/method-report.js';
 import { requireWorkingAdapter } from './doctor.js';
 import { labelPrompts, loadBank, loadClip, loadGenerator, loadTarget, type LoadedClip, type LoadedGenerator } from './diagnosis-setup.js';
 import { oracleFor, worldFaces } from './diagnose-umo.js';
-import { etaLog } from './progress.js';
+import { etaLog, stopOnInterrupt } from './progress.js';
 import { startRun } from './run-dir.js';
 import type { DiagnoseArgs } from './diagnose.js';
 
@@ -91,7 +91,7 @@ export async function diagnoseZoomCommand(a: DiagnoseArgs): Promise<string> {
   learnOn.dispose();
   const base: ZoomOptions = {
     generator: gen.generator, target: t.target, images, directions: dirs, steps: a.iterations, batchSize: a.batch,
-    clip: prompts ? { model: clip.clip, prompts } : undefined,
+    clip: prompts ? { model: clip.clip, prompts } : undefined, shouldStop: stopOnInterrupt(log),
   };
   const histogram = await zoomSensitivity(base, (done, total) => log(`single-attribute counterfactuals ${done}/${total}`));
   const order = histogram.slice(0, Math.min(3, histogram.length)).map((h) => h.attribute);

@@ -34,3 +34,17 @@ export function etaLog(print: (line: string) => void, now = () => performance.no
     print(done > 0 && total >= done ? `${line} (elapsed ${fmt(elapsed)}, eta ${fmt((elapsed / done) * (total - done))})` : line);
   };
 }
+
+/**
+ * Ctrl-C asks a long run to stop after its current step and report what it has (the returned function
+ * says whether it was asked); a second Ctrl-C quits at once.
+ */
+export function stopOnInterrupt(print: (line: string) => void): () => boolean {
+  let asked = false;
+  // once: the second Ctrl-C finds no listener and Node's default ends the process.
+  process.once('SIGINT', () => {
+    asked = true;
+    print('stopping after the current step and writing the report of what was done (Ctrl-C again to quit now)');
+  });
+  return () => asked;
+}

@@ -42,6 +42,8 @@ export interface UmoOptions {
   /** L_CLIP: the CLIP model and unit prompt features of the labelled attribute's values (see clip-regularizer.ts). */
   clip?: { model: CLIPModel; prompts: Tensor };
   onProgress?: (line: string) => void;
+  /** Checked after every pass: true stops the search with the directions so far (Ctrl-C keeps what was done). */
+  shouldStop?: () => boolean;
 }
 
 export interface UmoIteration { iteration: number; loss: number[]; targetLoss: number[]; images: number[] }
@@ -96,7 +98,7 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
   const opts = directions.map((d) => new Adam([d], { lr: o.lr ?? 0.01 }));
   const B = o.batchSize ?? 8;
   const history: UmoIteration[] = [];
-  for (let it = 0; it < (o.iterations ?? 10); it++) {
+  for (let it = 0; it < (o.iterations ?? 10) && !(it > 0 && o.shouldStop?.()); it++) {
     const loss = new Array<number>(k).fill(0);
     const targetLoss = new Array<number>(k).fill(0);
     const count = new Array<number>(k).fill(0);

@@ -52,6 +52,8 @@ export interface ZoomOptions {
   /** Also read back every image's original, unedited decoding and counterfactual (for reports). */
   keepImages?: boolean;
   onProgress?: (message: string) => void;
+  /** Checked between attributes (zoomSensitivity, zoomFlipRates): true stops with the attributes done so far. */
+  shouldStop?: () => boolean;
 }
 
 export interface ZoomRun {
@@ -156,7 +158,7 @@ export async function zoomCounterfactuals(o: ZoomOptions, attrs: readonly number
 /** Each attribute alone: the sensitivity histogram. */
 export async function zoomSensitivity(o: ZoomOptions, onAttribute?: (done: number, total: number) => void): Promise<ZoomSensitivity[]> {
   const out: ZoomSensitivity[] = [];
-  for (let i = 0; i < o.directions.length; i++) {
+  for (let i = 0; i < o.directions.length && !(i > 0 && o.shouldStop?.()); i++) {
     const r = await zoomCounterfactuals(o, [i]);
     onAttribute?.(i + 1, o.directions.length);
     out.push({
@@ -177,7 +179,7 @@ export async function zoomFlipRates(o: ZoomOptions, order: readonly string[]): P
     return i;
   });
   const rows = [];
-  for (let k = 1; k <= idx.length; k++) {
+  for (let k = 1; k <= idx.length && !(k > 1 && o.shouldStop?.()); k++) {
     const r = await zoomCounterfactuals(o, idx.slice(0, k));
     rows.push({ attributes: r.attributes, flipRate: mean(r.flipped.map(Number)), meanSsim: mean(r.ssim) });
   }
