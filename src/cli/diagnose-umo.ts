@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { initGpu } from '../gpu/index.js';
 import { fromArray } from '../ops/creation.js';
 import { compareWithOracle, type OracleComparison } from '../diagnosis/agreement.js';
-import { diagnoseUmo } from '../diagnosis/umo-diagnosis.js';
+import { diagnoseUmo, ensembleUmo } from '../diagnosis/umo-diagnosis.js';
 import { exactTargetSensitivity } from '../diagnosis/world-diagnosis.js';
 import { umoReport } from '../report/method-report.js';
 import { WorldDataset } from '../world/dataset.js';
@@ -48,17 +48,28 @@ export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   const ctx = await initGpu();
   await requireWorkingAdapter(ctx);
   const t = await loadTarget(a.models, a.target);
-  const gen = await loadGenerator(a.models, a.generator, { steps: a.steps, invertSteps: a.invertSteps });
   const clip = await loadClip(a.models);
   const bank = await loadBank(a);
   const prompts = labelPrompts(clip, t.label);
   const ds = worldFaces(t, a.faces, a.seed, 'pm1');
   const images = fromArray(ds.all().images, [ds.n, 3, SIZE, SIZE]);
   const log = etaLog((m) => console.log(`  ${m}`));
-  const d = await diagnoseUmo({
-    generator: gen.generator, target: t.target, images, clip: clip.clip, tokenize: clip.tokenize, bank, labelPrompts: prompts ?? undefined,
-    k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, onProgress: log, shouldStop: stopOnInterrupt(log),
-  });
+  const stop = stopOnInterrupt(log);
+  // Several generators (--generator ddpm,world_sd): one search each, the scores averaged (ensembleUmo).
+  const names = a.generator.split(',').map((g) => g.trim()).filter(Boolean);
+  const runs = [];
+  const used: string[] = [];
+  for (const name of names) {
+    const gen = await loadGenerator(a.models, name, { steps: a.steps, invertSteps: a.invertSteps });
+    runs.push(await diagnoseUmo({
+      generator: gen.generator, target: t.target, images, clip: clip.clip, tokenize: clip.tokenize, bank, labelPrompts: prompts ?? undefined,
+      k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, onProgress: log, shouldStop: stop,
+    }));
+    used.push(gen.name);
+    gen.dispose();
+  }
+  const d = ensembleUmo(runs);
+  const gen = { name: used.join(' + ') };
   const oracle = await oracleFor(t, a, d.scores);
   const config = {
     faces: a.faces, k: a.k, iterations: a.iterations, batch: a.batch, seed: a.seed, steps: a.steps, invertSteps: a.invertSteps, bank: bank.name,
@@ -69,7 +80,6 @@ export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   images.dispose();
   prompts?.dispose();
   for (const m of [t.module, clip.clip]) m.dispose();
-  gen.dispose();
   const top = d.ranking.slice(0, 5).map((k) => `  ${k.padEnd(20)} ${d.scores[k].toFixed(3)}`).join('\n');
   return [
     `${t.folder}: UMO with ${d.edits.length} edits through ${gen.name} flips ${(100 * d.flipRate).toFixed(0)}% of ${ds.n} faces`,

@@ -14,14 +14,15 @@ commands:
   diagnose [--method exact|umo|zoom] [--target smile_blond|<folder>] [--models models/defaults]
            [--out cflens-report] [--faces N] [--seed 0 | --seeds 0,1,2,3,4]
            exact: [--counterfactuals 4] [--iterations 8]
-           umo:   [--k 4] [--iterations 6] [--batch 8] [--generator ddpm|world_sd|<folder>]
+           umo:   [--k 4] [--iterations 6] [--batch 8] [--generator ddpm|world_sd|<folder>[,…]]
                   [--steps 10] [--invert-steps 4] [--bank file.json | --attributes "a,b,c"]
            zoom:  [--iterations 5] [--direction-steps 8] [--generator …] [--bank … | --attributes …]
                     diagnose a target model on the synthetic world. exact: attribute sensitivities
                     from exact counterfactuals (the world's oracle) and generative counterfactuals
                     from the DDPM; umo: UMO's unsupervised edit directions in the generator's h-space,
                     named through CLIP and the bank; zoom: ZOOM's sensitivity histogram over the
-                    bank's attributes. Each run writes <out>/runs/<id>/ and points <out>/latest at it;
+                    bank's attributes (umo with several generators: one search each, scores
+                    averaged). Each run writes <out>/runs/<id>/ and points <out>/latest at it;
                     --seeds runs one per seed and writes the agreement with the oracle per seed to
                     <out>/validation-<method>-<target>.json
   harden [--target smile_blond|<folder>] [--method umo|zoom] [--steps 50] [--batch 16] [--faces 64]

@@ -113,3 +113,18 @@ export async function diagnoseUmo(o: UmoDiagnosisOptions): Promise<UmoDiagnosis>
   const ranking = Object.keys(scores).sort((a, b) => scores[b] - scores[a]);
   return { edits, scores, ranking, flipRate: r.flipped.filter(Boolean).length / N, history: r.history };
 }
+
+/**
+ * UMO over several generators as one diagnosis (the paper's ensemble): every generator's edits, each
+ * attribute's score averaged over the generators (an attribute one generator cannot edit counts 0 there),
+ * the flip rate averaged.
+ */
+export function ensembleUmo(runs: readonly UmoDiagnosis[]): UmoDiagnosis {
+  if (runs.length === 1) return runs[0];
+  const keys = new Set(runs.flatMap((r) => Object.keys(r.scores)));
+  const scores = Object.fromEntries([...keys].map((k) => [k, runs.reduce((s, r) => s + (r.scores[k] ?? 0), 0) / runs.length]));
+  return {
+    edits: runs.flatMap((r) => r.edits), scores, ranking: [...keys].sort((a, b) => scores[b] - scores[a]),
+    flipRate: runs.reduce((s, r) => s + r.flipRate, 0) / runs.length, history: runs.flatMap((r) => r.history),
+  };
+}

@@ -1,6 +1,6 @@
 // UMO's attribute scores from the edits' matches, and the comparison of a method's scores with the oracle.
 import { describe, expect, it } from 'vitest';
-import { attributeScores } from '../../src/diagnosis/umo-diagnosis.js';
+import { attributeScores, ensembleUmo, type UmoDiagnosis } from '../../src/diagnosis/umo-diagnosis.js';
 import { compareWithOracle } from '../../src/diagnosis/agreement.js';
 import type { EditMatch } from '../../src/diagnosis/umo-analysis.js';
 
@@ -39,5 +39,20 @@ describe('compareWithOracle', () => {
     // All zeros: not "first", but tied with everything.
     expect(compareWithOracle({ hair_color: 0, hat: 0, glasses: 0 }, oracle, 'hair_color=blond').plantedRank).toBe(3);
     expect(compareWithOracle({ hat: 1, glasses: 0 }, oracle, null).plantedRank).toBeNull();
+  });
+});
+
+describe('ensembleUmo', () => {
+  it('averages each attribute over the generators (missing = 0) and keeps every edit', () => {
+    const run = (scores: Record<string, number>, flipRate: number, edits: number): UmoDiagnosis => ({
+      edits: Array.from({ length: edits }, () => ({ images: [], flipped: [], effect: 0, top: [], greedy: [], pairs: [] })),
+      scores, ranking: Object.keys(scores), flipRate, history: [],
+    });
+    const e = ensembleUmo([run({ hair_color: 0.4, hat: 0.2 }, 0.5, 2), run({ hair_color: 0.2, glasses: 0.6 }, 0.25, 3)]);
+    expect(Object.keys(e.scores).sort()).toEqual(['glasses', 'hair_color', 'hat']);
+    for (const [k, v] of Object.entries({ hair_color: 0.3, hat: 0.1, glasses: 0.3 })) expect(e.scores[k], k).toBeCloseTo(v);
+    expect(e.ranking[2]).toBe('hat');
+    expect(e.flipRate).toBeCloseTo(0.375);
+    expect(e.edits).toHaveLength(5);
   });
 });
