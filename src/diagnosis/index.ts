@@ -20,3 +20,4 @@ export { learnDirection, type DirectionOptions, type LearnedDirection } from './
 export { zoomCounterfactuals, zoomFlipRates, zoomSensitivity, type ZoomDirection, type ZoomOptions, type ZoomRun, type ZoomSensitivity } from './zoom.js';
 export { accuracy, flipResistance, harden, type FlipResistance, type HardenOptions } from './harden.js';
 export { attributeScores, diagnoseUmo, type UmoDiagnosis, type UmoDiagnosisOptions, type UmoEdit } from './umo-diagnosis.js';
+export { cutouts, digin, disagreementObjective, neuronObjective, type DiginOptions, type DiginResult } from './digin.js';

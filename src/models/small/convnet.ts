@@ -61,13 +61,21 @@ export class SmallConvNet extends Module {
   /** Logits (or keypoint coordinates) [B, num_outputs] from images [B, C, S, S] in [0, 1]. */
   forward(x: Tensor): Tensor {
     return tidy(() => {
+      const h = this.features(x);
+      const f = this.config.head === 'pool' ? reshape(adaptiveAvgPool2d(h, 1), [h.shape[0], h.shape[1]]) : reshape(h, [h.shape[0], h.size / h.shape[0]]);
+      return this.fc.forward(f);
+    });
+  }
+
+  /** The last stage's feature map [B, channels[-1], s, s] (neuron visualisations and CAMs read its channels). */
+  features(x: Tensor): Tensor {
+    return tidy(() => {
       let h = x;
       this.stages.items.forEach((s, i) => {
         h = s.forward(h);
         if (i < this.stages.items.length - 1) h = maxPool2d(h, 2);
       });
-      const f = this.config.head === 'pool' ? reshape(adaptiveAvgPool2d(h, 1), [h.shape[0], h.shape[1]]) : reshape(h, [h.shape[0], h.size / h.shape[0]]);
-      return this.fc.forward(f);
+      return h;
     });
   }
 }
