@@ -31,6 +31,12 @@ commands:
                     training data and counterfactuals made against it (original labels kept); reports
                     accuracy, bias-conflicting accuracy and flip resistance FR-25 / FR-<attack> before
                     and after, and writes the hardened model beside the report
+  digin disagree|neuron [--pipeline world_sd|<folder>] [--f smile_blond] [--g smile_control]
+         [--class 1] [--neuron 0] [--prompt "a face"] [--steps 20] [--guidance 3] [--iterations 20]
+         [--cutouts 16] [--batch 1] [--seed 0] [--out cflens-digin]
+                    DiG-IN: optimise a guided diffusion sampler's z_T and per-step text / null
+                    embeddings so that the image makes f and g disagree on --class (disagree), or
+                    maximises a channel of --f's last feature map (neuron); --guidance is DiG-IN's w
   help              this text
 
 environment:
@@ -106,6 +112,24 @@ async function main(argv: string[]): Promise<number> {
         generator: strOf(p, 'generator', 'ddpm'), method: strOf(p, 'method', 'umo') as 'umo' | 'zoom', steps: intOf(p, 'steps', 50),
         batch: intOf(p, 'batch', 16), faces: intOf(p, 'faces', 64), attack: intOf(p, 'attack', 100), seed: intOf(p, 'seed', 0),
         lr: Number(strOf(p, 'lr', '1e-4')), invertSteps: intOf(p, 'invert-steps', 4),
+      }));
+      return 0;
+    }
+    case 'digin': {
+      const p = parseCommand('digin', rest, {
+        models: { type: 'string' }, out: { type: 'string' }, pipeline: { type: 'string' }, f: { type: 'string' }, g: { type: 'string' },
+        class: { type: 'string', min: 0 }, neuron: { type: 'string', min: 0 }, prompt: { type: 'string' }, steps: { type: 'string', min: 1 },
+        guidance: { type: 'string' }, iterations: { type: 'string', min: 1 }, cutouts: { type: 'string', min: 0 }, batch: { type: 'string', min: 1 },
+        seed: { type: 'string', min: 0 },
+      }, 1);
+      const mode = p.positionals[0];
+      if (mode !== 'disagree' && mode !== 'neuron') throw new UsageError('cflens digin: give disagree or neuron: cflens digin disagree [--f …] [--g …]');
+      const { diginCommand } = await import('./digin.js');
+      console.log(await diginCommand({
+        mode, models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-digin'), pipeline: strOf(p, 'pipeline', 'world_sd'),
+        f: strOf(p, 'f', 'smile_blond'), g: strOf(p, 'g', 'smile_control'), cls: intOf(p, 'class', 1), neuron: intOf(p, 'neuron', 0),
+        prompt: strOf(p, 'prompt', 'a face'), steps: intOf(p, 'steps', 20), guidance: Number(strOf(p, 'guidance', '3')),
+        iterations: intOf(p, 'iterations', 20), cutouts: intOf(p, 'cutouts', 16), batch: intOf(p, 'batch', 1), seed: intOf(p, 'seed', 0),
       }));
       return 0;
     }

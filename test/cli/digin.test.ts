@@ -1,0 +1,39 @@
+// cflens digin end to end on the fixture Stable Diffusion folder and the shipped world classifiers.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { diginCommand, type DiginArgs } from '../../src/cli/digin.js';
+import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
+import { setupGpu } from '../helpers/gpu.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+let pipeline: string;
+
+beforeAll(async () => {
+  await setupGpu();
+  pipeline = join(mkdtempSync(join(tmpdir(), 'cflens-digin-')), 'sd');
+  for (const [name, body] of Object.entries(await fixturePipelineFiles())) {
+    mkdirSync(dirname(join(pipeline, name)), { recursive: true });
+    writeFileSync(join(pipeline, name), body);
+  }
+});
+
+const args = (o: Partial<DiginArgs>): DiginArgs => ({
+  mode: 'disagree', models: join(root, 'models/defaults'), out: join(mkdtempSync(join(tmpdir(), 'cflens-digin-out-')), 'r'), pipeline,
+  f: 'smile_blond', g: 'smile_control', cls: 1, neuron: 0, prompt: 'a face', steps: 2, guidance: 3, iterations: 2, cutouts: 2, batch: 1, seed: 0, ...o,
+});
+
+describe('cflens digin', () => {
+  it('disagree and neuron write the images, the objective per step and what the attribute reader reads', async () => {
+    for (const mode of ['disagree', 'neuron'] as const) {
+      const a = args({ mode });
+      const text = await diginCommand(a);
+      expect(text).toMatch(/objective -?\d+\.\d+ → -?\d+\.\d+/);
+      const r = JSON.parse(readFileSync(join(a.out, 'latest', 'report.json'), 'utf8')) as { losses: number[]; readings: unknown[] };
+      expect(r.losses).toHaveLength(2);
+      expect(r.readings).toHaveLength(1);
+      expect(readFileSync(join(a.out, 'latest', 'images.png')).subarray(1, 4).toString()).toBe('PNG');
+    }
+  }, 120_000);
+});
