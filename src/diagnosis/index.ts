@@ -21,3 +21,6 @@ export { zoomCounterfactuals, zoomFlipRates, zoomSensitivity, type ZoomDirection
 export { accuracy, flipResistance, harden, type FlipResistance, type HardenOptions } from './harden.js';
 export { attributeScores, diagnoseUmo, type UmoDiagnosis, type UmoDiagnosisOptions, type UmoEdit } from './umo-diagnosis.js';
 export { cutouts, digin, disagreementObjective, neuronObjective, type DiginOptions, type DiginResult } from './digin.js';
+export {
+  EDIT_TYPES, editKeepsClass, phraseOf, randomWordPerturber, worldCaptioner, worldPerturber, type CaptionEdit, type Captioner, type EditType, type Perturber,
+} from './lance-captions.js';
