@@ -24,3 +24,4 @@ export { cutouts, digin, disagreementObjective, neuronObjective, type DiginOptio
 export {
   EDIT_TYPES, editKeepsClass, phraseOf, randomWordPerturber, worldCaptioner, worldPerturber, type CaptionEdit, type Captioner, type EditType, type Perturber,
 } from './lance-captions.js';
+export { directionalSimilarity, lanceEdit, p2pMode, type LanceEditOptions, type LanceEditResult } from './lance.js';
