@@ -25,3 +25,4 @@ export {
   EDIT_TYPES, editKeepsClass, phraseOf, randomWordPerturber, worldCaptioner, worldPerturber, type CaptionEdit, type Captioner, type EditType, type Perturber,
 } from './lance-captions.js';
 export { directionalSimilarity, lanceEdit, p2pMode, type LanceEditOptions, type LanceEditResult } from './lance.js';
+export { lanceDiagnosis, type LanceEditRecord, type LanceOptions, type LanceResult } from './lance-diagnosis.js';
