@@ -37,6 +37,12 @@ commands:
                     DiG-IN: optimise a guided diffusion sampler's z_T and per-step text / null
                     embeddings so that the image makes f and g disagree on --class (disagree), or
                     maximises a channel of --f's last feature map (neuron); --guidance is DiG-IN's w
+  lance [--target smile_blond] [--pipeline world_sd|<folder>] [--faces 8] [--steps 10]
+        [--inner-steps 10] [--edits 12] [--self-replace 0.2,0.4,0.6,0.8] [--control] [--seed 0] [--out cflens-lance]
+                    LANCE: caption each face (the attribute reader), perturb the caption by edit type,
+                    edit the image (null-text inversion + prompt-to-prompt), keep the edits that pass
+                    the filters; Δp(y_GT) per edit type and cluster, Δacc@1, the reconstruction
+                    control, and with --control the random-word perturber (LANCE-R)
   help              this text
 
 environment:
@@ -130,6 +136,21 @@ async function main(argv: string[]): Promise<number> {
         f: strOf(p, 'f', 'smile_blond'), g: strOf(p, 'g', 'smile_control'), cls: intOf(p, 'class', 1), neuron: intOf(p, 'neuron', 0),
         prompt: strOf(p, 'prompt', 'a face'), steps: intOf(p, 'steps', 20), guidance: Number(strOf(p, 'guidance', '3')),
         iterations: intOf(p, 'iterations', 20), cutouts: intOf(p, 'cutouts', 16), batch: intOf(p, 'batch', 1), seed: intOf(p, 'seed', 0),
+      }));
+      return 0;
+    }
+    case 'lance': {
+      const p = parseCommand('lance', rest, {
+        target: { type: 'string' }, models: { type: 'string' }, out: { type: 'string' }, pipeline: { type: 'string' }, faces: { type: 'string', min: 1 },
+        steps: { type: 'string', min: 2 }, 'inner-steps': { type: 'string', min: 1 }, edits: { type: 'string', min: 1 }, seed: { type: 'string', min: 0 },
+        control: { type: 'boolean' }, 'self-replace': { type: 'string' },
+      });
+      const { lanceCommand } = await import('./lance.js');
+      console.log(await lanceCommand({
+        target: strOf(p, 'target', 'smile_blond'), models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-lance'),
+        pipeline: strOf(p, 'pipeline', 'world_sd'), faces: intOf(p, 'faces', 8), steps: intOf(p, 'steps', 10), innerSteps: intOf(p, 'inner-steps', 10),
+        editsPerImage: intOf(p, 'edits', 12), seed: intOf(p, 'seed', 0), control: Boolean(p.values.control),
+        selfReplace: typeof p.values['self-replace'] === 'string' ? p.values['self-replace'].split(',').map(Number) : undefined,
       }));
       return 0;
     }

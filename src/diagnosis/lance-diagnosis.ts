@@ -17,7 +17,7 @@ import { softmax } from '../ops/softmax.js';
 import type { StableDiffusionPipeline } from '../pipelines/stable-diffusion.js';
 import type { AttributeReader } from './attribute-reader.js';
 import { clipImageFeatures, promptFeatures } from './clip-regularizer.js';
-import { lanceEdit } from './lance.js';
+import { disposeInversion, lanceEdit, lanceInversion } from './lance.js';
 import { editKeepsClass, type CaptionEdit, type Captioner, type EditType, type Perturber } from './lance-captions.js';
 import { readItems } from './readback.js';
 import type { Tokenize } from './umo-analysis.js';
@@ -125,6 +125,8 @@ export async function lanceDiagnosis(o: LanceOptions): Promise<LanceResult> {
   for (const plan of plans) {
     if (o.shouldStop?.()) break;
     const image = keep(tidy(() => narrow(o.images, 0, plan.i, 1)));
+    // One inversion per face: every edit of it starts from the same caption.
+    const inversion = await lanceInversion({ pipe: o.pipe, image, caption: plan.caption, steps: o.steps ?? 10, innerSteps: o.innerSteps });
     let reconstructed: boolean | null = null;
     for (const e of plan.edits) {
       const label = o.labels[plan.i];
@@ -139,7 +141,7 @@ export async function lanceDiagnosis(o: LanceOptions): Promise<LanceResult> {
       const [tOld, tNew] = await textRows([e.caption, e.edited]);
       const dt = unit(sub(tNew, tOld));
       const r = await lanceEdit({
-        pipe: o.pipe, image, caption: e.caption, edited: e.edited, steps: o.steps ?? 10, innerSteps: o.innerSteps, selfReplace: o.selfReplace,
+        pipe: o.pipe, image, caption: e.caption, edited: e.edited, steps: o.steps ?? 10, innerSteps: o.innerSteps, selfReplace: o.selfReplace, inversion,
         score: async (s, x) => dot(unit(sub(await imageRow(x), await imageRow(s))), dt),
       });
       const [es, ee] = [await imageRow(r.source), await imageRow(r.edit)];
@@ -162,6 +164,7 @@ export async function lanceDiagnosis(o: LanceOptions): Promise<LanceResult> {
       o.onEdit?.(++done, total);
     }
     if (reconstructed !== null) recon.push(reconstructed);
+    disposeInversion(inversion);
     image.dispose();
   }
   const kept = edits.filter((e) => e.kept);

@@ -12,6 +12,7 @@ import { concat, narrow } from '../ops/shape.js';
 import { ddimSample } from '../pipelines/sampling.js';
 import { promptToPromptHook, type P2PMode } from '../pipelines/prompt-to-prompt.js';
 import type { StableDiffusionPipeline } from '../pipelines/stable-diffusion.js';
+import type { NullTextResult } from '../pipelines/null-text.js';
 
 export interface LanceEditOptions {
   pipe: StableDiffusionPipeline;
@@ -28,6 +29,8 @@ export interface LanceEditOptions {
   selfReplace?: readonly number[];
   /** Higher is better: e.g. the CLIP directional similarity of (edit − source) with (edited − caption). */
   score?: (source: Tensor, edit: Tensor) => Promise<number>;
+  /** The image's null-text inversion under `caption` (lanceInversion), shared by all edits of one image. */
+  inversion?: NullTextResult;
 }
 
 export interface LanceEditResult {
@@ -47,11 +50,21 @@ export function p2pMode(pipe: StableDiffusionPipeline, caption: string, edited: 
   return a.indexOf(end) === b.indexOf(end) ? { kind: 'replace' } : { kind: 'refine', sourceIds: a, editIds: b };
 }
 
+/** Null-text inversion of one image under its caption, as lanceEdit does it (the caller disposes it). */
+export function lanceInversion(o: Pick<LanceEditOptions, 'pipe' | 'image' | 'caption' | 'steps' | 'guidanceScale' | 'innerSteps'>): Promise<NullTextResult> {
+  return o.pipe.nullTextInversion({ image: o.image, prompt: o.caption, steps: o.steps ?? 50, guidanceScale: o.guidanceScale ?? 7.5, innerSteps: o.innerSteps });
+}
+
+/** Frees an inversion's tensors. */
+export function disposeInversion(inv: NullTextResult): void {
+  for (const t of [...inv.nullEmbeddings, ...inv.trajectory]) t.dispose();
+}
+
 export async function lanceEdit(o: LanceEditOptions): Promise<LanceEditResult> {
   const { pipe } = o;
   const steps = o.steps ?? 50;
   const scale = o.guidanceScale ?? 7.5;
-  const inv = await pipe.nullTextInversion({ image: o.image, prompt: o.caption, steps, guidanceScale: scale, innerSteps: o.innerSteps });
+  const inv = o.inversion ?? await lanceInversion(o);
   const zT = inv.trajectory[inv.trajectory.length - 1];
   const conds = keep(noGrad(() => pipe.encodePrompt([o.caption, o.edited])));
   const uncond = inv.nullEmbeddings.map((u) => keep(noGrad(() => concat([u, u], 0))));
@@ -81,7 +94,8 @@ export async function lanceEdit(o: LanceEditOptions): Promise<LanceEditResult> {
     }
     if (!o.score) break;
   }
-  for (const t of [conds, z2, ...uncond, ...inv.nullEmbeddings, ...inv.trajectory]) t.dispose();
+  for (const t of [conds, z2, ...uncond]) t.dispose();
+  if (!o.inversion) disposeInversion(inv);
   return { source: best!.source, edit: best!.edit, selfReplace: best!.self, score: best!.score, inversionLosses: inv.losses };
 }
 

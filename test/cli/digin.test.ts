@@ -1,9 +1,10 @@
-// cflens digin end to end on the fixture Stable Diffusion folder and the shipped world classifiers.
+// cflens digin and cflens lance end to end on the fixture Stable Diffusion folder and the shipped world classifiers.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diginCommand, type DiginArgs } from '../../src/cli/digin.js';
+import { lanceCommand } from '../../src/cli/lance.js';
 import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
 import { setupGpu } from '../helpers/gpu.js';
 
@@ -35,5 +36,18 @@ describe('cflens digin', () => {
       expect(r.readings).toHaveLength(1);
       expect(readFileSync(join(a.out, 'latest', 'images.png')).subarray(1, 4).toString()).toBe('PNG');
     }
+  }, 120_000);
+
+  it('lance: edits per face, Δp by edit type, the reconstruction control and LANCE-R', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cflens-lance-out-')), 'r');
+    const text = await lanceCommand({
+      target: 'smile_blond', models: join(root, 'models/defaults'), out, pipeline, faces: 1, steps: 2, innerSteps: 1, editsPerImage: 1, seed: 0, control: true,
+      selfReplace: [0.4],
+    });
+    expect(text).toMatch(/LANCE through .*, 1 faces, \d+ of 1 edits kept/);
+    expect(text).toMatch(/reconstruction control -?\d+\.\d%; LANCE-R Δacc@1/);
+    const r = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as { lance: { edits: unknown[] }; control: { edits: unknown[] } };
+    expect(r.lance.edits).toHaveLength(1);
+    expect(r.control.edits).toHaveLength(1);
   }, 120_000);
 });
