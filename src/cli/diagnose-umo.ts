@@ -1,10 +1,13 @@
 // cflens diagnose --method umo: UMO's edit search on world faces, its edits named through the bank,
 // compared with the exact oracle where the target is a world classifier; written as a report folder.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initGpu } from '../gpu/index.js';
 import { fromArray } from '../ops/creation.js';
 import { compareWithOracle, type OracleComparison } from '../diagnosis/agreement.js';
 import { diagnoseUmo, ensembleUmo } from '../diagnosis/umo-diagnosis.js';
+import { UMO_GAMMA, UMO_LR } from '../diagnosis/umo.js';
+import { readUmoState, umoStateBytes, type UmoState } from '../diagnosis/umo-state.js';
 import { exactTargetSensitivity } from '../diagnosis/world-diagnosis.js';
 import { umoReport } from '../report/method-report.js';
 import { WorldDataset } from '../world/dataset.js';
@@ -13,7 +16,7 @@ import { requireWorkingAdapter } from './doctor.js';
 import { bankPhrases } from '../diagnosis/bank.js';
 import { labelPrompts, loadBank, loadClip, loadGenerator, loadTarget, type LoadedTarget } from './diagnosis-setup.js';
 import { etaLog, stopOnInterrupt } from './progress.js';
-import { startRun } from './run-dir.js';
+import { findRun, startRun, type RunDir } from './run-dir.js';
 import type { DiagnoseArgs } from './diagnose.js';
 
 const SIZE = 32;
@@ -42,9 +45,45 @@ export async function oracleFor(t: LoadedTarget, a: DiagnoseArgs, phraseScores: 
   return compareWithOracle(scores, await exactTargetSensitivity(t.target, ds, a.seed, SIZE), t.spurious);
 }
 
+/** What must match for --resume to continue a run (everything but the number of passes). */
+function searchSettings(a: DiagnoseArgs): Record<string, unknown> {
+  return {
+    target: a.target, models: a.models, generator: a.generator, faces: a.faces, k: a.k, batch: a.batch, seed: a.seed,
+    lr: a.lr ?? UMO_LR, gamma: a.gamma ?? UMO_GAMMA, steps: a.steps, invertSteps: a.invertSteps, bank: a.bank ?? null, attributes: a.attributes ?? null,
+  };
+}
+
+const stateFile = (g: number) => `umo-state-${g}.safetensors`;
+
+async function readState(dir: string, g: number): Promise<UmoState | null> {
+  const bytes = await readFile(join(dir, stateFile(g))).catch(() => null);
+  return bytes ? readUmoState(new Uint8Array(bytes), join(dir, stateFile(g))) : null;
+}
+
+/**
+ * The run a --resume continues: the newest UMO run of this target with the same settings whose search
+ * has passes left (killed, stopped with Ctrl-C, or asked now for more --iterations). Null: none.
+ */
+async function resumableRun(a: DiagnoseArgs): Promise<RunDir | null> {
+  const want = JSON.stringify(searchSettings(a));
+  const generators = a.generator.split(',').filter((g) => g.trim()).length;
+  return findRun(a.out, `umo-${a.target}`, 'settings.json', async (body, dir) => {
+    if (JSON.stringify((JSON.parse(body) as { search?: unknown }).search) !== want) return false;
+    for (let g = 0; g < generators; g++) if (((await readState(dir, g))?.pass ?? 0) < a.iterations) return true;
+    return false;
+  });
+}
+
 export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   const t0 = performance.now();
-  const run = await startRun(a.out, `umo-${a.target}`);
+  const resumed = a.resume ? await resumableRun(a) : null;
+  if (a.resume) {
+    console.log(resumed
+      ? `  resuming ${resumed.path}`
+      : `  --resume: no UMO run of ${a.target} in ${a.out} with these settings has passes left; starting a new one`);
+  }
+  const run = resumed ?? await startRun(a.out, `umo-${a.target}`);
+  await run.write('settings.json', `${JSON.stringify({ search: searchSettings(a), iterations: a.iterations }, null, 1)}\n`);
   const ctx = await initGpu();
   await requireWorkingAdapter(ctx);
   const t = await loadTarget(a.models, a.target);
@@ -59,11 +98,14 @@ export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   const names = a.generator.split(',').map((g) => g.trim()).filter(Boolean);
   const runs = [];
   const used: string[] = [];
-  for (const name of names) {
+  for (const [g, name] of names.entries()) {
     const gen = await loadGenerator(a.models, name, { steps: a.steps, invertSteps: a.invertSteps });
+    const resume = resumed ? await readState(run.path, g) ?? undefined : undefined;
+    if (resume) log(`${gen.name}: continuing after pass ${resume.pass}`);
     runs.push(await diagnoseUmo({
       generator: gen.generator, target: t.target, images, clip: clip.clip, tokenize: clip.tokenize, bank, labelPrompts: prompts ?? undefined,
-      k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, onProgress: log, shouldStop: stop,
+      k: a.k, iterations: a.iterations, batchSize: a.batch, seed: a.seed, lr: a.lr, gamma: a.gamma, onProgress: log, shouldStop: stop,
+      resume, onPass: (s) => run.write(stateFile(g), umoStateBytes(s)),
     }));
     used.push(gen.name);
     gen.dispose();
@@ -72,7 +114,8 @@ export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   const gen = { name: used.join(' + ') };
   const oracle = await oracleFor(t, a, d.scores);
   const config = {
-    faces: a.faces, k: a.k, iterations: a.iterations, batch: a.batch, seed: a.seed, steps: a.steps, invertSteps: a.invertSteps, bank: bank.name,
+    faces: a.faces, k: a.k, iterations: a.iterations, batch: a.batch, seed: a.seed, lr: a.lr ?? UMO_LR, gamma: a.gamma ?? UMO_GAMMA,
+    steps: a.steps, invertSteps: a.invertSteps, bank: bank.name,
   };
   const files = umoReport(d, { method: 'umo', target: t.folder, generator: gen.name, config, elapsedMs: performance.now() - t0, size: SIZE }, oracle);
   for (const [name, body] of Object.entries(files)) await run.write(name, body);

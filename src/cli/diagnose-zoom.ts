@@ -16,13 +16,13 @@ import { ensureWritableDir, writeFileAtomic } from '../io/node/atomic-write.js';
 import { bankPhrases, type AttributeBank, type BankPhrase } from '../diagnosis/bank.js';
 import { bankDirections } from '../diagnosis/umo-analysis.js';
 import { learnDirection } from '../diagnosis/zoom-directions.js';
-import { zoomCounterfactuals, zoomFlipRates, zoomSensitivity, type ZoomDirection, type ZoomOptions } from '../diagnosis/zoom.js';
+import { zoomCounterfactuals, zoomFlipRates, zoomSensitivity, type ZoomDirection, type ZoomOptions, type ZoomSensitivity } from '../diagnosis/zoom.js';
 import { zoomReport } from '../report/method-report.js';
 import { requireWorkingAdapter } from './doctor.js';
 import { labelPrompts, loadBank, loadClip, loadGenerator, loadTarget, type LoadedClip, type LoadedGenerator } from './diagnosis-setup.js';
 import { oracleFor, worldFaces } from './diagnose-umo.js';
 import { etaLog, stopOnInterrupt } from './progress.js';
-import { startRun } from './run-dir.js';
+import { findRun, startRun } from './run-dir.js';
 import type { DiagnoseArgs } from './diagnose.js';
 
 const SIZE = 32;
@@ -70,9 +70,33 @@ async function directions(
   return out;
 }
 
+/** What must match for --resume to reuse an earlier run's histogram rows. */
+function zoomSettings(a: DiagnoseArgs): Record<string, unknown> {
+  return {
+    target: a.target, models: a.models, generator: a.generator, faces: a.faces, steps: a.iterations, batch: a.batch, seed: a.seed,
+    ddimSteps: a.steps, invertSteps: a.invertSteps, bank: a.bank ?? null, attributes: a.attributes ?? null, directionSteps: a.directionSteps ?? 8,
+  };
+}
+
+interface ZoomState { settings: Record<string, unknown>; rows: readonly ZoomSensitivity[]; complete: boolean }
+
 export async function diagnoseZoomCommand(a: DiagnoseArgs): Promise<string> {
   const t0 = performance.now();
-  const run = await startRun(a.out, `zoom-${a.target}`);
+  const settings = zoomSettings(a);
+  // --resume: the newest ZOOM run of this target with the same settings whose histogram is unfinished.
+  const resumed = a.resume
+    ? await findRun(a.out, `zoom-${a.target}`, 'zoom-state.json', (body) => {
+      const st = JSON.parse(body) as ZoomState;
+      return !st.complete && JSON.stringify(st.settings) === JSON.stringify(settings);
+    })
+    : null;
+  if (a.resume) {
+    console.log(resumed ? `  resuming ${resumed.path}` : `  --resume: no unfinished ZOOM run of ${a.target} in ${a.out} with these settings; a new one`);
+  }
+  const done = resumed ? (JSON.parse(await readFile(join(resumed.path, 'zoom-state.json'), 'utf8')) as ZoomState).rows : [];
+  const run = resumed ?? await startRun(a.out, `zoom-${a.target}`);
+  const saveState = (rows: readonly ZoomSensitivity[], complete: boolean) =>
+    run.write('zoom-state.json', `${JSON.stringify({ settings, rows, complete } satisfies ZoomState)}\n`);
   const ctx = await initGpu();
   await requireWorkingAdapter(ctx);
   const t = await loadTarget(a.models, a.target);
@@ -93,7 +117,12 @@ export async function diagnoseZoomCommand(a: DiagnoseArgs): Promise<string> {
     generator: gen.generator, target: t.target, images, directions: dirs, steps: a.iterations, batchSize: a.batch,
     clip: prompts ? { model: clip.clip, prompts } : undefined, shouldStop: stopOnInterrupt(log),
   };
-  const histogram = await zoomSensitivity(base, (done, total) => log(`single-attribute counterfactuals ${done}/${total}`));
+  if (done.length) log(`reusing ${done.length} attributes measured before: ${done.map((d) => d.attribute).join(', ')}`);
+  const histogram = await zoomSensitivity(base, async (n, total, rows) => {
+    await saveState(rows, false);
+    log(`single-attribute counterfactuals ${n}/${total}`);
+  }, done);
+  await saveState(histogram, histogram.length === dirs.length);
   const order = histogram.slice(0, Math.min(3, histogram.length)).map((h) => h.attribute);
   const flipRates = await zoomFlipRates(base, order);
   const top = await zoomCounterfactuals({ ...base, keepImages: true }, [dirs.findIndex((d) => d.attribute === order[0])]);

@@ -37,6 +37,12 @@ export interface DiagnoseArgs {
   attributes?: string;
   /** zoom: Adam steps of each attribute's direction (learned once per generator and phrase, then cached). */
   directionSteps?: number;
+  /** umo: Adam step size of the edit directions; zoom: of the attribute weights (each method's default when absent). */
+  lr?: number;
+  /** umo: continue the newest run of this target and settings that has passes left (in its own folder). */
+  resume?: boolean;
+  /** umo: weight of 1 − SSIM in the edit loss (default UMO_GAMMA). */
+  gamma?: number;
   /** zoom: where the learned directions are cached (default .cache/zoom-directions). */
   directionCache?: string;
 }

@@ -12,9 +12,9 @@ commands:
                     (--force: allow writing over the input itself; --max-bytes: allow an output
                     larger than 8× the input + 256 MiB, e.g. from tensors sharing storage)
   diagnose [--method exact|umo|zoom] [--target smile_blond|<folder>] [--models models/defaults]
-           [--out cflens-report] [--faces N] [--seed 0 | --seeds 0,1,2,3,4]
+           [--out cflens-report] [--faces N] [--seed 0 | --seeds 0,1,2,3,4] [--resume (umo, zoom)]
            exact: [--counterfactuals 4] [--iterations 8]
-           umo:   [--k 4] [--iterations 6] [--batch 8] [--generator ddpm|world_sd|<folder>[,…]]
+           umo:   [--k 4] [--iterations 6] [--batch 8] [--lr 0.1] [--gamma 10] [--generator ddpm|world_sd|<folder>[,…]]
                   [--steps 10] [--invert-steps 4] [--bank file.json | --attributes "a,b,c"]
            zoom:  [--iterations 5] [--direction-steps 8] [--generator …] [--bank … | --attributes …]
                     diagnose a target model on the synthetic world. exact: attribute sensitivities
@@ -24,7 +24,9 @@ commands:
                     bank's attributes (umo with several generators: one search each, scores
                     averaged). Each run writes <out>/runs/<id>/ and points <out>/latest at it;
                     --seeds runs one per seed and writes the agreement with the oracle per seed to
-                    <out>/validation-<method>-<target>.json
+                    <out>/validation-<method>-<target>.json; --resume continues the newest run of
+                    the same settings that was killed or stopped (Ctrl-C) in its own folder (umo:
+                    from its last pass, also to add --iterations; zoom: the attributes not measured)
   harden [--target smile_blond|<folder>] [--method umo|zoom] [--steps 50] [--batch 16] [--faces 64]
          [--attack 100] [--lr 1e-4] [--generator ddpm|world_sd|<folder>] [--out cflens-harden]
                     counterfactual training of a world classifier: fine-tunes it on an even mix of its
@@ -85,7 +87,8 @@ async function main(argv: string[]): Promise<number> {
         faces: { type: 'string', min: 1 }, counterfactuals: { type: 'string', min: 0 }, iterations: { type: 'string', min: 1 },
         seed: { type: 'string', min: 0 }, k: { type: 'string', min: 1 }, batch: { type: 'string', min: 1 }, generator: { type: 'string' },
         steps: { type: 'string', min: 2 }, 'invert-steps': { type: 'string', min: 1 }, bank: { type: 'string' }, attributes: { type: 'string' },
-        'direction-steps': { type: 'string', min: 1 }, seeds: { type: 'string' },
+        'direction-steps': { type: 'string', min: 1 }, seeds: { type: 'string' }, lr: { type: 'string' },
+        gamma: { type: 'string' }, resume: { type: 'boolean' },
       });
       const method = strOf(p, 'method', 'exact') as 'exact' | 'umo' | 'zoom';
       const per = { exact: { faces: 64, iterations: 8 }, umo: { faces: 16, iterations: 6 }, zoom: { faces: 8, iterations: 5 } }[method];
@@ -101,7 +104,8 @@ async function main(argv: string[]): Promise<number> {
         seed: intOf(p, 'seed', 0), k: intOf(p, 'k', 4), batch: intOf(p, 'batch', 8), generator: strOf(p, 'generator', 'ddpm'),
         steps: intOf(p, 'steps', 10), invertSteps: intOf(p, 'invert-steps', 4),
         bank: p.values.bank as string | undefined, attributes: p.values.attributes as string | undefined,
-        directionSteps: intOf(p, 'direction-steps', 8),
+        directionSteps: intOf(p, 'direction-steps', 8), lr: typeof p.values.lr === 'string' ? Number(p.values.lr) : undefined,
+        gamma: typeof p.values.gamma === 'string' ? Number(p.values.gamma) : undefined, resume: p.values.resume === true,
       }));
       return 0;
     }

@@ -1,11 +1,13 @@
 // A UMO diagnosis end to end: the edit search (umo.ts), each edit's counterfactual pairs named through
 // the bank (umo-analysis.ts), and one score per bank attribute for the report and the comparison with
 // the world's oracle:
-//   score(a) = max over edits e of  effect(e) · max(0, S_sim(e, p))  over a's phrases p that are specific
+//   score(a) = Σ over edits e of  effect(e) · max(0, S_sim(e, p))  for a's best phrase p among those specific
 //              to e (S_uni > 0; with one edit, every phrase),
 // effect(e) being the summed progress of e's images towards their goals (DiagnosisTarget.progress: for a
-// classifier, the fall of p(original class)) over all N images. An attribute scores high when an edit
-// that moves the target on many images changes it, and changes it more than the other edits do.
+// classifier, the fall of p(original class)) over all N images. An attribute scores high when edits that
+// move the target on many images change it, and change it more than the other edits do. The sum (not the
+// best edit) because winner-take-all splits one shortcut over several edits — on smile_blond one edit makes
+// hair blond and another takes the blond away, and each alone can rank below an edit's incidental tint.
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../autograd/scope.js';
 import type { Tensor } from '../autograd/tensor.js';
@@ -55,12 +57,13 @@ export interface UmoDiagnosis {
 export function attributeScores(matches: readonly EditMatch[], effects: readonly number[]): Record<string, number> {
   const scores: Record<string, number> = {};
   matches.forEach((m, e) => {
+    const best: Record<string, number> = {};
     for (const p of m.ranked) {
       const key = p.group ?? p.phrase;
       const eligible = matches.length === 1 || p.sUni > 0;
-      const v = eligible ? effects[e] * Math.max(0, p.sSim) : 0;
-      scores[key] = Math.max(scores[key] ?? 0, v);
+      best[key] = Math.max(best[key] ?? 0, eligible ? effects[e] * Math.max(0, p.sSim) : 0);
     }
+    for (const [key, v] of Object.entries(best)) scores[key] = (scores[key] ?? 0) + v;
   });
   return scores;
 }

@@ -2,7 +2,8 @@
 // mid-block output), each initialised from N(0, 0.01²); per batch every image is assigned the edit that
 // flips it best (the lowest L_target, winner-take-all) and each edit is optimised on its own images only:
 //   L_j = α·L_target + β·L_CLIP + γ·(1 − SSIM(edit, original)) + λ·mean|Δ_j|
-// (α 1, β 10, γ 100 as the paper; the L1 term is a mean so that λ does not scale with the h-space size).
+// (α 1 and β 10 as the paper; the L1 term is a mean so that λ does not scale with the h-space size).
+// γ and the step size are not the paper's: see UMO_GAMMA and UMO_LR.
 // Images are NCHW in [-1, 1] throughout; targets and CLIP adapt them to their own inputs.
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../autograd/scope.js';
@@ -17,8 +18,22 @@ import { narrow } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
 import type { CLIPModel } from '../models/clip/clip-model.js';
 import { clipConsistencyLoss } from './clip-regularizer.js';
+import { finiteLoss } from './readback.js';
 import { pickGoals, type DiagnosisTarget, type TargetGoal } from './targets.js';
+import type { UmoState } from './umo-state.js';
 import type { HSpaceGenerator } from './generators.js';
+
+/**
+ * Weight of 1 − SSIM. The paper's 100 (SSIM of 256² images) freezes the search on 32² world faces, whose SSIM
+ * falls ~10× faster for the same edit: one edit on 8 faces of smile_blond through the DDPM, 8 Adam steps —
+ * γ 100: L_target 2.32 → 2.14, none flipped; γ 10: 2.32 → 0.97, 4 of 8 flipped.
+ */
+export const UMO_GAMMA = 10;
+/**
+ * Adam step of the directions. Adam moves each element by about the step size, and flips need mean |Δh| ≈ 0.3
+ * in the world DDPM's h-space: 0.1 gets there in the few passes a CPU run affords (0.01 needed ~30).
+ */
+export const UMO_LR = 0.1;
 
 export interface UmoOptions {
   generator: HSpaceGenerator;
@@ -36,7 +51,7 @@ export interface UmoOptions {
   gamma?: number;
   /** Weight of mean|Δ| (default 1). */
   l1?: number;
-  /** Adam step size of the directions (default 0.01). */
+  /** Adam step size of the directions (default UMO_LR). */
   lr?: number;
   seed?: number;
   /** L_CLIP: the CLIP model and unit prompt features of the labelled attribute's values (see clip-regularizer.ts). */
@@ -44,6 +59,10 @@ export interface UmoOptions {
   onProgress?: (line: string) => void;
   /** Checked after every pass: true stops the search with the directions so far (Ctrl-C keeps what was done). */
   shouldStop?: () => boolean;
+  /** Continues a search from its state after some pass (same images, k and generator); passes run up to `iterations`. */
+  resume?: UmoState;
+  /** Called after every pass with the search's state (to store for `resume`). */
+  onPass?: (state: UmoState) => Promise<void>;
 }
 
 export interface UmoIteration { iteration: number; loss: number[]; targetLoss: number[]; images: number[] }
@@ -84,7 +103,7 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
   const { generator: gen, target, images } = o;
   const N = images.shape[0];
   const k = o.k ?? 4;
-  const [alpha, beta, gamma, l1] = [o.alpha ?? 1, o.beta ?? 10, o.gamma ?? 100, o.l1 ?? 1];
+  const [alpha, beta, gamma, l1] = [o.alpha ?? 1, o.beta ?? 10, o.gamma ?? UMO_GAMMA, o.l1 ?? 1];
   const log = o.onProgress ?? (() => {});
   const z = keep(gen.invert(images));
   const out0 = keep(noGrad(() => tidy(() => target.forward(images))));
@@ -95,10 +114,11 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
     d.requiresGrad_(true);
     return d;
   });
-  const opts = directions.map((d) => new Adam([d], { lr: o.lr ?? 0.01 }));
-  const B = o.batchSize ?? 8;
+  const opts = directions.map((d) => new Adam([d], { lr: o.lr ?? UMO_LR }));
   const history: UmoIteration[] = [];
-  for (let it = 0; it < (o.iterations ?? 10) && !(it > 0 && o.shouldStop?.()); it++) {
+  if (o.resume) restoreState(o.resume, directions, opts, history);
+  const B = o.batchSize ?? 8;
+  for (let it = history.length; it < (o.iterations ?? 10) && !(it > 0 && o.shouldStop?.()); it++) {
     const loss = new Array<number>(k).fill(0);
     const targetLoss = new Array<number>(k).fill(0);
     const count = new Array<number>(k).fill(0);
@@ -122,7 +142,7 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
         });
         backward(parts[0]);
         opts[j].step();
-        loss[j] += (await parts[0].item()) * mine.length;
+        loss[j] += finiteLoss(await parts[0].item(), `umo pass ${it + 1}, edit ${j + 1}`) * mine.length;
         targetLoss[j] += (await parts[1].item()) * mine.length;
         count[j] += mine.length;
         for (const p of parts) p.dispose();
@@ -133,6 +153,7 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
     const entry = { iteration: it, loss: loss.map(per), targetLoss: targetLoss.map(per), images: count };
     history.push(entry);
     log(`umo ${it + 1}/${o.iterations ?? 10}: images per edit ${count.join(' ')}, L_target ${entry.targetLoss.map((v) => v.toFixed(3)).join(' ')}`);
+    if (o.onPass) await o.onPass(await searchState(directions, opts, history));
   }
   const assignment = await assignEdits(o, z, directions, goal);
   const flipped = new Array<boolean>(N).fill(false);
@@ -146,6 +167,28 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
   z.dispose();
   for (const d of directions) d.requiresGrad_(false);
   return { directions, assignment, flipped, history };
+}
+
+async function searchState(directions: readonly Tensor[], opts: readonly Adam[], history: readonly UmoIteration[]): Promise<UmoState> {
+  const host = async (t: Tensor) => Float32Array.from(await t.toArray());
+  return {
+    pass: history.length, shape: [...directions[0].shape], directions: await Promise.all(directions.map(host)),
+    optimizers: await Promise.all(opts.map(async (a) => ({ steps: a.steps, values: await Promise.all(a.stateTensors().map(host)) }))),
+    history: [...history],
+  };
+}
+
+function restoreState(s: UmoState, directions: readonly Tensor[], opts: readonly Adam[], history: UmoIteration[]): void {
+  const want = directions[0].shape;
+  if (s.directions.length !== directions.length || s.shape.join() !== want.join()) {
+    throw new Error(
+      `cflens: the UMO state to resume has ${s.directions.length} directions of [${s.shape.join(', ')}], this search ` +
+      `${directions.length} of [${want.join(', ')}]: resume with the same --k and --generator, or start a new run`,
+    );
+  }
+  directions.forEach((d, j) => d.ctx.overwrite(d.buffer, s.directions[j]));
+  opts.forEach((a, j) => a.loadState(s.optimizers[j].steps, s.optimizers[j].values));
+  history.push(...s.history);
 }
 
 /** Decodes images with one direction (for reports): [N, 3, H, W] in [-1, 1]. */

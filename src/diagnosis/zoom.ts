@@ -22,7 +22,7 @@ import { sum } from '../ops/reduce.js';
 import { concat, narrow, reshape } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
 import { clipConsistencyLoss } from './clip-regularizer.js';
-import { readItems } from './readback.js';
+import { finiteLoss, readItems } from './readback.js';
 import type { HSpaceGenerator } from './generators.js';
 import { pickGoals, type DiagnosisTarget } from './targets.js';
 
@@ -128,7 +128,9 @@ export async function zoomCounterfactuals(o: ZoomOptions, attrs: readonly number
       });
       opt.step();
       projectInPlace(w, { lo: -eps, hi: eps });
-      o.onProgress?.(`zoom [${run.attributes.join(', ')}] images ${b0 + 1}–${b0 + ids.length}, step ${s + 1}: loss ${(await l.item()).toFixed(4)}`);
+      const where = `zoom [${run.attributes.join(', ')}] images ${b0 + 1}–${b0 + ids.length}, step ${s + 1}`;
+      const v = finiteLoss(await l.item(), where);
+      o.onProgress?.(`${where}: loss ${v.toFixed(4)}`);
       l.dispose();
     }
     const edited = keep(noGrad(() => gen.decode(zb, delta())));
@@ -155,16 +157,26 @@ export async function zoomCounterfactuals(o: ZoomOptions, attrs: readonly number
   return run;
 }
 
-/** Each attribute alone: the sensitivity histogram. */
-export async function zoomSensitivity(o: ZoomOptions, onAttribute?: (done: number, total: number) => void): Promise<ZoomSensitivity[]> {
+/**
+ * Each attribute alone: the sensitivity histogram. `done`: rows of an earlier, interrupted run with the same
+ * settings (reused by attribute, --resume); `onAttribute` gets every row as it is measured.
+ */
+export async function zoomSensitivity(
+  o: ZoomOptions, onAttribute?: (done: number, total: number, rows: readonly ZoomSensitivity[]) => void | Promise<void>, done: readonly ZoomSensitivity[] = [],
+): Promise<ZoomSensitivity[]> {
   const out: ZoomSensitivity[] = [];
   for (let i = 0; i < o.directions.length && !(i > 0 && o.shouldStop?.()); i++) {
+    const before = done.find((d) => d.attribute === o.directions[i].attribute);
+    if (before) {
+      out.push({ ...before });
+      continue;
+    }
     const r = await zoomCounterfactuals(o, [i]);
-    onAttribute?.(i + 1, o.directions.length);
     out.push({
       attribute: o.directions[i].attribute, sensitivity: Math.max(0, mean(r.progress)), share: 0, flipRate: mean(r.flipped.map(Number)),
       meanAbsWeight: mean(r.weights.map((w) => Math.abs(w[0]))), meanSsim: mean(r.ssim),
     });
+    await onAttribute?.(i + 1, o.directions.length, out);
   }
   const total = out.reduce((a, s) => a + s.sensitivity, 0);
   for (const s of out) s.share = total > 0 ? s.sensitivity / total : 0;

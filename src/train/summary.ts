@@ -105,7 +105,7 @@ function worldSdSection(vae: Record<string, unknown>, unet: Record<string, unkno
   const psnr = typeof vae.psnr === 'number' ? `${vae.psnr.toFixed(2)} dB` : '–';
   return [
     '', '## world-sd (latent diffusion, `world_sd/`: a diffusers StableDiffusionPipeline folder)', '',
-    `The VAE (32×32×3 ↔ 8×8×4, scaling_factor ${String(vae.scalingFactor ?? '–')}) reconstructs ${String(vae.faces ?? '?')} held-out faces ` +
+    `The VAE (32×32×3 ↔ 16×16×4, scaling_factor ${String(vae.scalingFactor ?? '–')}) reconstructs ${String(vae.faces ?? '?')} held-out faces ` +
     `at a mean PSNR of ${psnr}`,
     '(`world_sd/reconstructions.png`: originals beside reconstructions). Text-to-image accuracy: for each attribute value,',
     `${String(unet.samplesPerPrompt ?? '?')} samples of "a face with {value}" (DDIM ${String(unet.ddimSteps ?? '?')} steps, ` +

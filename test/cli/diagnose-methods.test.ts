@@ -1,6 +1,6 @@
 // cflens diagnose --method umo / zoom end to end at the smallest sizes: a report folder with the
 // method's table, the attribute scores and the oracle comparison for a world classifier.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,16 @@ describe('cflens diagnose --method', () => {
     const html = readFileSync(join(a.out, 'latest', 'report.html'), 'utf8');
     expect(html).toContain('S_sim');
     expect(html).toContain('data:image/png;base64,');
-  }, 120_000);
+    // --resume with more passes continues this run in its folder from its stored state (pass 1 of 1 → 2).
+    const first = readdirSync(join(a.out, 'runs'));
+    const more = await diagnose({ ...a, iterations: 2, resume: true });
+    expect(more).toMatch(/UMO with \d edits/);
+    expect(readdirSync(join(a.out, 'runs'))).toEqual(first);
+    expect((report(a.out) as { history: unknown[] }).history).toHaveLength(2);
+    // Nothing left to resume (2 of 2 done) or other settings: a new run.
+    await diagnose({ ...a, iterations: 2, resume: true, seed: 1 });
+    expect(readdirSync(join(a.out, 'runs'))).toHaveLength(2);
+  }, 180_000);
 
   it('zoom: directions learned and cached per phrase, the histogram and flip rates', async () => {
     const cache = fresh();
@@ -47,5 +56,18 @@ describe('cflens diagnose --method', () => {
     // One cached direction per phrase (a later run reads them instead of learning them again).
     const cached = readdirSync(cache).flatMap((key) => readdirSync(join(cache, key)));
     expect(cached.sort()).toEqual(['blond_hair.safetensors', 'glasses.safetensors']);
+    // --resume: a run killed after its first attribute (its state, one row, marked) is finished in its folder,
+    // the stored row reused and only the other attribute measured.
+    const [id] = readdirSync(join(a.out, 'runs'));
+    const stateFile = join(a.out, 'runs', id, 'zoom-state.json');
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { rows: { attribute: string; sensitivity: number }[]; complete: boolean };
+    const kept = { ...state.rows.find((x) => x.attribute === 'glasses')!, sensitivity: 0.123 };
+    writeFileSync(stateFile, JSON.stringify({ ...state, rows: [kept], complete: false }));
+    await diagnose({ ...a, resume: true });
+    expect(readdirSync(join(a.out, 'runs'))).toEqual([id]);
+    const again = report(a.out) as { histogram: { attribute: string; sensitivity: number }[] };
+    expect(again.histogram.find((h) => h.attribute === 'glasses')?.sensitivity).toBe(0.123);
+    expect(again.histogram).toHaveLength(2);
+    expect((JSON.parse(readFileSync(stateFile, 'utf8')) as { complete: boolean }).complete).toBe(true);
   }, 180_000);
 });

@@ -9,13 +9,13 @@ const match = (rows: [string, string | null, number, number][]): EditMatch => ({
 });
 
 describe('UMO attribute scores', () => {
-  it('effect × S_sim, over the phrases specific to an edit (S_uni > 0), the best edit and phrase per attribute', () => {
+  it('effect × S_sim, over the phrases specific to an edit (S_uni > 0), the best phrase per edit summed over edits', () => {
     const m = [
       match([['blond hair', 'hair_color', 0.6, 0.4], ['red hair', 'hair_color', 0.2, 0.1], ['glasses', 'glasses', 0.5, -0.1], ['wink', null, 0.3, 0.2]]),
-      match([['glasses', 'glasses', 0.4, 0.1], ['blond hair', 'hair_color', 0.1, -0.4], ['red hair', 'hair_color', 0.05, -0.1], ['wink', null, 0.1, -0.2]]),
+      match([['glasses', 'glasses', 0.4, 0.1], ['blond hair', 'hair_color', 0.1, -0.4], ['brown hair', 'hair_color', 0.2, 0.3], ['wink', null, 0.1, -0.2]]),
     ];
     const s = attributeScores(m, [0.5, 0.25]);
-    expect(s.hair_color).toBeCloseTo(0.3);
+    expect(s.hair_color).toBeCloseTo(0.5 * 0.6 + 0.25 * 0.2); // edit 1's blond hair + edit 2's brown hair (its blond is not specific)
     expect(s.glasses).toBeCloseTo(0.1); // edit 1's glasses (0.5) is not specific to it (S_uni < 0)
     expect(s.wink).toBeCloseTo(0.15); // distractors score as their own phrase
     // One edit: nothing to be unique against, every phrase counts; negative S_sim scores 0.

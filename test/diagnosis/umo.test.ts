@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DDIMScheduler, SmallConvNet, UNet2DModel, add, fromArray, mul, noGrad, tidy, type Tensor } from '../../src/index.js';
 import { classifierTarget } from '../../src/diagnosis/targets.js';
 import { umo } from '../../src/diagnosis/umo.js';
+import { readUmoState, umoStateBytes, type UmoState } from '../../src/diagnosis/umo-state.js';
 import { ddpmHSpaceGenerator } from '../../src/diagnosis/generators.js';
 import { Rng, render, sampleAttributes } from '../../src/world/index.js';
 import { readJsonFile } from '../../src/models/pretrained.js';
@@ -52,5 +53,18 @@ describe('UMO', () => {
     const plain = await lossWith(null, [0, 1, 2, 3]);
     // Random directions of size 0.01 change L_target by well under 1%; three Adam passes cut it by ~10%.
     expect(edited / N).toBeLessThan(0.95 * (plain / N));
+    // Two passes in one go, or one pass, its state through bytes, and a resumed second: the same directions.
+    const straight = await umo({ generator: gen, target, images, k: 1, iterations: 2, batchSize: N, seed: 3 });
+    let stored: Uint8Array | null = null;
+    const onPass = async (st: UmoState) => { stored = umoStateBytes(st); };
+    const half = await umo({ generator: gen, target, images, k: 1, iterations: 1, batchSize: N, seed: 3, onPass });
+    const resumed = await umo({ generator: gen, target, images, k: 1, iterations: 2, batchSize: N, seed: 3, resume: await readUmoState(stored!, 'state') });
+    expect(resumed.history).toHaveLength(2);
+    expect(Array.from(await resumed.directions[0].toArray())).toEqual(Array.from(await straight.directions[0].toArray()));
+    expect(resumed.history[1]).toEqual(straight.history[1]);
+    for (const d of [...straight.directions, ...half.directions, ...resumed.directions]) d.dispose();
+    // A target that yields NaN stops the search at its first step, named, instead of poisoning the edits.
+    const broken = classifierTarget('broken', (x) => mul(clf.forward(mul(add(x, 1), 0.5)), NaN));
+    await expect(umo({ generator: gen, target: broken, images, k: 1, iterations: 1, batchSize: N })).rejects.toThrow(/umo pass 1, edit 1: the loss is NaN/);
   }, 120_000);
 });

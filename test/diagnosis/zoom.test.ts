@@ -50,6 +50,8 @@ describe('ZOOM', () => {
     for (const [w] of pgd.weights) expect(Math.abs(w * 4 - Math.round(w * 4))).toBeLessThan(1e-5); // multiples of 0.25
     for (const s of [...sgd.ssim, ...pgd.ssim]) expect(s).toBeGreaterThan(0);
     expect(pgd.progress).toHaveLength(N);
+    const broken = classifierTarget('broken', (x) => mul(target.forward(x), NaN));
+    await expect(zoomCounterfactuals({ ...base, target: broken, steps: 1 }, [1])).rejects.toThrow(/zoom \[descent\] images 1–2, step 1: the loss is NaN/);
   }, 120_000);
 
   it('the sensitivity histogram sums to one and ranks the direction that moves the target first; flip rates per attribute count', async () => {

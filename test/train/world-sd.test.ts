@@ -23,8 +23,8 @@ import {
 import { WorldDataset } from '../../src/world/dataset.js';
 import { precompileForFile, setupGpu } from '../helpers/gpu.js';
 
-const TINY_VAE = { block_out_channels: [8, 8, 8], norm_num_groups: 4 };
-const TINY_UNET = { block_out_channels: [16, 32], attention_head_dim: 2, norm_num_groups: 8 };
+const TINY_VAE = { block_out_channels: [8, 8], norm_num_groups: 4 };
+const TINY_UNET = { block_out_channels: [8, 16, 16], attention_head_dim: 2, norm_num_groups: 8 };
 const scratch = mkdtempSync(join(tmpdir(), 'cflens-world-sd-'));
 const open = (folder: string) => (folder === 'clip' ? 'models/defaults/clip' : join(scratch, folder));
 
@@ -34,7 +34,7 @@ precompileForFile(() => {
   const vae = new AutoencoderKL({ ...WORLD_SD_VAE_CONFIG, ...TINY_VAE });
   vaeLoss(vae, randn([2, 3, 32, 32]), 1).backward();
   const unet = new UNet2DConditionModel({ ...WORLD_SD_UNET_CONFIG, ...TINY_UNET });
-  mseLoss(unet.forward(randn([2, 4, 8, 8]), [1, 500], randn([2, 48, 64])), randn([2, 4, 8, 8])).backward();
+  mseLoss(unet.forward(randn([2, 4, 16, 16]), [1, 500], randn([2, 48, 64])), randn([2, 4, 16, 16])).backward();
   vae.dispose();
   unet.dispose();
 });
