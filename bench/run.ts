@@ -4,7 +4,7 @@
 //   elementwise  add / neg / copy GB/s at 4M and 16M elements, vs tfjs-webgpu
 //   reduce       sum over the last axis and full sum GB/s, vs tfjs-webgpu
 // Other suites with their own modules run when named: conv, attention, norm, models, sampler, null-text,
-// train-step, compile (bench/<name>.ts, each exporting run<Name>Bench(opts) → rows, or { rows, extra }).
+// train-step, compile, main-job (bench/<name>.ts, each exporting run<Name>Bench(opts) → rows, or { rows, extra }).
 // Every call is timed up to the end of its GPU work (each sample ends with a queue sync, on both sides).
 // Writes bench/results/<suite>.json and prints a table.
 import { initGpu } from '../src/gpu/index.js';
@@ -25,6 +25,7 @@ const EXTERNAL: Record<string, { module: string; fn: string }> = {
   'null-text': { module: './null-text.js', fn: 'runNullTextBench' },
   compile: { module: './compile.js', fn: 'runCompileBench' },
   'train-step': { module: './train-step.js', fn: 'runTrainStepBench' },
+  'main-job': { module: './main-job.js', fn: 'runMainJobBench' },
 };
 
 const args = process.argv.slice(2);

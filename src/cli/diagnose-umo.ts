@@ -2,11 +2,12 @@
 // compared with the exact oracle where the target is a world classifier; written as a report folder.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initGpu } from '../gpu/index.js';
+import { initGpu, precompile } from '../gpu/index.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { fromArray } from '../ops/creation.js';
 import { compareWithOracle, type OracleComparison } from '../diagnosis/agreement.js';
 import { diagnoseUmo, ensembleUmo } from '../diagnosis/umo-diagnosis.js';
-import { UMO_GAMMA, UMO_LR } from '../diagnosis/umo.js';
+import { UMO_GAMMA, UMO_LR, umoStepKernels } from '../diagnosis/umo.js';
 import { readUmoState, umoStateBytes, type UmoState } from '../diagnosis/umo-state.js';
 import { exactTargetSensitivity } from '../diagnosis/world-diagnosis.js';
 import { umoReport } from '../report/method-report.js';
@@ -15,7 +16,7 @@ import { hashSeed } from '../world/rng.js';
 import { requireWorkingAdapter } from './doctor.js';
 import { bankPhrases } from '../diagnosis/bank.js';
 import { labelPrompts, loadBank, loadClip, loadGenerator, loadTarget, type LoadedTarget } from './diagnosis-setup.js';
-import { etaLog, stopOnInterrupt } from './progress.js';
+import { compileProgress, etaLog, stopOnInterrupt } from './progress.js';
 import { findRun, startRun, type RunDir } from './run-dir.js';
 import type { DiagnoseArgs } from './diagnose.js';
 
@@ -92,14 +93,22 @@ export async function diagnoseUmoCommand(a: DiagnoseArgs): Promise<string> {
   const prompts = labelPrompts(clip, t.label);
   const ds = worldFaces(t, a.faces, a.seed, 'pm1');
   const images = fromArray(ds.all().images, [ds.n, 3, SIZE, SIZE]);
-  const log = etaLog((m) => console.log(`  ${m}`));
-  const stop = stopOnInterrupt(log);
+  const print = (m: string) => console.log(`  ${m}`);
+  const stop = stopOnInterrupt(print);
   // Several generators (--generator ddpm,world_sd): one search each, the scores averaged (ensembleUmo).
   const names = a.generator.split(',').map((g) => g.trim()).filter(Boolean);
   const runs = [];
   const used: string[] = [];
+  const out0 = noGrad(() => t.target.forward(images));
+  const goal = await t.target.goal(out0);
+  out0.dispose();
   for (const [g, name] of names.entries()) {
     const gen = await loadGenerator(a.models, name, { steps: a.steps, invertSteps: a.invertSteps });
+    // The search's kernels compile up front, with progress: on a new machine that is a good part of the first run.
+    await precompile(ctx, () => umoStepKernels({
+      generator: gen.generator, target: t.target, images, batchSize: a.batch, clip: prompts ? { model: clip.clip, prompts } : undefined,
+    }, goal), { onProgress: compileProgress(print) });
+    const log = etaLog(print); // the ETA from the search's own pace (not the loading and compiling before it)
     const resume = resumed ? await readState(run.path, g) ?? undefined : undefined;
     if (resume) log(`${gen.name}: continuing after pass ${resume.pass}`);
     runs.push(await diagnoseUmo({

@@ -18,7 +18,7 @@ import { crossEntropy } from '../ops/loss.js';
 import { concat, narrow } from '../ops/shape.js';
 import { ssim } from '../ops/ssim.js';
 import type { HSpaceGenerator } from './generators.js';
-import { readItems } from './readback.js';
+import { finiteLoss, readItems } from './readback.js';
 import { classifierTarget, pickGoals } from './targets.js';
 import { assignEdits, umo } from './umo.js';
 import { zoomCounterfactuals, type ZoomDirection } from './zoom.js';
@@ -144,6 +144,9 @@ export async function flipResistance(
       return loss;
     });
     opt.step();
+    // Read every step: the host waits for the GPU here. Without a wait the host records hundreds of steps ahead,
+    // and Dawn on lavapipe crashed (SIGSEGV) with ~10 steps of 16 faces in flight.
+    finiteLoss(await l.item(), `flip-resistance attack, step ${s}`);
     l.dispose();
     if (checkpoints.includes(s)) {
       const out = keep(noGrad(() => target.forward(gen.decode(z, delta))));

@@ -169,6 +169,29 @@ export async function umo(o: UmoOptions): Promise<UmoResult> {
   return { directions, assignment, flipped, history };
 }
 
+/**
+ * One UMO step (inversion, edited decoding with its gradient, the losses, an Adam step) for precompile()'s
+ * trace: the kernels of a search, compiled before it with progress instead of at its first steps. `goal`: the
+ * images' goals (target.goal of their outputs); tensor values do not matter.
+ */
+export function umoStepKernels(o: UmoOptions, goal: TargetGoal): void {
+  const n = Math.min(o.batchSize ?? 8, o.images.shape[0]);
+  const ids = Array.from({ length: n }, (_, i) => i);
+  tidy(() => {
+    const xs = indexSelect(o.images, 0, ids);
+    const z = o.generator.invert(xs);
+    const d = randn(o.generator.hShape).requiresGrad_(true);
+    const edited = o.generator.decode(z, d);
+    let l = add(o.target.loss(o.target.forward(edited), pick(goal, ids)), sub(1, ssim(edited, xs, { dataRange: 2 })));
+    if (o.clip) l = add(l, clipConsistencyLoss(o.clip.model, o.clip.prompts, xs, edited));
+    backward(add(l, mean(abs(d))));
+    const opt = new Adam([d], { lr: 0.1 });
+    opt.step();
+    opt.dispose();
+    noGrad(() => o.target.forward(o.generator.decode(z, null)));
+  });
+}
+
 async function searchState(directions: readonly Tensor[], opts: readonly Adam[], history: readonly UmoIteration[]): Promise<UmoState> {
   const host = async (t: Tensor) => Float32Array.from(await t.toArray());
   return {
