@@ -39,6 +39,10 @@ commands:
                     DiG-IN: optimise a guided diffusion sampler's z_T and per-step text / null
                     embeddings so that the image makes f and g disagree on --class (disagree), or
                     maximises a channel of --f's last feature map (neuron); --guidance is DiG-IN's w
+  digin spurious [--f smile_blond] [--g smile_control] [--faces 64] [--seed 0] [--out cflens-digin]
+                    DiG-IN's spurious-vs-core neuron test: where the channels that drive --f's decision
+                    fire on world faces — the label's region or the planted shortcut's (both known
+                    from the renderer) — beside --g's
   lance [--target smile_blond] [--pipeline world_sd|<folder>] [--faces 8] [--steps 10]
         [--inner-steps 10] [--edits 12] [--self-replace 0.2,0.4,0.6,0.8] [--control] [--seed 0] [--out cflens-lance]
                     LANCE: caption each face (the attribute reader), perturb the caption by edit type,
@@ -131,10 +135,20 @@ async function main(argv: string[]): Promise<number> {
         models: { type: 'string' }, out: { type: 'string' }, pipeline: { type: 'string' }, f: { type: 'string' }, g: { type: 'string' },
         class: { type: 'string', min: 0 }, neuron: { type: 'string', min: 0 }, prompt: { type: 'string' }, steps: { type: 'string', min: 1 },
         guidance: { type: 'string' }, iterations: { type: 'string', min: 1 }, cutouts: { type: 'string', min: 0 }, batch: { type: 'string', min: 1 },
-        seed: { type: 'string', min: 0 },
+        seed: { type: 'string', min: 0 }, faces: { type: 'string', min: 4 },
       }, 1);
       const mode = p.positionals[0];
-      if (mode !== 'disagree' && mode !== 'neuron') throw new UsageError('cflens digin: give disagree or neuron: cflens digin disagree [--f …] [--g …]');
+      if (mode === 'spurious') {
+        const { diginSpuriousCommand } = await import('./digin-spurious.js');
+        console.log(await diginSpuriousCommand({
+          models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-digin'), f: strOf(p, 'f', 'smile_blond'),
+          g: strOf(p, 'g', 'smile_control'), faces: intOf(p, 'faces', 64), seed: intOf(p, 'seed', 0),
+        }));
+        return 0;
+      }
+      if (mode !== 'disagree' && mode !== 'neuron') {
+        throw new UsageError('cflens digin: give disagree, neuron or spurious: cflens digin disagree [--f …] [--g …]');
+      }
       const { diginCommand } = await import('./digin.js');
       console.log(await diginCommand({
         mode, models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-digin'), pipeline: strOf(p, 'pipeline', 'world_sd'),

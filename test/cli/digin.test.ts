@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diginCommand, type DiginArgs } from '../../src/cli/digin.js';
 import { lanceCommand } from '../../src/cli/lance.js';
+import { diginSpuriousCommand } from '../../src/cli/digin-spurious.js';
 import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
 import { setupGpu } from '../helpers/gpu.js';
 
@@ -26,6 +27,19 @@ const args = (o: Partial<DiginArgs>): DiginArgs => ({
 });
 
 describe('cflens digin', () => {
+  it('spurious: the biased classifier\'s decision channels fire on the hair, the control\'s on the mouth; channels.png and report.json', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cflens-digin-out-')), 'r');
+    const text = await diginSpuriousCommand({ models: join(root, 'models/defaults'), out, f: 'smile_blond', g: 'smile_control', faces: 16, seed: 0 });
+    expect(text).toMatch(/smile_blond: decision-weighted activation mass core \(smiling\) [\d.]+%, spurious \(hair_color\) [\d.]+%/);
+    const r = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as { models: { report: { weightedShare: Record<string, number> } }[] };
+    const [biased, control] = r.models.map((m) => m.report.weightedShare);
+    expect(biased['spurious (hair_color)']).toBeGreaterThan(control['spurious (hair_color)']);
+    expect(control['core (smiling)']).toBeGreaterThan(biased['core (smiling)']);
+    expect(readFileSync(join(out, 'latest', 'channels.png')).subarray(1, 4).toString()).toBe('PNG');
+    await expect(diginSpuriousCommand({ models: join(root, 'models/defaults'), out, f: 'smile_control', g: '', faces: 8, seed: 0 }))
+      .rejects.toThrow(/smile_control must be a world classifier with a planted shortcut/);
+  }, 60_000);
+
   it('disagree writes the images, the objective per step and what the attribute reader reads (neuron: the same path)', async () => {
     for (const mode of ['disagree'] as const) {
       const a = args({ mode });
