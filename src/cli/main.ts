@@ -39,6 +39,11 @@ commands:
                     DiG-IN: optimise a guided diffusion sampler's z_T and per-step text / null
                     embeddings so that the image makes f and g disagree on --class (disagree), or
                     maximises a channel of --f's last feature map (neuron); --guidance is DiG-IN's w
+  digin uvce [--pipeline world_sd|<folder>] [--f smile_blond] [--class 1] [--word <caption word>] [--faces 4]
+         [--steps 20] [--inner-steps 10] [--guidance 3] [--iterations 20] [--cutouts 16] [--seed 0]
+                    DiG-IN's UVCEs: faces --f does not put in --class, captioned by the attribute reader,
+                    null-text inverted and changed where --word attends (default: the label's word)
+                    until --f does; p before and after, the change inside and outside the mask
   digin spurious [--f smile_blond] [--g smile_control] [--faces 64] [--seed 0] [--out cflens-digin]
                     DiG-IN's spurious-vs-core neuron test: where the channels that drive --f's decision
                     fire on world faces — the label's region or the planted shortcut's (both known
@@ -135,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
         models: { type: 'string' }, out: { type: 'string' }, pipeline: { type: 'string' }, f: { type: 'string' }, g: { type: 'string' },
         class: { type: 'string', min: 0 }, neuron: { type: 'string', min: 0 }, prompt: { type: 'string' }, steps: { type: 'string', min: 1 },
         guidance: { type: 'string' }, iterations: { type: 'string', min: 1 }, cutouts: { type: 'string', min: 0 }, batch: { type: 'string', min: 1 },
-        seed: { type: 'string', min: 0 }, faces: { type: 'string', min: 4 },
+        seed: { type: 'string', min: 0 }, faces: { type: 'string', min: 1 }, word: { type: 'string' }, 'inner-steps': { type: 'string', min: 1 },
       }, 1);
       const mode = p.positionals[0];
       if (mode === 'spurious') {
@@ -146,8 +151,18 @@ async function main(argv: string[]): Promise<number> {
         }));
         return 0;
       }
+      if (mode === 'uvce') {
+        const { diginUvceCommand } = await import('./digin-uvce.js');
+        console.log(await diginUvceCommand({
+          models: strOf(p, 'models', 'models/defaults'), out: strOf(p, 'out', 'cflens-digin'), pipeline: strOf(p, 'pipeline', 'world_sd'),
+          f: strOf(p, 'f', 'smile_blond'), cls: intOf(p, 'class', 1), word: p.values.word as string | undefined, faces: intOf(p, 'faces', 4),
+          steps: intOf(p, 'steps', 20), guidance: Number(strOf(p, 'guidance', '3')), iterations: intOf(p, 'iterations', 20),
+          innerSteps: intOf(p, 'inner-steps', 10), cutouts: intOf(p, 'cutouts', 16), seed: intOf(p, 'seed', 0),
+        }));
+        return 0;
+      }
       if (mode !== 'disagree' && mode !== 'neuron') {
-        throw new UsageError('cflens digin: give disagree, neuron or spurious: cflens digin disagree [--f …] [--g …]');
+        throw new UsageError('cflens digin: give disagree, neuron, uvce or spurious: cflens digin disagree [--f …] [--g …]');
       }
       const { diginCommand } = await import('./digin.js');
       console.log(await diginCommand({

@@ -46,6 +46,8 @@ export interface DiginOptions {
   /** Starting per-step conditionings (e.g. null-text inversion's ∅_t); default the prompts' encodings. */
   cond?: readonly Tensor[];
   uncond?: readonly Tensor[];
+  /** A term added to the objective, of the uncropped sample: its final latents z₀ and its image (UVCE's locality terms). */
+  regularizer?: (latents: Tensor, images: Tensor) => Tensor;
   onIteration?: (iteration: number, loss: number) => void;
 }
 
@@ -106,16 +108,18 @@ export async function digin(o: DiginOptions): Promise<DiginResult> {
   const optE = new Adam([...cond, ...uncond], { lr: lrE });
   const iterations = o.iterations ?? 20;
   const losses: number[] = [];
-  const sample = () => {
+  const sampleWithLatents = () => {
     const r = ddimSample({ unet: pipe.unet, scheduler: pipe.newScheduler(), zT, cond, uncond, guidanceScale: scale, steps });
-    return tidy(() => pipe.decodeLatents(r.latents));
+    return { latents: r.latents, images: tidy(() => pipe.decodeLatents(r.latents)) };
   };
+  const sample = () => tidy(() => sampleWithLatents().images);
   for (let it = 0; it < iterations; it++) {
     optZ.zeroGrad();
     optE.zeroGrad();
     const l = tidy(() => {
-      const x = sample();
-      const loss = o.objective(cutouts(x, o.cutouts ?? 16, o.cutoutNoise ?? 0.05, rng));
+      const { latents, images: x } = sampleWithLatents();
+      let loss = o.objective(cutouts(x, o.cutouts ?? 16, o.cutoutNoise ?? 0.05, rng));
+      if (o.regularizer) loss = add(loss, o.regularizer(latents, x));
       backward(loss);
       return loss;
     });

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { diginCommand, type DiginArgs } from '../../src/cli/digin.js';
 import { lanceCommand } from '../../src/cli/lance.js';
 import { diginSpuriousCommand } from '../../src/cli/digin-spurious.js';
+import { diginUvceCommand } from '../../src/cli/digin-uvce.js';
 import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
 import { setupGpu } from '../helpers/gpu.js';
 
@@ -27,6 +28,19 @@ const args = (o: Partial<DiginArgs>): DiginArgs => ({
 });
 
 describe('cflens digin', () => {
+  it('uvce: faces outside the class, captioned, inverted and changed where the word attends; p before and after, pairs.png', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cflens-digin-out-')), 'r');
+    const text = await diginUvceCommand({
+      models: join(root, 'models/defaults'), out, pipeline, f: 'smile_blond', cls: 1, faces: 1, steps: 2, guidance: 3, iterations: 2, innerSteps: 1, cutouts: 1, seed: 0,
+    });
+    expect(text).toMatch(/DiG-IN UVCEs towards class 1 .* 1 faces/);
+    expect(text).toMatch(/\('neutral'\): p 0\.\d+ → \d\.\d+, mask \d+% of the image/);
+    const r = JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as { faces: { pBefore: number; losses: number[]; caption: string }[] };
+    expect(r.faces[0].pBefore).toBeLessThan(0.5);
+    expect(r.faces[0].losses).toHaveLength(2);
+    expect(r.faces[0].caption).toMatch(/^a face with neutral, /);
+  }, 120_000);
+
   it('spurious: the biased classifier\'s decision channels fire on the hair, the control\'s on the mouth; channels.png and report.json', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'cflens-digin-out-')), 'r');
     const text = await diginSpuriousCommand({ models: join(root, 'models/defaults'), out, f: 'smile_blond', g: 'smile_control', faces: 16, seed: 0 });
