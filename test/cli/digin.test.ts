@@ -31,7 +31,8 @@ describe('cflens digin', () => {
   it('uvce: faces outside the class, captioned, inverted and changed where the word attends; p before and after, pairs.png', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'cflens-digin-out-')), 'r');
     const text = await diginUvceCommand({
-      models: join(root, 'models/defaults'), out, pipeline, f: 'smile_blond', cls: 1, faces: 1, steps: 2, guidance: 3, iterations: 2, innerSteps: 1, cutouts: 1, seed: 0,
+      models: join(root, 'models/defaults'), out, pipeline, f: 'smile_blond', cls: 1, faces: 1, steps: 2, guidance: 3, iterations: 2, innerSteps: 1,
+      cutouts: 1, seed: 0,
     });
     expect(text).toMatch(/DiG-IN UVCEs towards class 1 .* 1 faces/);
     expect(text).toMatch(/\('neutral'\): p 0\.\d+ → \d\.\d+, mask \d+% of the image/);
