@@ -48,7 +48,7 @@ describe('UVCE', () => {
     const image = noGrad(() => tidy(() => randn([1, 3, 32, 32], { seed: 5 }).tanh()));
     const run = (w: number) => uvce({
       pipe, classifier: (x) => net.forward(x), targetClass: 1, image, caption: 'a photo of a cat', word: 'cat',
-      steps: 3, innerSteps: 2, iterations: 4, cutouts: 2, lrLatent: 0.1, lrEmbedding: 0.01, wVae: 25 * w, wPx: 250 * w, seed: 1,
+      steps: 3, innerSteps: 1, iterations: 3, cutouts: 2, lrLatent: 0.1, lrEmbedding: 0.01, wVae: 25 * w, wPx: 250 * w, seed: 1,
       // The fixture's random weights attend everywhere: a high threshold leaves part of the image outside S.
       maskThreshold: 0.8, dilate: 0, blur: false,
     });
