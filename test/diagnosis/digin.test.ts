@@ -2,19 +2,17 @@
 // checkpointed guided sampler and the VAE raise the disagreement of two classifiers, and a neuron's
 // activation; cutouts crop, resize and add noise.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
-import { memoryDir } from '../../src/models/weights-dir.js';
+import type { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
 import { cutouts, digin, disagreementObjective, neuronObjective } from '../../src/diagnosis/digin.js';
 import { SmallConvNet, manualSeed, noGrad, randn } from '../../src/index.js';
 import { Rng } from '../../src/world/rng.js';
-import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
+import { loadFixturePipeline } from '../helpers/sd-fixture.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 let pipe: StableDiffusionPipeline;
 beforeAll(async () => {
   await setupGpu();
-  pipe = await StableDiffusionPipeline.fromPretrained(memoryDir('sd', await fixturePipelineFiles()));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe = await loadFixturePipeline();
 });
 afterAll(() => pipe?.dispose());
 

@@ -2,18 +2,16 @@
 // UNet's mid-block, a zero edit decodes as no edit, and gradients reach Δh through the checkpointed
 // decoding and the VAE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
-import { memoryDir } from '../../src/models/weights-dir.js';
+import type { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
 import { latentHSpaceGenerator } from '../../src/diagnosis/generators.js';
 import { backward, mul, noGrad, randn, sum, tidy, zeros } from '../../src/index.js';
-import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
+import { loadFixturePipeline } from '../helpers/sd-fixture.js';
 import { assertClose, setupGpu } from '../helpers/gpu.js';
 
 let pipe: StableDiffusionPipeline;
 beforeAll(async () => {
   await setupGpu();
-  pipe = await StableDiffusionPipeline.fromPretrained(memoryDir('sd', await fixturePipelineFiles()));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe = await loadFixturePipeline();
 });
 afterAll(() => pipe?.dispose());
 

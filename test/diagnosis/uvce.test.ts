@@ -2,18 +2,16 @@
 // the optimisation — the target class's log-probability rises, and the locality terms keep the image outside
 // the mask closer to the original than an unregularised run does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
-import { memoryDir } from '../../src/models/weights-dir.js';
+import type { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
 import { objectMask, uvce, wordTokenIndex } from '../../src/diagnosis/uvce.js';
 import { SmallConvNet, fromArray, manualSeed, mean, mul, noGrad, randn, square, sub, tidy, type Tensor } from '../../src/index.js';
-import { fixturePipelineFiles } from '../helpers/sd-fixture.js';
+import { loadFixturePipeline } from '../helpers/sd-fixture.js';
 import { setupGpu } from '../helpers/gpu.js';
 
 let pipe: StableDiffusionPipeline;
 beforeAll(async () => {
   await setupGpu();
-  pipe = await StableDiffusionPipeline.fromPretrained(memoryDir('sd', await fixturePipelineFiles()));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe = await loadFixturePipeline();
 });
 afterAll(() => pipe?.dispose());
 

@@ -3,6 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { bytesSource, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { modelFixture } from './fixtures.js';
+import { StableDiffusionPipeline } from '../../src/pipelines/stable-diffusion.js';
+import { memoryDir } from '../../src/models/weights-dir.js';
 
 export const TOKENIZER_DIR = new URL('../../../shared/fixtures/tokenizer/', import.meta.url).pathname;
 
@@ -50,4 +52,11 @@ export async function fixturePipelineFiles(): Promise<Record<string, Uint8Array 
     'tokenizer/tokenizer_config.json': JSON.stringify(TOKENIZER_CONFIG),
     'scheduler/scheduler_config.json': JSON.stringify(scheduler),
   };
+}
+
+/** The fixture pipeline loaded from memory, every weight frozen (the tests optimise inputs, never weights). */
+export async function loadFixturePipeline(): Promise<StableDiffusionPipeline> {
+  const pipe = await StableDiffusionPipeline.fromPretrained(memoryDir('sd', await fixturePipelineFiles()));
+  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  return pipe;
 }
