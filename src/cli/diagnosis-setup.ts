@@ -56,8 +56,7 @@ export async function loadTarget(models: string, nameOrDir: string): Promise<Loa
   } else {
     throw new Error(`cflens diagnose: ${folder}: model_type '${String(config.model_type)}' is not a target cflens can load (small_convnet, small_segmenter)`);
   }
-  module.eval();
-  for (const p of module.parameters()) p.requiresGrad_(false);
+  module.freeze();
   return {
     target, module, folder, config,
     label: (config.cflens_label as string | undefined) ?? null, spurious: (config.cflens_spurious as string | null | undefined) ?? null,
@@ -73,11 +72,7 @@ export interface LoadedGenerator { generator: HSpaceGenerator; name: string; dis
 export async function loadGenerator(models: string, nameOrDir: string, o: { steps?: number; invertSteps?: number } = {}): Promise<LoadedGenerator> {
   const folder = modelFolder(models, nameOrDir);
   if (existsSync(join(folder, 'model_index.json'))) {
-    const pipe = await StableDiffusionPipeline.fromPretrained(folder);
-    for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) {
-      m.eval();
-      for (const p of m.parameters()) p.requiresGrad_(false);
-    }
+    const pipe = (await StableDiffusionPipeline.fromPretrained(folder)).freeze();
     const generator = latentHSpaceGenerator(pipe, o);
     return { generator, name: folder, dispose: () => { generator.dispose?.(); pipe.dispose(); } };
   }
@@ -87,8 +82,7 @@ export async function loadGenerator(models: string, nameOrDir: string, o: { step
     );
   }
   const unet = await UNet2DModel.fromPretrained(folder);
-  unet.eval();
-  for (const p of unet.parameters()) p.requiresGrad_(false);
+  unet.freeze();
   const scheduler = new DDIMScheduler(await readConfig(fsDir(folder), 'scheduler_config.json'));
   return { generator: ddpmHSpaceGenerator(unet, scheduler, o), name: folder, dispose: () => unet.dispose() };
 }
@@ -99,8 +93,7 @@ export interface LoadedClip { clip: CLIPModel; tokenize: Tokenize; folder: strin
 export async function loadClip(models: string): Promise<LoadedClip> {
   const folder = join(models, 'clip');
   const clip = await CLIPModel.fromPretrained(folder);
-  clip.eval();
-  for (const p of clip.parameters()) p.requiresGrad_(false);
+  clip.freeze();
   const tok = await loadTokenizer(folder);
   return { clip, tokenize: (t) => tokenizeBatch(tok, t), folder };
 }

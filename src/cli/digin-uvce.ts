@@ -37,7 +37,7 @@ export async function diginUvceCommand(a: DiginUvceArgs): Promise<string> {
   const ctx = await initGpu();
   await requireWorkingAdapter(ctx);
   const pipe = await StableDiffusionPipeline.fromPretrained(modelFolder(a.models, a.pipeline));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe.freeze();
   const t = await loadTarget(a.models, a.f);
   if (!t.label || t.target.kind !== 'classes') {
     throw new Error(`cflens digin uvce: --f ${t.folder} must be a world classifier (cflens_label in its config.json)`);

@@ -31,7 +31,7 @@ export async function diginCommand(a: DiginArgs): Promise<string> {
   const ctx = await initGpu();
   await requireWorkingAdapter(ctx);
   const pipe = await StableDiffusionPipeline.fromPretrained(modelFolder(a.models, a.pipeline));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe.freeze();
   const f = await loadTarget(a.models, a.f);
   const from01 = (m: { forward(x: Tensor): Tensor }) => (x: Tensor) => m.forward(mul(add(x, 1), 0.5));
   let objective: (x: Tensor) => Tensor;

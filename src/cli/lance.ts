@@ -37,7 +37,7 @@ export async function lanceCommand(a: LanceArgs): Promise<string> {
   const t = await loadTarget(a.models, a.target);
   if (t.target.kind !== 'classes' || !t.label) throw new Error(`cflens lance: ${t.folder} is not a world classifier (cflens_label in its config.json)`);
   const pipe = await StableDiffusionPipeline.fromPretrained(modelFolder(a.models, a.pipeline));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe.freeze();
   const clip = await loadClip(a.models);
   const ds = worldFaces(t, a.faces, a.seed, 'pm1');
   const images = fromArray(ds.all().images, [ds.n, 3, SIZE, SIZE]);

@@ -94,10 +94,7 @@ export interface WorldDiagnosis {
 }
 
 function freeze(...ms: Module[]): void {
-  for (const m of ms) {
-    m.eval();
-    for (const p of m.parameters()) p.requiresGrad_(false);
-  }
+  for (const m of ms) m.freeze();
 }
 
 async function host(t: Tensor): Promise<Float32Array> {

@@ -146,6 +146,13 @@ export abstract class Module {
 
   eval(): this { return this.train(false); }
 
+  /** Inference only: eval mode, and no parameter asks for a gradient (inputs and edits still get theirs). */
+  freeze(): this {
+    this.eval();
+    for (const p of this.parameters()) p.requiresGrad_(false);
+    return this;
+  }
+
   /** Frees every parameter and buffer. */
   dispose(): void {
     for (const [, t] of this.stateDict()) t.dispose();

@@ -166,6 +166,12 @@ export class StableDiffusionPipeline {
   /** Pixels per latent pixel: 2^(number of VAE blocks − 1) (8 for Stable Diffusion). */
   get vaeScaleFactor(): number { return 2 ** (this.vae.config.block_out_channels.length - 1); }
 
+  /** Freezes the UNet, VAE and text encoder (eval, no parameter gradients): every diagnosis optimises inputs, not weights. */
+  freeze(): this {
+    for (const m of [this.unet, this.vae, this.textEncoder]) m.freeze();
+    return this;
+  }
+
   /** A fresh DDIMScheduler from the folder's config (each loop sets its own timesteps). */
   newScheduler(): DDIMScheduler { return new DDIMScheduler(this.schedulerConfig); }
 

@@ -15,7 +15,7 @@ const defaults = join(root, 'models/defaults');
 const fresh = () => mkdtempSync(join(tmpdir(), 'cflens-diag-'));
 const small = (o: Partial<DiagnoseArgs>): DiagnoseArgs => ({
   method: 'exact', target: 'smile_blond', models: defaults, out: join(fresh(), 'report'), faces: 4, counterfactuals: 1, iterations: 1, seed: 0,
-  k: 2, batch: 4, generator: 'ddpm', steps: 10, invertSteps: 2, ...o,
+  k: 2, batch: 4, generator: 'ddpm', steps: 5, invertSteps: 2, ...o,
 });
 
 /** A models folder whose entries link to the shipped ones, except those given (copied, to be broken). */

@@ -11,7 +11,7 @@ const root = new URL('../../', import.meta.url).pathname;
 const fresh = () => mkdtempSync(join(tmpdir(), 'cflens-method-'));
 const args = (o: Partial<DiagnoseArgs>): DiagnoseArgs => ({
   method: 'umo', target: 'smile_blond', models: join(root, 'models/defaults'), out: join(fresh(), 'report'), faces: 2, counterfactuals: 1,
-  iterations: 1, seed: 0, k: 2, batch: 2, generator: 'ddpm', steps: 10, invertSteps: 1, ...o,
+  iterations: 1, seed: 0, k: 2, batch: 2, generator: 'ddpm', steps: 5, invertSteps: 1, ...o,
 });
 const report = (out: string) => JSON.parse(readFileSync(join(out, 'latest', 'report.json'), 'utf8')) as Record<string, unknown>;
 

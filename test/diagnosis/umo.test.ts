@@ -30,7 +30,7 @@ describe('UMO', () => {
     clf.eval();
     for (const p of [...unet.parameters(), ...clf.parameters()]) p.requiresGrad_(false);
     const target = classifierTarget('smile_blond', (x) => clf.forward(mul(add(x, 1), 0.5))); // trained on [0, 1]
-    const gen = ddpmHSpaceGenerator(unet, scheduler, { steps: 10, invertSteps: 2 });
+    const gen = ddpmHSpaceGenerator(unet, scheduler, { steps: 5, invertSteps: 2 });
     expect(gen.hShape[0]).toBe(1);
     const r = await umo({ generator: gen, target, images, k: 2, iterations: 3, batchSize: N, lr: 0.05, seed: 1 });
     expect(r.history).toHaveLength(3);

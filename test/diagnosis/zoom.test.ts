@@ -27,7 +27,7 @@ beforeAll(async () => {
   clf.eval();
   for (const p of [...unet.parameters(), ...clf.parameters()]) p.requiresGrad_(false);
   target = classifierTarget('smile_blond', (x) => clf.forward(mul(add(x, 1), 0.5)));
-  gen = ddpmHSpaceGenerator(unet, scheduler, { steps: 10, invertSteps: 2 });
+  gen = ddpmHSpaceGenerator(unet, scheduler, { steps: 5, invertSteps: 2 });
   // Two directions: a random one, and the steepest descent of L_target at Δh = 0 (the histogram must rank it first).
   const random = noGrad(() => randn(gen.hShape, { seed: 1 }));
   const d0 = zeros(gen.hShape).requiresGrad_(true);

@@ -57,6 +57,6 @@ export async function fixturePipelineFiles(): Promise<Record<string, Uint8Array 
 /** The fixture pipeline loaded from memory, every weight frozen (the tests optimise inputs, never weights). */
 export async function loadFixturePipeline(): Promise<StableDiffusionPipeline> {
   const pipe = await StableDiffusionPipeline.fromPretrained(memoryDir('sd', await fixturePipelineFiles()));
-  for (const m of [pipe.unet, pipe.vae, pipe.textEncoder]) for (const p of m.parameters()) p.requiresGrad_(false);
+  pipe.freeze();
   return pipe;
 }

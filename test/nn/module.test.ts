@@ -87,4 +87,12 @@ describe('Module', () => {
     m.train();
     expect(m.a.training).toBe(true);
   });
+
+  it('freeze: eval mode and no parameter asks for a gradient, children included', () => {
+    const m = new Tree();
+    expect(m.freeze()).toBe(m);
+    expect([...m.namedModules()].every(([, c]) => !c.training)).toBe(true);
+    expect(m.parameters().length).toBe(3);
+    expect(m.parameters().some((p) => p.requiresGrad)).toBe(false);
+  });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum, withFlags,
+  attentionProbs, attentionWithProbs, backward, fromArray, grad, mul, noGrad, scaledDotProductAttention, sum,
   type AttentionOptions, type GpuContext, type Tensor,
 } from '../../src/index.js';
 import { attentionKernelConfig } from '../../src/ops/kernels/attention.js';
@@ -18,8 +18,7 @@ beforeAll(async () => {
 precompileForFile(() => {
   for (const c of cases) traceAttention(c.q, c.k, c.v, { causal: c.causal, scale: c.scale, maskShape: c.mask?.shape, maskKind: c.mask?.kind });
   traceAttention([1, 2, 300, 40], [1, 2, 300, 40], [1, 2, 300, 40]);
-  traceAttention([2, 100, 64], [2, 70, 64], [2, 70, 24], { causal: true, maskShape: [2, 1, 70], maskKind: 'bool' });
-  traceAttention([1, 3, 80], [1, 4, 80], [1, 4, 80], { causal: true }, { 'attention.regsBlock': { rowsPerLane: 1, keysPerLane: 4 } });
+  traceAttention([2, 100, 8], [2, 70, 8], [2, 70, 8], { causal: true, maskShape: [2, 1, 70], maskKind: 'bool' });
   for (const d of [80, 160]) traceAttention([1, 5, d], [1, 9, d], [1, 9, d], {}, {}, false, true);
 });
 describe('scaledDotProductAttention vs the f64 reference: forward and gradcheck (q, k, v)', () => {
@@ -77,10 +76,11 @@ describe('fused vs unfused', () => {
     g.dispose();
   });
 
-  it('causal with a bool mask, D 64, Lq 100 / Lk 70, Dv 24: fused and unfused agree', async () => {
-    const [qa, ka, va] = [randomArray([2, 100, 64], 21, -1, 1), randomArray([2, 70, 64], 22, -1, 1), randomArray([2, 70, 24], 23)];
+  // D 8: the masked kernels of the cases above (each new masked head size costs ~20 s of compiling on llvmpipe).
+  it('causal with a bool mask, Lq 100 / Lk 70 (several tiles): fused and unfused agree', async () => {
+    const [qa, ka, va] = [randomArray([2, 100, 8], 21, -1, 1), randomArray([2, 70, 8], 22, -1, 1), randomArray([2, 70, 8], 23)];
     const m = maskArray([2, 1, 70], 'bool', 24);
-    const g = up(randomArray([2, 100, 24], 25));
+    const g = up(randomArray([2, 100, 8], 25));
     const mt = up(m);
     const results: Array<Float32Array[]> = [];
     for (const impl of IMPLS) {
@@ -108,20 +108,6 @@ describe('fused vs unfused', () => {
     }
     expect(attentionKernelConfig('fwd', 160, 160)!.BQ).toBeLessThan(32);
     expect(attentionKernelConfig('dkv', 160, 160)!.BK).toBeLessThan(32);
-  });
-
-  it('gradcheck D 80, causal', async () => {
-    const c: Case = { name: 'D 80', q: [1, 3, 80], k: [1, 4, 80], v: [1, 4, 80] };
-    // CPU adapters run the regs family: one row per lane here (the regs backward tests below share these
-    // pipelines) because the default block's kernels take ~30 s to compile at this head size on llvmpipe.
-    await withFlags({ 'attention.regsBlock': { rowsPerLane: 1, keysPerLane: 4 } }, () =>
-      checkOp(
-        'D 80',
-        (q, k, v) => scaledDotProductAttention(q, k, v, { impl: 'fused', causal: true }),
-        (q, k, v) => ref.scaledDotProductAttention(nd(q), nd(k), nd(v), { causal: true }),
-        inputsOf(c, 6),
-        { atol: 2e-6, rtol: 1e-5, gradAtol: 1e-4, gradRtol: 1e-3 },
-      ));
   });
 
   it('higher order: the createGraph vjp equals the fused backward kernels', async () => {
